@@ -1,0 +1,159 @@
+"""hls4ml backend: a walk over the typed IR that emits hls4ml's layer list with every precision set.
+
+hls4ml's own precision inference is never consulted: each layer's weight, bias, accumulator and
+result types are the IR's exact types, spelled as ap_fixed. The project is written with hls4ml's
+writer (Vitis by default), so a user with Vitis HLS synthesises it unchanged with its build script.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from l1ml.errors import L1MLError, NodeError
+from l1ml.ir.graph import Graph, Node, Tensor
+from l1ml.ir.interpreter import Interpreter, rule
+from l1ml.ir.ops import Op
+from l1ml.ir.quantize import to_real
+from l1ml.ir.types import FixedType, Overflow, Rounding
+
+AP_ROUNDING = {
+    Rounding.TRUNC: "AP_TRN",
+    Rounding.HALF_EVEN: "AP_RND_CONV",
+    Rounding.TRUNC_ZERO: "AP_TRN_ZERO",
+    Rounding.HALF_AWAY: "AP_RND_INF",
+    Rounding.HALF_ZERO: "AP_RND_ZERO",
+}
+
+
+def ap_type(t: FixedType, where: str = "") -> str:
+    """The ap_fixed spelling of a FixedType (rounding/overflow only where they differ from the default).
+
+    >>> ap_type(FixedType(True, 8, 3, Rounding.HALF_EVEN, Overflow.SAT))
+    'ap_fixed<8,5,AP_RND_CONV,AP_SAT>'
+    >>> ap_type(FixedType(False, 6, 8))
+    'ap_ufixed<6,-2>'
+    """
+    base = "ap_fixed" if t.signed else "ap_ufixed"
+    if t.rounding is Rounding.TRUNC and t.overflow is Overflow.WRAP and not t.narrow:
+        return f"{base}<{t.width},{t.int_bits}>"
+    if t.narrow and not t.signed:
+        raise L1MLError(f"{where}: unsigned narrow-range quantization has no ap_fixed equivalent; "
+                        "use narrow_range=False for unsigned activations")
+    sat = ("AP_SAT_SYM" if t.narrow else "AP_SAT") if t.overflow is Overflow.SAT else "AP_WRAP"
+    return f"{base}<{t.width},{t.int_bits},{AP_ROUNDING[t.rounding]},{sat}>"
+
+
+@dataclass
+class HLSLayer:
+    layer: dict
+    precision: dict[str, str]
+
+
+class HLSLowering(Interpreter[str]):
+    """Values are the hls4ml layer name that produces each tensor."""
+
+    what = "the hls4ml backend"
+
+    def __init__(self, graph: Graph, reuse_factor: int = 1, strategy: str = "Latency"):
+        super().__init__(graph)
+        self.layers: list[HLSLayer] = []
+        self.reuse_factor = reuse_factor
+        self.strategy = strategy
+
+    def const(self, t: Tensor) -> str:
+        return t.name
+
+    def emit(self, node: Node, layer: dict, precision: dict[str, str]) -> list[str]:
+        layer = {"name": node.name, **layer}
+        self.layers.append(HLSLayer(layer, precision))
+        return [node.name]
+
+    @rule(Op.DENSE)
+    def dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        x, w, out = ins[0], ins[1], outs[0]
+        if len(x.shape) != 1:
+            raise NodeError(node, f"Dense on a {len(x.shape) + 1}-D input is not lowered to hls4ml yet")
+        b = ins[2] if len(ins) > 2 else None
+        bias = to_real(b.data, b.type) if b is not None else np.zeros(w.shape[1])
+        layer = {
+            "class_name": "Dense",
+            "inputs": [v[0]],
+            "n_in": w.shape[0],
+            "n_out": w.shape[1],
+            "weight_data": to_real(w.data, w.type),
+            "bias_data": bias,
+            "weight_quantizer": None,
+            "bias_quantizer": None,
+        }
+        # the accumulator is the exact output type: every partial sum fits (or wraps back into it)
+        prec = {
+            "weight": ap_type(w.type),
+            "bias": ap_type(b.type) if b is not None else ap_type(FixedType(False, 1, 0)),
+            "accum": ap_type(out.type),
+            "result": ap_type(out.type),
+        }
+        return self.emit(node, layer, prec)
+
+    @rule(Op.RELU)
+    def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        layer = {"class_name": "Activation", "activation": "relu", "inputs": [v[0]]}
+        return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+
+    @rule(Op.QUANTIZE)
+    def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        # a linear activation whose result type differs from its input is a cast: ap_fixed applies
+        # the output type's rounding and saturation, exactly the IR's requantize
+        layer = {"class_name": "Activation", "activation": "linear", "inputs": [v[0]]}
+        return self.emit(node, layer, {"result": ap_type(outs[0].type, node.describe())})
+
+    @rule(Op.RESHAPE)
+    def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        if len(outs[0].shape) == 1 and len(ins[0].shape) == 1:
+            return [v[0]]  # a flatten of a flat tensor: nothing to lower
+        layer = {"class_name": "Reshape", "inputs": [v[0]], "target_shape": list(outs[0].shape)}
+        return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+
+    @rule(Op.ADD)
+    def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        if any(t.is_const for t in ins) or ins[0].shape != ins[1].shape:
+            raise NodeError(node, "only Add of two equally shaped tensors is lowered to hls4ml")
+        layer = {"class_name": "Add", "op": "add", "inputs": list(v)}
+        return self.emit(node, layer, {"result": ap_type(outs[0].type), "accum": ap_type(outs[0].type)})
+
+
+def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = "xcvu13p-flga2577-2-e",
+                    clock_ns: float = 5.0, project: str = "myproject", reuse_factor: int = 1,
+                    strategy: str = "Latency"):
+    """Lower the IR to an hls4ml ``ModelGraph`` (io_parallel), not yet written or compiled."""
+    import hls4ml
+    from hls4ml.model.graph import ModelGraph
+
+    lowering = HLSLowering(g, reuse_factor, strategy)
+    lowering.check_supported()
+    if len(g.inputs) != 1:
+        raise L1MLError("the hls4ml backend supports models with one input")
+    inp = g.t(g.inputs[0])
+    in_name = "in_" + re.sub(r"\W", "_", inp.name)
+    env = lowering.run({inp.name: in_name})
+    input_layer = {"class_name": "InputLayer", "name": in_name, "input_shape": list(inp.shape)}
+    layer_list = [input_layer] + [h.layer for h in lowering.layers]
+    # the input precision is the plain input type: codes arrive exact, nothing rounds twice
+    layer_cfg = {in_name: {"Precision": {"result": ap_type(inp.type.plain())}, "Trace": False}}
+    for h in lowering.layers:
+        layer_cfg[h.layer["name"]] = {"Precision": h.precision, "ReuseFactor": reuse_factor,
+                                      "Strategy": strategy, "Trace": False}
+    config = hls4ml.utils.config.create_config(
+        output_dir=str(outdir), project_name=project, backend=backend, part=part,
+        clock_period=clock_ns, io_type="io_parallel",
+    )
+    config["HLSConfig"] = {
+        "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": strategy,
+                  "BitExact": False, "TraceOutput": False},
+        "LayerName": layer_cfg,
+    }
+    outputs = [env[o] for o in g.outputs]
+    return ModelGraph.from_layer_list(config, layer_list, [in_name], outputs)

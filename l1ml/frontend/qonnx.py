@@ -1,0 +1,259 @@
+"""QONNX (as exported by Brevitas ``export_qonnx``) -> l1ml IR.
+
+One small handler per ONNX op type. The frontend only translates; deciding whether a Quant maps to
+an exact fixed-point type is the job of the ``absorb_quant`` pass, so that rule lives in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from l1ml.errors import InputFileError, NodeError, UnsupportedOp
+from l1ml.ir.graph import Graph, Node, Tensor
+from l1ml.ir.ops import BatchNormAttrs, NoAttrs, Op, QuantAttrs, ReshapeAttrs
+
+
+def load_onnx(path: str | Path):
+    """Read and clean a QONNX file; user-facing errors for a missing or malformed file."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file. Give the path of a QONNX model exported by Brevitas.")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a directory, not an ONNX file.")
+    try:
+        proto = onnx.load(str(path))
+    except (DecodeError, ValueError, RuntimeError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
+        raise InputFileError(
+            f"{path}: not a readable ONNX model ({type(e).__name__}). Export one with "
+            "brevitas.export.export_qonnx(model, example_input, 'model.onnx')."
+        ) from e
+    if len(proto.graph.node) == 0:
+        raise InputFileError(f"{path}: the ONNX graph has no nodes; is this an exported model?")
+    return clean(proto, path)
+
+
+def clean(proto, path: Path | None = None):
+    """qonnx's cleanup, keeping the original node names (they are what users see in Netron)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import (
+        GiveUniqueParameterTensors,
+        RemoveStaticGraphInputs,
+        RemoveUnusedTensors,
+    )
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
+
+    for n in proto.graph.node:
+        if n.op_type in ("Quant", "BipolarQuant", "Trunc"):
+            n.domain = "qonnx.custom_op.general"
+    model = ModelWrapper(proto)
+    try:
+        for t in (
+            InferShapes(),
+            GiveUniqueParameterTensors(),
+            FoldConstants(exclude_op_types=["Quant", "BipolarQuant"]),
+            FoldTransposeIntoQuantInit(),
+            RemoveUnusedTensors(),
+            RemoveStaticGraphInputs(),
+        ):
+            model = model.transform(t)
+    except Exception as e:
+        where = f"{path}: " if path else ""
+        raise InputFileError(f"{where}qonnx could not clean the model ({type(e).__name__}: {e}).") from e
+    for i, n in enumerate(model.graph.node):
+        if not n.name:
+            n.name = f"{n.op_type}_{i}"
+    return model
+
+
+Handler = Callable[["_Builder", object], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*op_types: str) -> Callable[[Handler], Handler]:
+    def reg(fn: Handler) -> Handler:
+        for t in op_types:
+            HANDLERS[t] = fn
+        return fn
+
+    return reg
+
+
+class _Builder:
+    def __init__(self, model, source: str):
+        self.model = model
+        self.source = source
+        self.tensors: dict[str, Tensor] = {}
+        self.nodes: list[Node] = []
+        self.alias: dict[str, str] = {}  # onnx tensor -> IR tensor, for ops that vanish (Identity)
+        self.counts: dict[str, int] = {}
+
+    # -- tensors -----------------------------------------------------------------------------------
+    def shape(self, name: str) -> tuple[int, ...]:
+        s = self.model.get_tensor_shape(name)
+        if s is None:
+            raise NodeError(name, "tensor has no shape after shape inference; export with a fixed input size")
+        return tuple(int(d) for d in s[1:])  # drop the batch axis
+
+    def tensor(self, name: str) -> str:
+        name = self.alias.get(name, name)
+        if name not in self.tensors:
+            init = self.model.get_initializer(name)
+            if init is not None:
+                data = np.asarray(init, dtype=np.float64)
+                self.tensors[name] = Tensor(name, tuple(data.shape), None, data)
+            else:
+                self.tensors[name] = Tensor(name, self.shape(name))
+        return name
+
+    def const(self, onnx_node, idx: int) -> np.ndarray:
+        name = onnx_node.input[idx]
+        init = self.model.get_initializer(name)
+        if init is None:
+            raise NodeError(onnx_node.name, f"input {idx} ('{name}') must be a constant", onnx_node.name)
+        return np.asarray(init, dtype=np.float64)
+
+    # -- nodes -------------------------------------------------------------------------------------
+    def add(self, op: Op, onnx_node, inputs: list[str], outputs: list[str], attrs: object) -> Node:
+        k = self.counts.get(op.value, 0)
+        self.counts[op.value] = k + 1
+        node = Node(
+            f"{op.value.lower()}_{k}",
+            op,
+            [self.tensor(i) for i in inputs],
+            [self.tensor(o) for o in outputs],
+            attrs,
+            {"onnx_name": onnx_node.name, "onnx_op": onnx_node.op_type},
+        )
+        self.nodes.append(node)
+        return node
+
+
+def _attr(onnx_node, name: str, default=None):
+    import onnx
+
+    for a in onnx_node.attribute:
+        if a.name == name:
+            v = onnx.helper.get_attribute_value(a)
+            return v.decode() if isinstance(v, bytes) else v
+    return default
+
+
+@handles("Quant")
+def _quant(b: _Builder, n) -> None:
+    scale = b.const(n, 1).reshape(-1)
+    zp = b.const(n, 2).reshape(-1)
+    bits = b.const(n, 3).reshape(-1)
+    if zp.size != 1 or bits.size != 1:
+        raise NodeError(n.name, "per-channel zero points or bit widths are not supported; use a "
+                        "per-tensor fixed-point quantizer", n.name)
+    if bits[0] != int(bits[0]):
+        raise NodeError(n.name, f"bit width {bits[0]} is not an integer", n.name)
+    attrs = QuantAttrs(
+        scale=tuple(float(s) for s in scale),
+        zero_point=float(zp[0]),
+        bits=int(bits[0]),
+        signed=bool(_attr(n, "signed", 1)),
+        narrow=bool(_attr(n, "narrow", 0)),
+        rounding_mode=str(_attr(n, "rounding_mode", "ROUND")).upper(),
+    )
+    b.add(Op.QUANT, n, [n.input[0]], [n.output[0]], attrs)
+
+
+@handles("Gemm")
+def _gemm(b: _Builder, n) -> None:
+    alpha, beta = _attr(n, "alpha", 1.0), _attr(n, "beta", 1.0)
+    if _attr(n, "transA", 0) or alpha != 1.0 or beta != 1.0:
+        raise NodeError(n.name, "Gemm with transA or alpha/beta != 1 is not supported; export nn.Linear "
+                        "layers as they are", n.name)
+    if _attr(n, "transB", 0):  # _untranspose_gemm removed every transB we can handle
+        raise NodeError(n.name, "Gemm with transB needs a constant (or quantized constant) weight", n.name)
+    b.add(Op.DENSE, n, [n.input[0], n.input[1], *n.input[2:3]], [n.output[0]], NoAttrs())
+
+
+def _untranspose_gemm(model) -> None:
+    """Rewrite Gemm(transB=1) with a constant weight as transB=0 by transposing the constant (and a
+    per-channel scale of the Quant that reads it), so that Dense weights are always (n_in, n_out)."""
+    import onnx
+
+    for n in model.graph.node:
+        if n.op_type != "Gemm" or not _attr(n, "transB", 0):
+            continue
+        w = n.input[1]
+        prod = model.find_producer(w)
+        if model.get_initializer(w) is not None:
+            targets, shaped = [w], w
+        elif prod is not None and prod.op_type == "Quant" and model.get_initializer(prod.input[0]) is not None:
+            targets, shaped = [prod.input[0], prod.input[1]], prod.input[0]
+        else:
+            continue
+        if any(len(model.find_consumers(t)) > 1 for t in targets if model.get_initializer(t).ndim > 1):
+            continue
+        for t in targets:
+            v = np.asarray(model.get_initializer(t))
+            if v.ndim == 2:
+                model.set_initializer(t, v.T.copy())
+        if prod is not None and shaped != w:
+            model.set_tensor_shape(w, list(np.asarray(model.get_initializer(shaped)).shape))
+        for a in n.attribute:
+            if a.name == "transB":
+                a.CopyFrom(onnx.helper.make_attribute("transB", 0))
+
+
+@handles("MatMul")
+def _matmul(b: _Builder, n) -> None:
+    b.add(Op.DENSE, n, [n.input[0], n.input[1]], [n.output[0]], NoAttrs())
+
+
+@handles("Add")
+def _add(b: _Builder, n) -> None:
+    b.add(Op.ADD, n, list(n.input), [n.output[0]], NoAttrs())
+
+
+@handles("Relu")
+def _relu(b: _Builder, n) -> None:
+    b.add(Op.RELU, n, [n.input[0]], [n.output[0]], NoAttrs())
+
+
+@handles("BatchNormalization")
+def _bn(b: _Builder, n) -> None:
+    b.add(Op.BATCHNORM, n, list(n.input[:5]), [n.output[0]], BatchNormAttrs(float(_attr(n, "epsilon", 1e-5))))
+
+
+@handles("Flatten", "Reshape")
+def _reshape(b: _Builder, n) -> None:
+    shape = b.shape(n.output[0])
+    b.add(Op.RESHAPE, n, [n.input[0]], [n.output[0]], ReshapeAttrs(shape))
+
+
+@handles("Identity", "Dropout")
+def _identity(b: _Builder, n) -> None:
+    b.alias[n.output[0]] = b.tensor(n.input[0])
+
+
+def from_qonnx(path: str | Path) -> Graph:
+    """Read a QONNX file into an (untyped) IR graph; run ``l1ml.passes.run_pipeline`` next."""
+    model = load_onnx(path)
+    _untranspose_gemm(model)
+    b = _Builder(model, str(path))
+    inputs = [i.name for i in model.graph.input]
+    for name in inputs:
+        b.tensor(name)
+    for n in model.graph.node:
+        handler = HANDLERS.get(n.op_type)
+        if handler is None:
+            raise UnsupportedOp(n.name, n.op_type, HANDLERS, "the l1ml QONNX frontend", onnx_name=n.name)
+        handler(b, n)
+    outputs = [b.alias.get(o.name, o.name) for o in model.graph.output]
+    g = Graph(Path(path).stem, b.tensors, b.nodes, inputs, outputs, {"source": Path(path).name})
+    g.prune_tensors()
+    g.toposort()
+    g.verify()
+    return g

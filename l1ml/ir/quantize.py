@@ -1,0 +1,131 @@
+"""The numeric kernels of quantisation: float -> code (QONNX ``Quant``) and code -> code (requantise).
+
+These are the single definition of rounding and overflow in l1ml. The emulator calls them; the
+Verilog primitives and the ap_fixed types of the hls4ml backend are tested against them.
+
+Codes travel as integer-valued numpy arrays. Their dtype follows the width (see ``code_dtype``):
+float32 up to 24 bits, float64 up to 53 bits, int64 beyond. Every operation below is exact in the
+dtype it is given, which is what lets the emulator run on BLAS.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from l1ml.ir.types import FixedType, Overflow, Rounding
+
+#: QONNX ``rounding_mode`` strings and the l1ml rounding they mean.
+QONNX_ROUNDING: dict[str, Rounding] = {
+    "ROUND": Rounding.HALF_EVEN,
+    "HALF_EVEN": Rounding.HALF_EVEN,
+    "FLOOR": Rounding.TRUNC,
+    "DOWN": Rounding.TRUNC_ZERO,
+    "HALF_UP": Rounding.HALF_AWAY,
+    "HALF_DOWN": Rounding.HALF_ZERO,
+}
+
+
+def code_dtype(width: int) -> type[np.generic]:
+    """The narrowest numpy dtype that holds every code of ``width`` bits *and* their exact sums."""
+    if width <= 24:
+        return np.float32
+    if width <= 53:
+        return np.float64
+    return np.int64
+
+
+def _round_float(v: np.ndarray, mode: Rounding) -> np.ndarray:
+    """Round a float array of exact dyadic values to integers (exact for the widths code_dtype allows)."""
+    if mode is Rounding.TRUNC:
+        return np.floor(v, out=v)
+    if mode is Rounding.HALF_EVEN:
+        return np.rint(v, out=v)
+    if mode is Rounding.TRUNC_ZERO:
+        return np.trunc(v, out=v)
+    a = np.abs(v)
+    if mode is Rounding.HALF_AWAY:
+        r = np.floor(a + 0.5)
+    elif mode is Rounding.HALF_ZERO:
+        r = np.ceil(a - 0.5)
+    else:  # pragma: no cover - the enum is closed
+        raise ValueError(mode)
+    return np.copysign(r, v, out=v)
+
+
+def _round_shift_int(x: np.ndarray, s: int, mode: Rounding) -> np.ndarray:
+    """x / 2**s rounded, for int64 arrays (s > 0)."""
+    q = x >> s  # floor
+    if mode is Rounding.TRUNC:
+        return q
+    r = x - (q << s)  # remainder in [0, 2**s)
+    half = np.int64(1) << (s - 1)
+    neg = x < 0
+    if mode is Rounding.HALF_EVEN:
+        up = (r > half) | ((r == half) & ((q & 1) == 1))
+    elif mode is Rounding.TRUNC_ZERO:
+        up = neg & (r != 0)
+    elif mode is Rounding.HALF_AWAY:
+        up = (r > half) | ((r == half) & ~neg)
+    elif mode is Rounding.HALF_ZERO:
+        up = (r > half) | ((r == half) & neg)
+    else:  # pragma: no cover
+        raise ValueError(mode)
+    return q + up
+
+
+def apply_overflow(x: np.ndarray, t: FixedType) -> np.ndarray:
+    """Bring codes into ``t``'s range by saturation or two's-complement wrap."""
+    lo, hi = t.min_code, t.max_code
+    if t.overflow is Overflow.SAT:
+        return np.clip(x, lo, hi, out=x)
+    span = 1 << t.width
+    if np.issubdtype(x.dtype, np.integer):
+        return ((x - lo) & (span - 1)) + lo
+    return x - np.floor((x - lo) / span) * span
+
+
+def requantize(x: np.ndarray, src_frac: int, dst: FixedType) -> np.ndarray:
+    """Move codes on grid 2**-src_frac to type ``dst`` using its rounding and overflow.
+
+    The result is in ``code_dtype(dst.width)``. ``x`` may be modified in place.
+    """
+    s = src_frac - dst.frac
+    if np.issubdtype(x.dtype, np.integer):
+        y = _round_shift_int(x, s, dst.rounding) if s > 0 else x << -s
+    else:
+        y = x if s == 0 else np.multiply(x, x.dtype.type(2.0**-s), out=x)
+        if s > 0:
+            y = _round_float(y, dst.rounding)
+    y = apply_overflow(y, dst)
+    return y.astype(code_dtype(dst.width), copy=False)
+
+
+def quantize_float(x: np.ndarray, t: FixedType, frac: np.ndarray | None = None) -> np.ndarray:
+    """QONNX ``Quant`` of real-valued input with scale 2**-frac, zero point 0, as qonnx computes it.
+
+    qonnx evaluates ``clip(x / scale)`` and then rounds, all in float32; we do the same operations in
+    the same precision so that even float32 rounding artefacts of HALF_UP/HALF_DOWN agree. Inputs
+    are cast to float32 first, as the exported model declares them; +-inf saturates. ``frac``, if
+    given, overrides ``t.frac`` per element (broadcast), for per-channel weight scales.
+    """
+    x = np.asarray(x, dtype=np.float32)  # the ONNX model's inputs are float32
+    if np.isnan(x).any():
+        raise ValueError("input contains NaN")
+    dt = np.float32
+    f = np.asarray(t.frac if frac is None else frac, dtype=np.float64)
+    y = x / np.exp2(-f).astype(dt)
+    y = np.where(y > t.max_code, dt(t.max_code), y)
+    y = np.where(y < t.min_code, dt(t.min_code), y)
+    if t.rounding in (Rounding.HALF_AWAY, Rounding.HALF_ZERO):
+        # qonnx writes these as sign(y) * floor(|y| + 0.5) and sign(y) * ceil(|y| - 0.5)
+        a = np.abs(y)
+        r = np.floor(a + dt(0.5)) if t.rounding is Rounding.HALF_AWAY else np.ceil(a - dt(0.5))
+        y = np.sign(y) * r
+    else:
+        y = _round_float(y, t.rounding)
+    return y.astype(code_dtype(t.width))
+
+
+def to_real(codes: np.ndarray, t: FixedType) -> np.ndarray:
+    """Codes to their real values (float64; exact for widths up to 53 bits)."""
+    return np.asarray(codes, dtype=np.float64) * 2.0**-t.frac

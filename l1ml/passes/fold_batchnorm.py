@@ -1,0 +1,88 @@
+"""Fold a BatchNorm into the Dense before it, where that is exact; refuse with the remedy otherwise.
+
+BatchNorm is a float affine y*a + c per channel. Applied to an exact fixed-point accumulator it stays
+exact only when a = gamma / sqrt(var + eps) is a power of two and the shifts are dyadic; a trained
+BatchNorm almost never is. The remedy is to merge it into the layer before quantization-aware
+fine-tuning (Brevitas: ``brevitas.nn.utils.merge_bn``), which is what the l1ml zoo does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from l1ml.errors import NodeError
+from l1ml.ir.graph import Graph, Node
+from l1ml.ir.ops import Op
+from l1ml.ir.types import covering
+
+MAX_FRAC = 40
+
+REMEDY = ("merge it into the preceding layer before quantization-aware fine-tuning "
+          "(brevitas.nn.utils.merge_bn(layer, bn)) and export again")
+
+
+def _pow2(v: float) -> int | None:
+    m, e = math.frexp(v)
+    return e - 1 if m == 0.5 else None
+
+
+def _dyadic_frac(v: float) -> int | None:
+    """Smallest f with v * 2**f an integer (f <= MAX_FRAC), else None."""
+    for f in range(-MAX_FRAC, MAX_FRAC + 1):
+        s = v * 2.0**f
+        if s == math.floor(s):
+            return f
+    return None
+
+
+def _fold(g: Graph, bn: Node) -> None:
+    x = bn.inputs[0]
+    dense = g.producer(x)
+    if dense is None or dense.op is not Op.DENSE or len(g.users(x)) != 1 or g.t(x).type is None:
+        raise NodeError(bn, f"BatchNorm is only folded directly after a Dense layer; {REMEDY}")
+    gamma, beta, mean, var = (g.t(i).data for i in bn.inputs[1:5])
+    eps = bn.attrs.epsilon
+    a32 = np.float32(gamma) / np.sqrt(np.float32(var) + np.float32(eps))
+    a64 = gamma / np.sqrt(var + eps)
+    ks = []
+    for c in range(gamma.size):
+        k = _pow2(float(a32[c]))
+        if k is None or float(a32[c]) != float(a64[c]):
+            raise NodeError(bn, f"channel {c}: gamma/sqrt(var+eps) = {a64[c]:.6g} is not a power of two, "
+                            f"so the BatchNorm cannot be folded exactly; {REMEDY}")
+        ks.append(k)
+    fr = [_dyadic_frac(float(v)) for v in np.concatenate([mean, beta])]
+    if any(f is None for f in fr):
+        raise NodeError(bn, f"mean/beta are not exact binary fractions; {REMEDY}")
+    w, b = g.t(dense.inputs[1]), (g.t(dense.inputs[2]) if len(dense.inputs) > 2 else None)
+    kmin = min(ks)
+    shift = np.array(ks) - kmin
+    w.data = w.data << shift[None, :]
+    w.type = covering(int(w.data.min(initial=0)), int(w.data.max(initial=0)), w.type.frac - kmin)
+    # new bias in real numbers: (b - mean) * 2**k + beta, put on one exact grid
+    bf = max(max(f for f in fr if f is not None), (b.type.frac if b else 0) + max(ks), 0)
+    bias_real = [((int(b.data[c]) * 2.0**-b.type.frac if b else 0.0) - mean[c]) * 2.0**ks[c] + beta[c]
+                 for c in range(gamma.size)]
+    codes = np.array([round(v * 2.0**bf) for v in bias_real], dtype=np.int64)
+    if not np.array_equal(codes * 2.0**-bf, np.array(bias_real)):
+        raise NodeError(bn, f"the folded bias is not exactly representable; {REMEDY}")
+    name = g.fresh_name(f"{dense.name}_bias_folded")
+    from l1ml.ir.graph import Tensor
+
+    g.tensors[name] = Tensor(name, (gamma.size,), covering(int(codes.min(initial=0)),
+                                                           int(codes.max(initial=0)), bf), codes)
+    dense.inputs[2:] = [name]
+    g.replace_all_uses_with(bn.outputs[0], x)
+    g.remove_node(bn)
+    g.t(x).type = None  # re-inferred by the next infer_types
+
+
+def fold_batchnorm(g: Graph) -> bool:
+    bns = [n for n in g.nodes if n.op is Op.BATCHNORM]
+    for bn in bns:
+        _fold(g, bn)
+    if bns:
+        g.prune_tensors()
+    return bool(bns)

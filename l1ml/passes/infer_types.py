@@ -1,0 +1,96 @@
+"""Give every tensor its exact fixed-point type: no arithmetic ever overflows or rounds silently.
+
+Dense accumulators come from exact intervals over the constant weights (tighter than the textbook
+w + x + ceil(log2 n) bound). Tensors fed by something still float (an unfolded BatchNorm, an
+unquantized input) stay untyped; ``require_types`` then reports them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from l1ml.errors import NodeError
+from l1ml.ir.graph import Graph, Node, Tensor
+from l1ml.ir.interpreter import Interpreter, rule
+from l1ml.ir.ops import Op
+from l1ml.ir.types import FixedType, add_type, covering, relu_type
+
+T = FixedType | None
+
+
+def dense_terms(x: FixedType, w: Tensor, b: Tensor | None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Output frac, and per output channel: the least and greatest exact sums, and the largest
+    partial-sum magnitude (which decides whether float32/float64 BLAS is exact)."""
+    frac = x.frac + w.type.frac
+    if b is not None:
+        frac = max(frac, b.type.frac)
+    wc = w.data.astype(np.int64) << (frac - x.frac - w.type.frac)
+    lo_terms = np.minimum(wc * x.min_code, wc * x.max_code)
+    hi_terms = np.maximum(wc * x.min_code, wc * x.max_code)
+    lo, hi = lo_terms.sum(axis=0), hi_terms.sum(axis=0)
+    mag = np.maximum(-lo, hi)
+    if b is not None:
+        bc = b.data.astype(np.int64) << (frac - b.type.frac)
+        lo, hi = lo + bc, hi + bc
+        mag = mag + np.abs(bc)
+    return frac, lo, hi, mag
+
+
+class TypeInference(Interpreter[T]):
+    what = "type inference"
+
+    def const(self, t: Tensor) -> T:
+        return t.type
+
+    @rule(Op.DENSE)
+    def dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        x, w = v[0], ins[1]
+        if not w.is_const:
+            raise NodeError(node, "the weight is not a constant; l1ml compiles fixed weights only")
+        if w.type is None:
+            raise NodeError(node, "the weight is not quantized; give the layer a fixed-point weight "
+                            "quantizer such as Int8WeightPerTensorFixedPoint")
+        b = ins[2] if len(ins) > 2 else None
+        if b is not None and (not b.is_const or b.type is None):
+            raise NodeError(node, "the bias is not a quantized constant; use a fixed-point bias quantizer "
+                            "such as Int8BiasPerTensorFixedPointInternalScaling, or bias=False")
+        if x is None:
+            return [None]
+        frac, lo, hi, _ = dense_terms(x, w, b)
+        return [covering(int(lo.min()), int(hi.max()), frac)]
+
+    @rule(Op.RELU)
+    def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None if v[0] is None else relu_type(v[0])]
+
+    @rule(Op.ADD)
+    def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if v[0] is None or v[1] is None:
+            return [None]
+        return [add_type(v[0].plain(), v[1].plain())]
+
+    @rule(Op.QUANTIZE)
+    def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [outs[0].type]
+
+    @rule(Op.RESHAPE)
+    def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None if v[0] is None else v[0].plain()]
+
+    @rule(Op.BATCHNORM)
+    def batchnorm(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None]  # float until fold_batchnorm removes it
+
+    @rule(Op.QUANT)
+    def quant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None]
+
+
+def infer_types(g: Graph) -> bool:
+    env = TypeInference(g).run({i: g.t(i).type for i in g.inputs})
+    changed = False
+    for name, t in env.items():
+        if g.tensors[name].type != t:
+            g.tensors[name].type = t
+            changed = True
+    return changed
