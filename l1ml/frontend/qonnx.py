@@ -109,9 +109,16 @@ class _Builder:
             if init is not None:
                 data = np.asarray(init, dtype=np.float64)
                 self.tensors[name] = Tensor(name, tuple(data.shape), None, data)
+            elif self._quantized_constant(name):
+                shape = self.model.get_tensor_shape(name)
+                self.tensors[name] = Tensor(name, tuple(int(d) for d in shape))  # no batch axis
             else:
                 self.tensors[name] = Tensor(name, self.shape(name))
         return name
+
+    def _quantized_constant(self, name: str) -> bool:
+        p = self.model.find_producer(name)
+        return p is not None and p.op_type == "Quant" and self.model.get_initializer(p.input[0]) is not None
 
     def const(self, onnx_node, idx: int) -> np.ndarray:
         name = onnx_node.input[idx]

@@ -113,7 +113,8 @@ def quantize_float(x: np.ndarray, t: FixedType, frac: np.ndarray | None = None) 
         raise ValueError("input contains NaN")
     dt = np.float32
     f = np.asarray(t.frac if frac is None else frac, dtype=np.float64)
-    y = x / np.exp2(-f).astype(dt)
+    with np.errstate(over="ignore"):  # overflow to inf is saturated below, as in qonnx
+        y = x / np.exp2(-f).astype(dt)
     y = np.where(y > t.max_code, dt(t.max_code), y)
     y = np.where(y < t.min_code, dt(t.min_code), y)
     if t.rounding in (Rounding.HALF_AWAY, Rounding.HALF_ZERO):

@@ -1,0 +1,34 @@
+# l1ml: two commands on a fresh machine — `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.l1ml-installed
+
+.PHONY: setup demo test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	# the local CPU wheel first: a plain `torch` would pull several GB of CUDA
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/l1ml demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-all: setup
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+lint: setup
+	$(BIN)/ruff check l1ml tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/emulator_throughput.py
+
+clean:
+	rm -rf demo_out .pytest_cache

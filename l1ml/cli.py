@@ -1,0 +1,222 @@
+"""The ``l1ml`` command line. Heavy imports happen inside commands so that ``--help`` is instant."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer._click.exceptions import ClickException
+
+from l1ml.errors import L1MLError
+
+app = typer.Typer(
+    name="l1ml",
+    help=(
+        "Compile Brevitas-trained quantized networks into bit-exact Level-1 trigger firmware.\n\n"
+        "Typical flow: `l1ml train tabular -o jet_model` → `l1ml compile jet_model/model.onnx -o out` → "
+        "`l1ml verify out --vectors 10000`. `l1ml demo` runs all of it on simulated jets."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+train_app = typer.Typer(help="Train zoo models with Brevitas quantization-aware training.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _levels(value: str) -> list:
+    from l1ml.verify.levels import Level
+
+    out = []
+    for part in value.split(","):
+        part = part.strip().lower()
+        try:
+            out.append(Level(part))
+        except ValueError:
+            raise typer.BadParameter(f"unknown level '{part}'; choose from "
+                                     f"{', '.join(lv.value for lv in Level)}") from None
+    return out
+
+
+@app.command("compile")
+def compile_cmd(
+    model: Annotated[Path, typer.Argument(help="QONNX model exported by Brevitas (export_qonnx).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output directory (replaced atomically).")] = Path("l1ml_out"),
+    backend: Annotated[str, typer.Option(help="Firmware backend: hls4ml.")] = "hls4ml",
+    part: Annotated[str, typer.Option(help="FPGA part, e.g. xcvu13p-flga2577-2-e, xcvu9p-flga2104-2L-e.")] = "xcvu13p-flga2577-2-e",
+    clock_ns: Annotated[float, typer.Option("--clock-ns", help="Target clock period in ns (5 ns = 200 MHz).")] = 5.0,
+    hls_backend: Annotated[str, typer.Option("--hls-backend", help="Vitis (default) or Vivado HLS project.")] = "Vitis",
+    reuse_factor: Annotated[int, typer.Option("--reuse-factor", min=1, help="hls4ml reuse factor (1 = fully parallel).")] = 1,
+    strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
+) -> None:
+    """Compile MODEL into OUTDIR: model.l1ml.json (typed IR), hls/ (hls4ml project with build script),
+    report.json and report.md.
+
+    Example: l1ml compile examples/jet_mlp.onnx -o out
+    """
+    from l1ml.compile import HLS_BACKENDS, CompileOptions, compile_model
+
+    if backend != "hls4ml":
+        raise L1MLError(f"unknown backend '{backend}'; available: hls4ml")
+    if hls_backend not in HLS_BACKENDS:
+        raise L1MLError(f"unknown --hls-backend '{hls_backend}'; choose Vitis or Vivado")
+    if strategy not in ("Latency", "Resource"):
+        raise L1MLError(f"unknown --strategy '{strategy}'; choose Latency or Resource")
+    opts = CompileOptions(part=part, clock_ns=clock_ns, hls_backend=hls_backend, reuse_factor=reuse_factor,
+                          strategy=strategy)
+    with console.status("compiling") as status:
+        rep = compile_model(model, out, opts, step=lambda s: status.update(s))
+    t = rep["totals"]
+    console.print(f"compiled [bold]{model}[/] → {out}/  ({len(rep['layers'])} layers, "
+                  f"{t['multiplications']} multiplications, {t['parameters']} parameters)")
+    console.print(f"  input {rep['input']['type']} {rep['input']['shape']} → output {rep['output']['type']} "
+                  f"{rep['output']['shape']}")
+    console.print(f"  report: {out}/report.md; HLS project: {out}/hls/ (not synthesised: no Vitis here)")
+
+
+@app.command("verify")
+def verify_cmd(
+    outdir: Annotated[Path, typer.Argument(help="Directory written by `l1ml compile`.")],
+    vectors: Annotated[int, typer.Option(min=1, help="Number of test vectors (corner cases first).")] = 1000,
+    levels: Annotated[str, typer.Option(help="Comma-separated levels to compare with the emulator: "
+                                        "qonnx (qonnx execute_onnx), hls (hls4ml C-sim with g++).")] = "qonnx,hls",
+    seed: Annotated[int, typer.Option(help="Seed of the random vectors.")] = 0,
+    data: Annotated[Path | None, typer.Option(help=".npy array of real events to use after the corner cases.")] = None,
+) -> None:
+    """Prove bit-exactness: run the same vectors through the emulator and each level, compare every
+    output word. Prints `LEVEL: N vectors, M mismatches` per level, writes OUTDIR/verify.json,
+    exits 1 on any mismatch.
+
+    Example: l1ml verify out --vectors 10000 --levels qonnx,hls
+    """
+    from l1ml.ir.graph import Graph
+    from l1ml.verify.levels import load_vectors, run_levels, write_verify_json
+
+    lv = _levels(levels)
+    arr = None
+    if data is not None:
+        if not (outdir / "model.l1ml.json").exists():
+            raise L1MLError(f"{outdir}: not an l1ml compile output (no model.l1ml.json)")
+        arr = load_vectors(data, Graph.load(outdir / "model.l1ml.json"))
+
+    def show(r) -> None:
+        colour = "green" if r.mismatches == 0 else "red"
+        console.print(f"[{colour}]{r.line()}[/]  [dim]{r.seconds:.1f} s[/]")
+        for m in r.first_mismatches:
+            console.print(f"    {m}", markup=False)
+
+    with console.status("verifying"):
+        results = run_levels(outdir, lv, vectors, seed=seed, data=arr, progress=show)
+    write_verify_json(outdir, results)
+    if any(r.mismatches for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("emulate")
+def emulate_cmd(
+    model: Annotated[Path, typer.Argument(help="QONNX model or model.l1ml.json.")],
+    inputs: Annotated[Path, typer.Option("--input", "-i", help=".npy array of float inputs, batch first.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the outputs (.npy).")] = Path("outputs.npy"),
+) -> None:
+    """Run the bit-exact emulator on a batch of inputs (the reference all firmware must equal)."""
+    import numpy as np
+
+    from l1ml.backends.emulate import emulate, load_graph
+    from l1ml.verify.levels import load_vectors
+
+    g = load_graph(model)
+    y = emulate(g, load_vectors(inputs, g))
+    np.save(out, y)
+    console.print(f"emulated {len(y)} events → {out}")
+
+
+@train_app.command("tabular")
+def train_tabular_cmd(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output directory: model.onnx, float_model.pt, "
+                                      "training.json, test_inputs.npy.")] = Path("jet_model"),
+    jets: Annotated[int, typer.Option(help="Number of simulated jets (balanced over q, g, W, Z, t).")] = 25000,
+    data: Annotated[Path | None, typer.Option(help="Jet table (.parquet) from `l1ml simulate jets` instead "
+                                              "of simulating.")] = None,
+    hidden: Annotated[str, typer.Option(help="Hidden layer widths.")] = "64,32,32",
+    weight_bits: Annotated[int, typer.Option(help="Weight bit width.")] = 6,
+    act_bits: Annotated[int, typer.Option(help="Activation bit width.")] = 8,
+    epochs: Annotated[int, typer.Option(help="Maximum float epochs (early stopping on validation loss).")] = 60,
+    qat_epochs: Annotated[int, typer.Option(help="Maximum QAT epochs, starting from the float twin.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed for simulation, split and initialisation.")] = 1,
+) -> None:
+    """Train the jet-tagging MLP (default 16→64→32→32→5) with Brevitas QAT and its float twin,
+    report both accuracies and export the QAT model to QONNX.
+
+    Example: l1ml train tabular --jets 25000 -o jet_model
+    """
+    from l1ml.train.tabular import TabularConfig, train_tabular
+
+    cfg = TabularConfig(hidden=tuple(int(h) for h in hidden.split(",")), weight_bits=weight_bits,
+                        act_bits=act_bits, max_epochs=epochs, qat_epochs=qat_epochs, seed=seed)
+    res = train_tabular(cfg, out, n_jets=jets, data=data, console=console)
+    console.print(f"QAT accuracy {res['qat_accuracy']:.4f}, float accuracy {res['float_accuracy']:.4f} "
+                  f"→ {out}/model.onnx")
+
+
+@app.command("demo")
+def demo_cmd(
+    workdir: Annotated[Path, typer.Option("-w", "--workdir", help="Where the demo writes everything.")] = Path("demo_out"),
+    jets: Annotated[int, typer.Option(help="Simulated jets.")] = 25000,
+    vectors: Annotated[int, typer.Option(help="Vectors for the hls level.")] = 10000,
+    qonnx_vectors: Annotated[int, typer.Option(help="Vectors for the qonnx level.")] = 2000,
+) -> None:
+    """The whole chain on the built-in default: simulate jets with Pythia8 → train the QAT MLP →
+    export QONNX → compile → verify (qonnx and hls levels) → print the report."""
+    from l1ml.demo import run_demo
+
+    code = run_demo(workdir, jets=jets, vectors=vectors, qonnx_vectors=qonnx_vectors, console=console)
+    if code:
+        raise typer.Exit(code)
+
+
+def _mount_companions() -> None:
+    """Mount the companion packages' command groups (each keeps its heavy imports inside commands)."""
+    import importlib
+
+    for module, name in (("l1ml.simulation.cli", "simulate"), ("l1ml.offline.cli", "offline"),
+                         ("l1ml.reweighting.cli", "reweight")):
+        try:
+            sub = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        app.add_typer(sub.app, name=name)
+
+
+_mount_companions()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one line and exit 2; bugs keep their traceback."""
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="l1ml", standalone_mode=False)
+    except L1MLError as e:
+        err.print(Text.assemble(("error: ", "bold red"), str(e)), highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The compile report: per-layer types, shapes and multiplications, as JSON and Markdown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from l1ml.ir.graph import Graph
+from l1ml.ir.ops import Op
+
+
+def layer_rows(g: Graph) -> list[dict]:
+    rows = []
+    for n, ins, outs in g.ops():
+        row = {
+            "node": n.name,
+            "onnx": n.meta.get("onnx_name", ""),
+            "op": n.op.value,
+            "input": str(ins[0].type) if ins else "",
+            "output": str(outs[0].type),
+            "shape": list(outs[0].shape),
+            "multiplications": 0,
+            "parameters": 0,
+        }
+        if n.op is Op.DENSE:
+            w = ins[1]
+            batch = int(np.prod(ins[0].shape[:-1], dtype=np.int64))
+            row["weight"] = str(w.type)
+            row["bias"] = str(ins[2].type) if len(ins) > 2 else None
+            row["multiplications"] = batch * int(np.count_nonzero(w.data))
+            row["parameters"] = int(w.data.size + (ins[2].data.size if len(ins) > 2 else 0))
+        rows.append(row)
+    return rows
+
+
+def build_report(g: Graph, options: dict) -> dict:
+    rows = layer_rows(g)
+    inp, out = g.t(g.inputs[0]), g.t(g.outputs[0])
+    return {
+        "model": g.name,
+        "source": g.meta.get("source", ""),
+        "options": options,
+        "input": {"name": inp.name, "shape": list(inp.shape), "type": str(inp.type)},
+        "output": {"name": out.name, "shape": list(out.shape), "type": str(out.type)},
+        "layers": rows,
+        "totals": {
+            "multiplications": sum(r["multiplications"] for r in rows),
+            "parameters": sum(r["parameters"] for r in rows),
+        },
+        "not_run": [
+            "Vitis/Vivado HLS synthesis was not run by l1ml; run `vitis_hls -f build_prj.tcl` in hls/ "
+            "(or `vivado_hls` for the Vivado backend) to synthesise the project.",
+        ],
+    }
+
+
+def render_markdown(rep: dict) -> str:
+    o = rep["options"]
+    lines = [
+        f"# l1ml report: {rep['model']}",
+        "",
+        f"Source `{rep['source']}` · part `{o.get('part')}` · clock {o.get('clock_ns')} ns · "
+        f"hls4ml backend {o.get('hls_backend')} (io_parallel, {o.get('strategy')}, reuse {o.get('reuse_factor')})",
+        "",
+        f"Input `{rep['input']['name']}` {rep['input']['shape']} as `{rep['input']['type']}`; "
+        f"output `{rep['output']['name']}` {rep['output']['shape']} as `{rep['output']['type']}`.",
+        "",
+        "| node | onnx | op | input type | output type | shape | weight | mults |",
+        "|---|---|---|---|---|---|---|---:|",
+    ]
+    for r in rep["layers"]:
+        lines.append(f"| {r['node']} | {r['onnx']} | {r['op']} | `{r['input']}` | `{r['output']}` | "
+                     f"{r['shape']} | {('`' + r['weight'] + '`') if r.get('weight') else ''} | {r['multiplications']} |")
+    t = rep["totals"]
+    lines += ["", f"Total: {t['multiplications']} multiplications, {t['parameters']} parameters.", ""]
+    for extra in rep.get("sections", []):
+        lines += [extra, ""]
+    lines += ["## Not run here", ""] + [f"- {s}" for s in rep["not_run"]] + [""]
+    return "\n".join(lines)
+
+
+def write_report(outdir: Path, rep: dict) -> None:
+    (outdir / "report.json").write_text(json.dumps(rep, indent=1, sort_keys=True) + "\n")
+    (outdir / "report.md").write_text(render_markdown(rep))

@@ -1,0 +1,1 @@
+"""Training of the zoo models (Brevitas QAT and float twins)."""

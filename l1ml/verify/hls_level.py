@@ -1,0 +1,61 @@
+"""The hls level: the written hls4ml project's C-simulation, built with g++, driven through ctypes."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from l1ml.errors import L1MLError
+
+
+def _sources_digest(prj: Path) -> str:
+    h = hashlib.sha256(str(prj.resolve()).encode())  # the library reads its weights by absolute path
+    for p in sorted(prj.glob("firmware/*.h")) + sorted(prj.glob("firmware/*.cpp")) + \
+            sorted(prj.glob("firmware/weights/*")) + [prj / f"{_project_name(prj)}_bridge.cpp"]:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _project_name(prj: Path) -> str:
+    bridges = sorted(prj.glob("*_bridge.cpp"))
+    if not bridges:
+        raise L1MLError(f"{prj}: no hls4ml project here (no *_bridge.cpp); run `l1ml compile` first")
+    return bridges[0].name[: -len("_bridge.cpp")]
+
+
+def build_csim(prj: Path) -> Path:
+    """Compile the project's C-simulation library with its own build_lib.sh (cached by source hash)."""
+    name = _project_name(prj)
+    digest = _sources_digest(prj)
+    marker = prj / "firmware" / f".l1ml-csim-{digest}"
+    libs = sorted((prj / "firmware").glob(f"{name}-*.so"))
+    if marker.exists() and libs:
+        return libs[-1]
+    for old in libs:
+        old.unlink()
+    r = subprocess.run(["bash", "build_lib.sh"], cwd=prj, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise L1MLError(f"{prj}: g++ failed to build the C-simulation:\n{r.stderr[-3000:]}")
+    for m in (prj / "firmware").glob(".l1ml-csim-*"):
+        m.unlink()
+    marker.touch()
+    return sorted((prj / "firmware").glob(f"{name}-*.so"))[-1]
+
+
+def run_csim(prj: Path, x_real: np.ndarray, n_out: int) -> np.ndarray:
+    """Outputs (float64) of the C-simulation for inputs given as exact real values (the input codes
+    times their LSB: ap_fixed takes them without rounding)."""
+    lib = ctypes.CDLL(str(build_csim(prj)))
+    fn = getattr(lib, f"{_project_name(prj)}_double")
+    ptr = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
+    fn.argtypes, fn.restype = [ptr, ptr], None
+    x = np.ascontiguousarray(x_real.reshape(len(x_real), -1), dtype=np.float64)
+    y = np.zeros((len(x), n_out), dtype=np.float64)
+    for i in range(len(x)):
+        fn(x[i], y[i])
+    return y

@@ -1,0 +1,111 @@
+"""``l1ml verify``: the emulator against every other level, vector for vector, word for word."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from l1ml.backends.emulate import Emulator, input_codes
+from l1ml.errors import InputFileError, L1MLError
+from l1ml.ir.graph import Graph
+from l1ml.ir.quantize import to_real
+from l1ml.verify.vectors import make_vectors
+
+
+class Level(Enum):
+    QONNX = "qonnx"  # qonnx execute_onnx on the exported model
+    HLS = "hls"  # hls4ml C-simulation (g++)
+
+
+@dataclass
+class LevelResult:
+    level: str
+    vectors: int
+    mismatches: int
+    seconds: float
+    first_mismatches: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def line(self) -> str:
+        s = f"{self.level}: {self.vectors} vectors, {self.mismatches} mismatches"
+        return s + (f" ({self.note})" if self.note else "")
+
+
+def compare(expected: np.ndarray, actual: np.ndarray, level: str, limit: int = 10) -> tuple[int, list[str]]:
+    """Number of mismatching vectors and a readable description of the first few."""
+    e = expected.reshape(len(expected), -1)
+    a = actual.reshape(len(actual), -1)
+    bad = np.nonzero((e != a).any(axis=1))[0]
+    msgs = []
+    for i in bad[:limit]:
+        j = int(np.nonzero(e[i] != a[i])[0][0])
+        msgs.append(f"{level}: vector {int(i)}, output[{j}]: expected {e[i, j]!r}, got {a[i, j]!r}")
+    return int(len(bad)), msgs
+
+
+def load_vectors(path: Path, g: Graph) -> np.ndarray:
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file (give a .npy array of model inputs)")
+    try:
+        x = np.load(path)
+    except Exception as e:
+        raise InputFileError(f"{path}: not a .npy array ({e})") from e
+    shape = g.t(g.inputs[0]).shape
+    if x.shape[1:] != shape:
+        raise InputFileError(f"{path}: events have shape {x.shape[1:]}, the model input is {shape}")
+    return x
+
+
+def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: np.ndarray | None = None,
+               progress=None) -> list[LevelResult]:
+    outdir = Path(outdir)
+    if not (outdir / "model.l1ml.json").exists():
+        raise InputFileError(f"{outdir}: not an l1ml compile output (no model.l1ml.json); run "
+                             f"`l1ml compile MODEL.onnx -o {outdir}` first")
+    g = Graph.load(outdir / "model.l1ml.json")
+    x = make_vectors(g, n, seed=seed, data=data)
+    codes = input_codes(g, x)
+    out_t = g.t(g.outputs[0]).type
+    expected = to_real(Emulator(g).run_codes(codes)[g.outputs[0]], out_t)
+    results = []
+    for level in levels:
+        t0 = time.perf_counter()
+        note = ""
+        if level is Level.QONNX:
+            from l1ml.verify.qonnx_level import float32_inexact_nodes, run_qonnx
+
+            actual = run_qonnx(outdir / "model.onnx", x).astype(np.float64)
+            inexact = float32_inexact_nodes(g)
+            if inexact:
+                note = (f"qonnx executes in float32, which cannot hold the results of {', '.join(inexact)} "
+                        "exactly; differences there are qonnx rounding")
+        elif level is Level.HLS:
+            from l1ml.verify.hls_level import run_csim
+
+            x_real = to_real(codes[g.inputs[0]], g.t(g.inputs[0]).type)
+            actual = run_csim(outdir / "hls", x_real, int(np.prod(g.t(g.outputs[0]).shape)))
+        else:  # pragma: no cover
+            raise L1MLError(f"unknown level {level}")
+        bad, msgs = compare(expected, actual.reshape(expected.shape), level.value)
+        results.append(LevelResult(level.value, len(x), bad, round(time.perf_counter() - t0, 3), msgs, note))
+        if progress:
+            progress(results[-1])
+    return results
+
+
+def write_verify_json(outdir: Path, results: list[LevelResult]) -> None:
+    path = Path(outdir) / "verify.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    levels = old.get("levels", {})
+    for r in results:
+        levels[r.level] = asdict(r)
+    doc = {"reference": "emulator", "levels": levels,
+           "passed": all(v["mismatches"] == 0 for v in levels.values())}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
