@@ -19,7 +19,7 @@ from l1ml.ir.ops import Op
 from l1ml.ir.quantize import code_dtype, quantize_float, requantize
 from l1ml.passes.infer_types import dense_terms
 
-CHUNK = 8192  # events per block: keeps each layer's activations in cache
+CHUNK = 4096  # events per block: keeps each layer's activations in cache
 
 
 def _dtype_for_magnitude(mag: int) -> type[np.generic]:
@@ -39,6 +39,13 @@ class Emulator(Interpreter[np.ndarray]):
         super().__init__(graph)
         self.check_supported()
         self._dense: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        # a node may overwrite its input's buffer when nothing else reads that tensor
+        readers: dict[str, int] = {}
+        for n in graph.nodes:
+            for i in n.inputs:
+                readers[i] = readers.get(i, 0) + 1
+        self._in_place = {n.name: readers[n.inputs[0]] == 1 and n.inputs[0] not in graph.outputs
+                          for n in graph.nodes if n.inputs}
         for n in graph.nodes:
             if n.op is Op.DENSE:
                 self._prepare_dense(n)
@@ -65,9 +72,7 @@ class Emulator(Interpreter[np.ndarray]):
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
-        x = v[0]
-        # requantize works in place; the input may be read by another node too
-        x = x.copy() if len(self.graph.users(node.inputs[0])) > 1 or node.inputs[0] in self.graph.outputs else x
+        x = v[0] if self._in_place[node.name] else v[0].copy()  # requantize works in place
         if code_dtype(outs[0].type.width) == np.int64 or x.dtype == np.int64:
             x = x.astype(np.int64)
         elif x.dtype == np.float32 and ins[0].type.frac < outs[0].type.frac:
@@ -76,7 +81,8 @@ class Emulator(Interpreter[np.ndarray]):
 
     @rule(Op.RELU)
     def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
-        return [np.maximum(v[0], 0).astype(code_dtype(outs[0].type.width), copy=False)]
+        out = v[0] if self._in_place[node.name] else None
+        return [np.maximum(v[0], 0, out=out).astype(code_dtype(outs[0].type.width), copy=False)]
 
     @rule(Op.ADD)
     def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
@@ -93,17 +99,28 @@ class Emulator(Interpreter[np.ndarray]):
         return [v[0].reshape((v[0].shape[0], *node.attrs.shape))]
 
     # ---- entry points -------------------------------------------------------------------------------
+    def _blocks(self, arrays: dict[str, np.ndarray], prepare) -> dict[str, np.ndarray]:
+        from threadpoolctl import threadpool_limits
+
+        n = len(next(iter(arrays.values())))
+        outs: dict[str, np.ndarray] = {o: np.empty((n, *self.graph.t(o).shape), np.int64)
+                                       for o in self.graph.outputs}
+        # blocks of a few thousand events are too small for threaded BLAS: its threads spin and, on a
+        # busy machine, run 20x slower than one thread
+        with threadpool_limits(1, user_api="blas"):
+            for s in range(0, n, CHUNK):
+                env = self.run({k: prepare(k, v[s:s + CHUNK]) for k, v in arrays.items()})
+                for o in self.graph.outputs:
+                    outs[o][s:s + CHUNK] = env[o]
+        return outs
+
     def run_codes(self, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Input codes -> output codes (as int64), in blocks of CHUNK events."""
-        n = len(next(iter(codes.values())))
-        outs: dict[str, list[np.ndarray]] = {o: [] for o in self.graph.outputs}
-        for s in range(0, n, CHUNK):
-            block = {k: v[s:s + CHUNK].astype(code_dtype(self.graph.t(k).type.width)) for k, v in codes.items()}
-            env = self.run(block)
-            for o in self.graph.outputs:
-                outs[o].append(env[o])
-        return {o: np.concatenate(v).astype(np.int64) if v else np.zeros((0, *self.graph.t(o).shape), np.int64)
-                for o, v in outs.items()}
+        """Input codes -> output codes (int64), in blocks of CHUNK events."""
+        return self._blocks(codes, lambda k, v: v.astype(code_dtype(self.graph.t(k).type.width)))
+
+    def run_float(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Float inputs -> output codes (int64): the input quantizers applied block by block."""
+        return self._blocks(x, lambda k, v: quantize_float(v, self.graph.t(k).type))
 
 
 def input_codes(g: Graph, x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -143,6 +160,16 @@ def load_graph(model: Graph | str | Path) -> Graph:
 def emulate(model: Graph | str | Path, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:
     """Run the model bit-exactly on float inputs; returns real-valued outputs (float64, exact)."""
     g = load_graph(model)
-    codes = Emulator(g).run_codes(input_codes(g, x))
+    if not isinstance(x, dict):
+        if len(g.inputs) != 1:
+            raise L1MLError(f"the model has inputs {g.inputs}; pass a dict of arrays")
+        x = {g.inputs[0]: x}
+    for name in g.inputs:
+        shape = np.shape(x[name])[1:]
+        if shape != g.t(name).shape:
+            raise L1MLError(f"input '{name}' expects events of shape {g.t(name).shape}, got {shape}")
+        if np.isnan(x[name]).any():
+            raise L1MLError(f"input '{name}' contains NaN")
+    codes = Emulator(g).run_float(x)
     outs = tuple(codes[o] * 2.0 ** -g.t(o).type.frac for o in g.outputs)
     return outs[0] if len(outs) == 1 else outs

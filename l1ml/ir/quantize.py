@@ -112,11 +112,11 @@ def quantize_float(x: np.ndarray, t: FixedType, frac: np.ndarray | None = None) 
     if np.isnan(x).any():
         raise ValueError("input contains NaN")
     dt = np.float32
+    # x * 2**f equals qonnx's x / 2**-f exactly: both are the correctly rounded same real number
     f = np.asarray(t.frac if frac is None else frac, dtype=np.float64)
     with np.errstate(over="ignore"):  # overflow to inf is saturated below, as in qonnx
-        y = x / np.exp2(-f).astype(dt)
-    y = np.where(y > t.max_code, dt(t.max_code), y)
-    y = np.where(y < t.min_code, dt(t.min_code), y)
+        y = np.multiply(x, np.exp2(f).astype(dt), dtype=dt)
+    np.clip(y, dt(t.min_code), dt(t.max_code), out=y)
     if t.rounding in (Rounding.HALF_AWAY, Rounding.HALF_ZERO):
         # qonnx writes these as sign(y) * floor(|y| + 0.5) and sign(y) * ceil(|y| - 0.5)
         a = np.abs(y)
@@ -124,7 +124,7 @@ def quantize_float(x: np.ndarray, t: FixedType, frac: np.ndarray | None = None) 
         y = np.sign(y) * r
     else:
         y = _round_float(y, t.rounding)
-    return y.astype(code_dtype(t.width))
+    return y.astype(code_dtype(t.width), copy=False)
 
 
 def to_real(codes: np.ndarray, t: FixedType) -> np.ndarray:
