@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -67,7 +66,10 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
     g = compile_graph(onnx_path)
     outdir = Path(outdir).absolute()
     with atomic_dir(outdir) as tmp:
-        shutil.copyfile(onnx_path, tmp / "model.onnx")
+        import onnx
+
+        # re-saved with any external tensor data inlined, so the copy stands alone
+        onnx.save(onnx.load(str(onnx_path)), str(tmp / "model.onnx"))
         g.save(tmp / "model.l1ml.json")
         step(f"writing the hls4ml project ({opts.hls_backend})")
         write_hls(g, tmp / "hls", outdir / "hls", opts)
