@@ -23,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 train_app = typer.Typer(help="Train zoo models with Brevitas quantization-aware training.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
