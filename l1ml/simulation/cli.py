@@ -1,0 +1,145 @@
+"""``l1ml simulate``: generate jet, tracker and HGCal datasets (Parquet + manifest.json + plots)."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Generate simulated training datasets with Pythia8 and a parametrised Phase-2-like detector.\n\n"
+    "Each command writes a directory with Parquet tables, manifest.json (settings, seed, versions, "
+    "counts, checksums) and PNG validation plots under plots/. The same seed gives byte-identical files, "
+    "whatever --workers or --scheduler.",
+    no_args_is_help=True,
+)
+
+
+class TrackProcess(StrEnum):
+    """Hard processes offered by ``simulate tracks`` (values match ``pythia.Process``)."""
+
+    ttbar = "ttbar"
+    wjets = "wjets"
+    zjets = "zjets"
+    qcd_dijet = "qcd_dijet"
+    minbias = "minbias"
+
+
+Output = Annotated[Path, typer.Option("--output", "-o", help="Dataset directory to create.")]
+Seed = Annotated[int, typer.Option("--seed", help="Master seed; chunk seeds derive from it.")]
+Workers = Annotated[int | None, typer.Option("--workers", "-w", help="Local processes [default: all cores].")]
+Scheduler = Annotated[str | None, typer.Option(
+    "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786; runs the chunks on that cluster.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace DIR if it exists.")]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+
+
+def _done(out: Path, start: float) -> None:
+    """Print a one-line summary of a written dataset."""
+    from rich.console import Console
+
+    from l1ml.simulation.dataset import read_manifest
+
+    counts = read_manifest(out)["counts"]
+    rows = ", ".join(f"{n} {name}" for name, n in counts.items())
+    Console().print(f"wrote {out} ({rows}) in {time.perf_counter() - start:.1f} s")
+
+
+@app.command("jets")
+def jets(
+    output: Output,
+    events: Annotated[int, typer.Option("--events", "-n", help="Number of jets, balanced over 5 classes.")] = 25000,
+    seed: Seed = 1,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    overwrite: Overwrite = False,
+    progress: Progress = True,
+) -> None:
+    """Boosted-jet tagging dataset: q, g, W, Z, t jets (pT ~ 1 TeV, anti-kT R=0.8) with 16 substructure features.
+
+    Writes jets.parquet (16 float32 feature columns + int64 "label": 0 q, 1 g, 2 W, 3 Z, 4 t), shuffled.
+    About 25,000 jets take 2-3 minutes on 2 cores.
+
+    Example: l1ml simulate jets --events 25000 -o data/jets --seed 1
+    """
+    from l1ml.simulation.jets import JetSettings, simulate_jets, write_jets_dataset
+
+    start = time.perf_counter()
+    settings = JetSettings()
+    ds = simulate_jets(events, seed, workers=workers, scheduler=scheduler, progress=progress, settings=settings)
+    write_jets_dataset(ds, output, seed, settings, overwrite=overwrite)
+    _done(output, start)
+
+
+@app.command("tracks")
+def tracks(
+    output: Output,
+    events: Annotated[int, typer.Option("--events", "-n", help="Number of bunch crossings.")] = 100,
+    pileup: Annotated[float, typer.Option("--pileup", help="Mean number of minimum-bias interactions "
+                                          "overlaid per event (Poisson).")] = 0.0,
+    process: Annotated[TrackProcess, typer.Option("--process", help="Hard process.")] = TrackProcess.ttbar,
+    stub_pt: Annotated[float | None, typer.Option(
+        "--stub-pt", help="Keep only hits whose module bend passes a pT cut in GeV (e.g. 2), like L1 stubs.")] = None,
+    noise: Annotated[float, typer.Option("--noise", help="Mean noise hits per layer and event.")] = 10.0,
+    seed: Seed = 1,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    overwrite: Overwrite = False,
+    progress: Progress = True,
+) -> None:
+    """Tracker hits: charged particles as helices (3.8 T) through the six Phase-2 outer-tracker barrel layers.
+
+    Writes hits.parquet (event_id, hit_id, layer, r [mm], phi, z [mm], bend [strips], particle_id; -1 =
+    noise) and particles.parquet (truth: event_id, particle_id, pid, charge, momenta, pt, eta, phi,
+    vertex [mm], interaction 0 = hard scatter, n_hits). 200 events with --pileup 50 take about a minute
+    on 2 cores.
+
+    Example: l1ml simulate tracks --events 200 --pileup 50 -o data/tracks
+    """
+    from l1ml.simulation.dataset import write_dataset
+    from l1ml.simulation.plots import tracker_plots
+    from l1ml.simulation.pythia import Process
+    from l1ml.simulation.tracker import TrackerConfig, TrackSample, simulate_tracks
+
+    start = time.perf_counter()
+    sample = TrackSample(process=Process(process.value), pileup=pileup,
+                         tracker=TrackerConfig(stub_pt_min=stub_pt, noise_hits_per_layer=noise))
+    tables = simulate_tracks(events, seed, sample, workers=workers, scheduler=scheduler, progress=progress)
+    manifest = {"kind": "tracks", "n_events": events, "seed": seed, "generator": sample.to_dict()}
+    write_dataset(output, tables, manifest, plots=tracker_plots, overwrite=overwrite)
+    _done(output, start)
+
+
+@app.command("hgcal")
+def hgcal(
+    output: Output,
+    events: Annotated[int, typer.Option("--events", "-n", help="Number of clusters (one per event).")] = 2000,
+    pileup: Annotated[float, typer.Option(
+        "--pileup", help="Mean pileup interactions per event. Use 200 to get the pileup class; with the "
+        "default 0 you get EM and hadronic clusters only.")] = 0.0,
+    seed: Seed = 1,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    overwrite: Overwrite = False,
+    progress: Progress = True,
+) -> None:
+    """HGCal trigger-cell clusters (EM / hadronic / pileup) in the endcap, 1.5 < |eta| < 3.0.
+
+    Writes clusters.parquet (cluster images, per-layer energies, labels, true energy, generated particle);
+    load images with l1ml.simulation.hgcal.load_hgcal(DIR).
+
+    Example: l1ml simulate hgcal --events 2000 --pileup 200 -o data/hgcal
+    """
+    from l1ml.simulation import hgcal as hgcal_sim
+    from l1ml.simulation.dataset import write_dataset
+
+    start = time.perf_counter()
+    tables = hgcal_sim.simulate_hgcal(events, seed, pileup=pileup, workers=workers, scheduler=scheduler,
+                                      progress=progress)
+    manifest = {"kind": "hgcal", "n_events": events, "seed": seed, "pileup": pileup,
+                "generator": getattr(hgcal_sim, "GENERATOR_SETTINGS", None)}
+    write_dataset(output, tables, manifest, plots=hgcal_sim.validation_plots, overwrite=overwrite)
+    _done(output, start)
