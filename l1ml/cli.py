@@ -12,6 +12,9 @@ from rich.text import Text
 from typer._click.exceptions import ClickException
 
 from l1ml.errors import L1MLError
+from l1ml.offline.cli import app as offline_app
+from l1ml.reweighting.cli import app as reweight_app
+from l1ml.simulation.cli import app as simulate_app
 
 app = typer.Typer(
     name="l1ml",
@@ -182,22 +185,10 @@ def demo_cmd(
         raise typer.Exit(code)
 
 
-def _mount_companions() -> None:
-    """Mount the companion packages' command groups (each keeps its heavy imports inside commands)."""
-    import importlib
-
-    for module, name in (("l1ml.simulation.cli", "simulate"), ("l1ml.offline.cli", "offline"),
-                         ("l1ml.reweighting.cli", "reweight")):
-        try:
-            sub = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        app.add_typer(sub.app, name=name)
-
-
-_mount_companions()
+# the companions' command groups (each keeps its heavy imports inside its commands)
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(offline_app, name="offline")
+app.add_typer(reweight_app, name="reweight")
 
 
 def main(argv: list[str] | None = None) -> None:
