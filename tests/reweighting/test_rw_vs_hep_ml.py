@@ -6,13 +6,11 @@ weights number by number.
 
 from __future__ import annotations
 
+import hep_ml.reweight as hep_reweight  # a dependency: its absence must fail, not skip
 import numpy as np
-import pytest
 from scipy.stats import spearmanr
 
 from l1ml.reweighting import BinsReweighter, FoldingReweighter, GBReweighter, holdout_auc, ks_distances
-
-hep_reweight = pytest.importorskip("hep_ml.reweight")
 
 
 def quality(toy, weights: np.ndarray) -> tuple[float, float]:
