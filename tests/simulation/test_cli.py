@@ -91,7 +91,6 @@ def test_jets_command(tmp_path: Path) -> None:
 
 
 def test_hgcal_command(tmp_path: Path) -> None:
-    pytest.importorskip("l1ml.simulation.hgcal")
     out = tmp_path / "hgcal"
     _run(["hgcal", "--events", "40", "-o", str(out), "--workers", "1", "--no-progress"])
     tables, manifest = load_dataset(out, verify=True)
