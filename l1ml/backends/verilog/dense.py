@@ -1,0 +1,269 @@
+"""Render one Dense node as its own Verilog module: constant multipliers feeding adder trees.
+
+Fully parallel (reuse 1): every non-zero weight is a constant multiplier (``arith.multiplier_kind``)
+and every output neuron an ``l1ml_adder_tree`` over its products and bias, registered where the
+pipeline plan says. With a reuse factor R each neuron has ceil(n_in / R) shared multipliers whose
+weights come from per-phase ROMs; a phase counter walks the R phases while an accumulator sums them,
+so the layer takes one input every R cycles and answers R + 1 cycles later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
+from l1ml.backends.verilog.emitter import Emitter, literal, packed
+from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense
+from l1ml.backends.verilog.primitives import Primitive
+from l1ml.errors import NodeError
+from l1ml.ir.graph import Node, Tensor
+from l1ml.ir.types import FixedType
+
+
+@dataclass
+class DenseModule:
+    """The rendered module and the facts the top level needs to connect it."""
+
+    name: str
+    text: str
+    latency: int
+    delay_out_ns: float
+    reuse: bool  # has rst and x_valid ports
+    used: set[Primitive] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Dense:
+    """A Dense node's integer problem: y[r, j] = sum_i x[r, i] * c[i, j] + bias[j], all on one grid."""
+
+    node: Node
+    x: FixedType
+    out: FixedType
+    c: np.ndarray  # (n_in, n_out) int64 constants aligned to the output grid
+    bias: np.ndarray  # (n_out,) int64
+    rows: int
+
+    @property
+    def n_in(self) -> int:
+        return int(self.c.shape[0])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.c.shape[1])
+
+    def tag(self) -> str:
+        onnx = self.node.meta.get("onnx_name") or "-"
+        return f"node: {self.node.name} (onnx: {onnx})"
+
+
+def _problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor) -> _Dense:
+    frac = x.type.frac + w.type.frac
+    if b is not None:
+        frac = max(frac, b.type.frac)
+    if out.type.frac != frac:
+        raise NodeError(node, f"output frac {out.type.frac} differs from the accumulator grid {frac}; "
+                        "re-run the l1ml passes on this graph")
+    c = w.data.astype(np.int64) << (frac - x.type.frac - w.type.frac)
+    bias = np.zeros(c.shape[1], np.int64) if b is None else b.data.astype(np.int64) << (frac - b.type.frac)
+    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+    return _Dense(node, x.type, out.type, c, bias, rows)
+
+
+def _mult_ns(d: _Dense, cfg: PipelineConfig) -> float:
+    worst = 0.0
+    for c in np.unique(d.c):
+        c = int(c)
+        if c == 0:
+            continue
+        if multiplier_kind(c) is MultKind.DSP:
+            worst = max(worst, cfg.delays.dsp_mult_ns)
+        else:
+            worst = max(worst, cfg.delays.shift_add_ns(len(csd(c))))
+    return worst
+
+
+def render_dense(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor, module: str,
+                 cfg: PipelineConfig, delay_in_ns: float, reuse: int) -> DenseModule:
+    """The module text for one Dense node and its latency under the pipeline rule."""
+    d = _problem(node, x, w, b, out)
+    if reuse > 1:
+        return _render_reuse(d, module, reuse)
+    return _render_parallel(d, module, cfg, delay_in_ns)
+
+
+# ---- fully parallel ----------------------------------------------------------------------------------
+
+
+def _header(e: Emitter, d: _Dense, module: str, extra_ports: list[str]) -> None:
+    xw, yw = d.x.width, d.out.width
+    e.comment(f"{d.tag()}: Dense {d.n_in} -> {d.n_out}" + (f" on {d.rows} rows" if d.rows > 1 else ""))
+    e.comment(f"x: {d.rows * d.n_in} x {d.x} (element k at [{xw}*k +: {xw}]); "
+              f"y: {d.rows * d.n_out} x {d.out}")
+    e.line(f"module {module} (")
+    with e.indent():
+        e.line("input  wire clk,")
+        for p in extra_ports:
+            e.line(p + ",")
+        e.line(f"input  wire [{d.rows * d.n_in * xw - 1}:0] x,")
+        e.line(f"output wire [{d.rows * d.n_out * yw - 1}:0] y")
+    e.line(");")
+
+
+def _product(e: Emitter, d: _Dense, c: int, x_expr: str, wire: str, width: int, where: str) -> Primitive:
+    """One constant multiplier instance: shift-add or DSP by the rule in ``arith``."""
+    xw, xs = d.x.width, int(d.x.signed)
+    e.line(f"wire [{width - 1}:0] {wire};")
+    tag = f"// {d.tag()}: {where} (weight code {c})"
+    if multiplier_kind(c) is MultKind.SHIFT_ADD:
+        digits = csd(c)
+        shifts = packed([s for s, _ in digits], 8)
+        negate = literal(sum(1 << k for k, (_, neg) in enumerate(digits) if neg), len(digits))
+        e.line(f"l1ml_shift_add #(.IN_W({xw}), .IN_SIGNED({xs}), .OUT_W({width}), .N_TERMS({len(digits)}), "
+               f".SHIFTS({shifts}), .NEGATE({negate})) u_{wire} (.x({x_expr}), .p({wire}));  {tag}")
+        return Primitive.SHIFT_ADD
+    cw = signed_width(c, c)
+    e.line(f"l1ml_mult_const #(.IN_W({xw}), .IN_SIGNED({xs}), .C_W({cw}), .C({literal(c, cw)}), "
+           f".OUT_W({width})) u_{wire} (.x({x_expr}), .p({wire}));  {tag}")
+    return Primitive.MULT_CONST
+
+
+def _render_parallel(d: _Dense, module: str, cfg: PipelineConfig, delay_in_ns: float) -> DenseModule:
+    xw = d.x.width
+    nz = d.c != 0
+    n_terms = nz.sum(axis=0) + (d.bias != 0)
+    depth = clog2(int(n_terms.max(initial=1)))
+    plan = plan_dense([_mult_ns(d, cfg)] + [cfg.delays.adder_ns] * depth, delay_in_ns, cfg)
+    used = {Primitive.ADDER_TREE}
+    e = Emitter()
+    _header(e, d, module, [])
+    with e.indent():
+        xin = "x"
+        if plan.input_reg:
+            xin = "x_r"
+            e.line(f"wire [{d.rows * d.n_in * xw - 1}:0] x_r;")
+            e.instance("l1ml_delay", "u_x_reg", {"W": d.rows * d.n_in * xw, "DEPTH": 1},
+                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{d.tag()}: input register (clock rule)")
+            used.add(Primitive.DELAY)
+        for r in range(d.rows):
+            for j in range(d.n_out):
+                used |= _neuron(e, d, plan, xin, r, j)
+    e.line("endmodule")
+    return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
+
+
+def _neuron(e: Emitter, d: _Dense, plan: DensePlan, xin: str, r: int, j: int) -> set[Primitive]:
+    """Products and adder tree of output neuron j of row r."""
+    xw, yw = d.x.width, d.out.width
+    out = f"y[{(r * d.n_out + j) * yw} +: {yw}]"
+    rowtag = f"r{r}_" if d.rows > 1 else ""
+    idx = [i for i in range(d.n_in) if d.c[i, j] != 0]
+    bias = int(d.bias[j])
+    e.line()
+    if not idx:
+        e.line(f"assign {out} = {literal(bias, yw)};  // {d.tag()}: y[{j}] has no non-zero weight")
+        return set()
+    width = max([signed_width(*product_range(d.x, int(d.c[i, j]))) for i in idx]
+                + ([signed_width(bias, bias)] if bias else []))
+    used = set()
+    terms = []
+    for i in idx:
+        wire = f"p_{rowtag}{j}_{i}"
+        k = r * d.n_in + i
+        c = int(d.c[i, j])
+        used.add(_product(e, d, c, f"{xin}[{k * xw} +: {xw}]", wire, width, f"x[{i}] * w[{i}][{j}]"))
+        terms.append(wire)
+    if bias:
+        terms.append(literal(bias, width))
+    depth = clog2(len(terms))
+    full = plan.reg_mask
+    mask = full & ((1 << (depth + 1)) - 1)
+    extra = bin(full >> (depth + 1)).count("1")  # registers this shorter tree lacks, added after it
+    sum_wire = f"s_{rowtag}{j}"
+    e.line(f"wire [{yw - 1}:0] {sum_wire};")
+    e.line(f"l1ml_adder_tree #(.N({len(terms)}), .IN_W({width}), .OUT_W({yw}), "
+           f".REG_MASK({literal(mask, 32)})) "
+           f"u_{sum_wire} (.clk(clk), .terms({{{', '.join(reversed(terms))}}}), .sum({sum_wire}));  "
+           f"// {d.tag()}: y[{j}] = sum of {len(idx)} products" + (" + bias" if bias else ""))
+    if extra:
+        e.line(f"l1ml_delay #(.W({yw}), .DEPTH({extra})) u_{sum_wire}_bal "
+               f"(.clk(clk), .d({sum_wire}), .q({out}));  // {d.tag()}: balances y[{j}]'s shorter tree")
+        used.add(Primitive.DELAY)
+    else:
+        e.line(f"assign {out} = {sum_wire};")
+    return used
+
+
+# ---- reuse factor ------------------------------------------------------------------------------------
+
+
+def _render_reuse(d: _Dense, module: str, reuse: int) -> DenseModule:
+    xw = d.x.width
+    sel_w = max(1, clog2(reuse))
+    slots = -(-d.n_in // reuse)  # multipliers per neuron
+    used = {Primitive.REUSE_CTRL, Primitive.HOLD, Primitive.MUX, Primitive.ROM_MULT, Primitive.ADDER_TREE,
+            Primitive.ACCUM}
+    e = Emitter()
+    _header(e, d, module, ["input  wire rst", "input  wire x_valid"])
+    with e.indent():
+        nx = d.rows * d.n_in * xw
+        e.line(f"wire [{sel_w - 1}:0] phase;")
+        e.line("wire first, last;")
+        e.instance("l1ml_reuse_ctrl", "u_ctrl", {"R": reuse, "SEL_W": sel_w},
+                   {"clk": "clk", "rst": "rst", "start": "x_valid", "phase": "phase", "first": "first",
+                    "last": "last"}, f"{d.tag()}: {reuse} phases per input (reuse factor)")
+        e.line(f"wire [{nx - 1}:0] xh;")
+        e.instance("l1ml_hold", "u_x_hold", {"W": nx}, {"clk": "clk", "en": "x_valid", "d": "x", "q": "xh"},
+                   f"{d.tag()}: input held for the {reuse} phases")
+        for r in range(d.rows):
+            rowtag = f"r{r}_" if d.rows > 1 else ""
+            for m in range(slots):
+                words = []
+                for k in range(reuse):
+                    i = m * reuse + k
+                    words.append(f"xh[{(r * d.n_in + i) * xw} +: {xw}]" if i < d.n_in else literal(0, xw))
+                e.line(f"wire [{xw - 1}:0] xs_{rowtag}{m};")
+                e.line(f"l1ml_mux #(.N({reuse}), .W({xw}), .SEL_W({sel_w})) u_xs_{rowtag}{m} "
+                       f"(.words({{{', '.join(reversed(words))}}}), .sel(phase), .y(xs_{rowtag}{m}));  "
+                       f"// {d.tag()}: x[{m * reuse} + phase]")
+            for j in range(d.n_out):
+                _reuse_neuron(e, d, reuse, sel_w, slots, r, j)
+    e.line("endmodule")
+    return DenseModule(module, e.text(), reuse + 1, 0.0, True, used)
+
+
+def _reuse_neuron(e: Emitter, d: _Dense, reuse: int, sel_w: int, slots: int, r: int, j: int) -> None:
+    xw, yw = d.x.width, d.out.width
+    rowtag = f"r{r}_" if d.rows > 1 else ""
+    out = f"y[{(r * d.n_out + j) * yw} +: {yw}]"
+    bias = int(d.bias[j])
+    e.line()
+    terms = []
+    for m in range(slots):
+        consts = [int(d.c[m * reuse + k, j]) if m * reuse + k < d.n_in else 0 for k in range(reuse)]
+        if not any(consts):
+            continue
+        cw = max(signed_width(c, c) for c in consts)
+        pw = max(signed_width(*product_range(d.x, c)) for c in consts)
+        wire = f"p_{rowtag}{j}_{m}"
+        e.line(f"wire [{pw - 1}:0] {wire};")
+        e.line(f"l1ml_rom_mult #(.R({reuse}), .SEL_W({sel_w}), .IN_W({xw}), .IN_SIGNED({int(d.x.signed)}), "
+               f".C_W({cw}), .CONSTS({packed(consts, cw)}), .OUT_W({pw})) u_{wire} "
+               f"(.x(xs_{rowtag}{m}), .sel(phase), .p({wire}));  "
+               f"// {d.tag()}: x[{m * reuse} + phase] * w[{m * reuse} + phase][{j}]")
+        terms.append((wire, pw))
+    if not terms:
+        e.line(f"assign {out} = {literal(bias, yw)};  // {d.tag()}: y[{j}] has no non-zero weight")
+        return
+    width = max(pw for _, pw in terms)
+    ext = []
+    for wire, pw in terms:  # sign-extend every product to the tree's term width
+        ext.append(wire if pw == width else f"{{{{{width - pw}{{{wire}[{pw - 1}]}}}}, {wire}}}")
+    s = f"s_{rowtag}{j}"
+    e.line(f"wire [{yw - 1}:0] {s};")
+    e.line(f"l1ml_adder_tree #(.N({len(ext)}), .IN_W({width}), .OUT_W({yw}), .REG_MASK({literal(0, 32)})) "
+           f"u_{s} (.clk(clk), .terms({{{', '.join(reversed(ext))}}}), .sum({s}));  "
+           f"// {d.tag()}: y[{j}] partial sum of one phase")
+    e.line(f"l1ml_accum #(.W({yw}), .BIAS({literal(bias, yw)})) u_acc_{rowtag}{j} (.clk(clk), .first(first), "
+           f".last(last), .s({s}), .y({out}));  // {d.tag()}: y[{j}] over {reuse} phases + bias")

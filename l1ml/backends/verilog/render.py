@@ -1,0 +1,214 @@
+"""The Verilog renderer: a walk over the typed IR that turns each node into wires and primitive instances.
+
+Values of the walk are ``Bus`` objects: a packed vector of codes in the top module (element k at
+bits [W*k +: W], k the row-major index of the tensor), with the clock cycle it is valid in and the
+estimated logic delay since its last register. Dense nodes become modules of their own (``dense``);
+elementwise nodes are one vector primitive each; Reshape is free (same bits, new shape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from l1ml.backends.verilog.dense import DenseModule, render_dense
+from l1ml.backends.verilog.emitter import Emitter, Names, packed
+from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
+from l1ml.backends.verilog.primitives import ROUNDING_CODE, Primitive
+from l1ml.errors import NodeError
+from l1ml.ir.graph import Graph, Node, Tensor
+from l1ml.ir.interpreter import Interpreter, rule
+from l1ml.ir.ops import Op
+from l1ml.ir.types import FixedType, Overflow
+
+
+@dataclass(frozen=True)
+class Bus:
+    """A tensor in the generated top module."""
+
+    expr: str  # wire or port name ('' for a constant not yet written out)
+    type: FixedType
+    n: int
+    latency: int  # the clock cycle after the input in which the value is valid
+    delay_ns: float = 0.0
+    const: tuple[int, ...] | None = None
+
+    @property
+    def bits(self) -> int:
+        return self.n * self.type.width
+
+
+def _tag(node: Node) -> str:
+    return f"node: {node.name} (onnx: {node.meta.get('onnx_name') or '-'})"
+
+
+class VerilogRenderer(Interpreter[Bus]):
+    """Emits the body of the top module; Dense nodes add modules to ``self.modules``."""
+
+    what = "the Verilog backend"
+
+    def __init__(self, graph: Graph, top: str, cfg: PipelineConfig, reuse: int):
+        super().__init__(graph)
+        self.check_supported()
+        self.top, self.cfg, self.reuse = top, cfg, reuse
+        self.e = Emitter()
+        self.modules: list[DenseModule] = []
+        self.used: set[Primitive] = {Primitive.VALID_DELAY}
+        self.names = Names(["clk", "rst", "in_valid", "out_valid"])
+        self.module_names = Names([top, *(p.value for p in Primitive)])
+        self._valid_at: dict[int, str] = {0: "in_valid"}
+
+    # ---- helpers -------------------------------------------------------------------------------------
+    def wire(self, base: str, bits: int) -> str:
+        name = self.names.fresh(base)
+        self.e.line(f"wire [{bits - 1}:0] {name};")
+        return name
+
+    def materialise(self, b: Bus, base: str) -> Bus:
+        """Give a constant a wire so that a primitive can read it."""
+        if b.const is None or b.expr:
+            return b
+        name = self.names.fresh(f"c_{base}")
+        self.e.line(f"wire [{b.bits - 1}:0] {name} = {packed(b.const, b.type.width)};")
+        return replace(b, expr=name)
+
+    def delayed(self, b: Bus, cycles: int, why: str) -> Bus:
+        """``b`` delayed by a number of cycles (constants need no delay)."""
+        if cycles == 0 or b.const is not None:
+            return b
+        out = self.wire(f"{b.expr}_d{cycles}", b.bits)
+        self.e.instance("l1ml_delay", self.names.fresh(f"u_{out}"), {"W": b.bits, "DEPTH": cycles},
+                        {"clk": "clk", "d": b.expr, "q": out}, why)
+        self.used.add(Primitive.DELAY)
+        return replace(b, expr=out, latency=b.latency + cycles, delay_ns=0.0)
+
+    def valid_at(self, cycle: int) -> str:
+        """The input valid bit delayed to ``cycle`` (shared between users of the same cycle)."""
+        if cycle not in self._valid_at:
+            name = self.names.fresh(f"valid_{cycle}")
+            self.e.line(f"wire {name};")
+            self.e.instance("l1ml_valid_delay", self.names.fresh(f"u_{name}"), {"DEPTH": cycle},
+                            {"clk": "clk", "rst": "rst", "d": "in_valid", "q": name},
+                            f"pipeline: valid bit at cycle {cycle}, starts a reuse layer's phases")
+            self._valid_at[cycle] = name
+        return self._valid_at[cycle]
+
+    def const(self, t: Tensor) -> Bus:
+        if t.type is None or t.data is None:
+            raise NodeError(t.name, "constant has no fixed-point type; run the l1ml passes first")
+        codes = tuple(int(v) for v in np.asarray(t.data, dtype=np.int64).reshape(-1))
+        return Bus("", t.type, len(codes), 0, 0.0, codes)
+
+    # ---- rules ---------------------------------------------------------------------------------------
+    @rule(Op.DENSE)
+    def dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        x = v[0]
+        if x.const is not None:
+            raise NodeError(node, "Dense of a constant input should have been folded; it has no hardware")
+        b = ins[2] if len(ins) > 2 else None
+        module = self.module_names.fresh(f"{self.top}_{node.name}")
+        m = render_dense(node, ins[0], ins[1], b, outs[0], module, self.cfg, x.delay_ns, self.reuse)
+        self.modules.append(m)
+        self.used |= m.used
+        out = Bus(self.wire(f"t_{outs[0].name}", outs[0].size * outs[0].type.width), outs[0].type,
+                  outs[0].size, x.latency + m.latency, m.delay_out_ns)
+        ports = {"clk": "clk"}
+        if m.reuse:
+            ports |= {"rst": "rst", "x_valid": self.valid_at(x.latency)}
+        ports |= {"x": x.expr, "y": out.expr}
+        self.e.instance(module, self.names.fresh(f"u_{node.name}"), {}, ports,
+                        f"{_tag(node)}: Dense, latency {m.latency} cycle(s)")
+        return [out]
+
+    @rule(Op.QUANTIZE)
+    def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        src, dst = ins[0].type, outs[0].type
+        if dst.narrow and dst.overflow is Overflow.WRAP:
+            raise NodeError(node, "narrow range with wrap-around overflow is not a type the QONNX frontend "
+                            "produces and has no Verilog requantiser; use saturation")
+        x = self.materialise(v[0], node.name)
+        out = Bus(self.wire(f"t_{outs[0].name}", x.n * dst.width), dst, x.n, x.latency,
+                  x.delay_ns + self.cfg.delays.requant_ns)
+        params = {"N": x.n, "IN_W": src.width, "IN_SIGNED": int(src.signed), "OUT_W": dst.width,
+                  "OUT_SIGNED": int(dst.signed), "SHIFT": src.frac - dst.frac,
+                  "ROUNDING": ROUNDING_CODE[dst.rounding], "SAT": int(dst.overflow is Overflow.SAT),
+                  "NARROW": int(dst.narrow)}
+        self.e.instance("l1ml_requant", self.names.fresh(f"u_{node.name}"), params,
+                        {"x": x.expr, "y": out.expr}, f"{_tag(node)}: {src} -> {dst}")
+        self.used.add(Primitive.REQUANT)
+        return [out]
+
+    @rule(Op.RELU)
+    def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        src, dst = ins[0].type, outs[0].type
+        x = self.materialise(v[0], node.name)
+        out = Bus(self.wire(f"t_{outs[0].name}", x.n * dst.width), dst, x.n, x.latency,
+                  x.delay_ns + self.cfg.delays.relu_ns)
+        self.e.instance("l1ml_relu", self.names.fresh(f"u_{node.name}"),
+                        {"N": x.n, "IN_W": src.width, "IN_SIGNED": int(src.signed), "OUT_W": dst.width},
+                        {"x": x.expr, "y": out.expr}, f"{_tag(node)}: ReLU {src} -> {dst}")
+        self.used.add(Primitive.RELU)
+        return [out]
+
+    @rule(Op.ADD)
+    def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        out_t = outs[0]
+        lat = max(b.latency for b in v if b.const is None) if any(b.const is None for b in v) else 0
+        ops = []
+        for t, b in zip(ins, v, strict=True):
+            b = self.materialise(b, node.name)
+            b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns '{t.name}'")
+            ops.append(self.broadcast(b, t, out_t, node))
+        a, b = ops
+        out = Bus(self.wire(f"t_{out_t.name}", out_t.size * out_t.type.width), out_t.type, out_t.size, lat,
+                  max(a.delay_ns, b.delay_ns) + self.cfg.delays.adder_ns)
+        params = {"N": out.n, "A_W": a.type.width, "A_SIGNED": int(a.type.signed),
+                  "A_SHIFT": out.type.frac - a.type.frac, "B_W": b.type.width, "B_SIGNED": int(b.type.signed),
+                  "B_SHIFT": out.type.frac - b.type.frac, "OUT_W": out.type.width}
+        self.e.instance("l1ml_add", self.names.fresh(f"u_{node.name}"), params,
+                        {"a": a.expr, "b": b.expr, "y": out.expr},
+                        f"{_tag(node)}: {a.type} + {b.type} -> {out.type}")
+        self.used.add(Primitive.ADD)
+        return [out]
+
+    def broadcast(self, b: Bus, t: Tensor, out: Tensor, node: Node) -> Bus:
+        """``b`` repeated to the output's shape by numpy broadcasting (a concatenation of its elements)."""
+        if t.shape == out.shape:
+            return b
+        try:
+            idx = np.broadcast_to(np.arange(b.n).reshape(t.shape), out.shape).reshape(-1)
+        except ValueError as err:
+            raise NodeError(node, f"cannot broadcast {t.shape} to {out.shape}") from err
+        w = b.type.width
+        parts = [f"{b.expr}[{int(k) * w} +: {w}]" for k in reversed(idx)]
+        name = self.wire(f"{b.expr}_bc", len(idx) * w)
+        self.e.line(f"assign {name} = {{{', '.join(parts)}}};  "
+                    f"// {_tag(node)}: broadcast {t.shape} -> {out.shape}")
+        return replace(b, expr=name, n=len(idx))
+
+    @rule(Op.RESHAPE)
+    def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        self.e.comment(f"{_tag(node)}: Reshape {ins[0].shape} -> {outs[0].shape} keeps the row-major bits")
+        return [replace(v[0], type=outs[0].type)]
+
+    # ---- outputs -------------------------------------------------------------------------------------
+    def connect_outputs(self, values: dict[str, Bus], ports: dict[str, str]) -> int:
+        """Drive the output ports, all valid in the same cycle; returns the design latency."""
+        live = [values[o] for o in self.graph.outputs if values[o].const is None]
+        lat = max((b.latency for b in live), default=0)
+        if register_outputs(max((b.delay_ns for b in live), default=0.0), self.cfg):
+            lat += 1
+        for o in self.graph.outputs:
+            b = values[o]
+            if b.const is not None:
+                self.e.line(f"assign {ports[o]} = {packed(b.const, b.type.width)};  "
+                            f"// output '{o}' is a constant")
+                continue
+            b = self.delayed(b, lat - b.latency,
+                             f"pipeline: output '{o}' registered and aligned to cycle {lat}")
+            self.e.line(f"assign {ports[o]} = {b.expr};")
+        self.e.instance("l1ml_valid_delay", self.names.fresh("u_out_valid"), {"DEPTH": lat},
+                        {"clk": "clk", "rst": "rst", "d": "in_valid", "q": "out_valid"},
+                        f"pipeline: valid bit, outputs appear {lat} cycle(s) after their input")
+        return lat
