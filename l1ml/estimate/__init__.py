@@ -1,0 +1,88 @@
+"""Latency and resource estimation against the Level-1 trigger budget.
+
+``estimate(g)`` walks the typed IR with a cost model of the chosen backend (l1ml's own Verilog, or an
+hls4ml project) and answers in milliseconds: latency and II in cycles and ns, LUT/FF/DSP/BRAM in
+total and per layer, utilisation of the part, and PASS/FAIL against the budget. A model too large
+for the part is an answer (``fits`` False, with the resources that overflow), never an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from l1ml.errors import L1MLError
+from l1ml.estimate.budget import Budget, BudgetCheck, Verdict, check_budget
+from l1ml.estimate.parts import PARTS, Part, get_part
+from l1ml.estimate.result import Backend, Estimate, LayerCost, Resources, Strategy
+from l1ml.ir.graph import Graph
+
+DEFAULT_PART = "xcvu13p-flga2577-2-e"
+
+VERILOG_ASSUMPTIONS = [
+    "Verilog backend: the structure is the generator's own (shift-add or DSP per weight, adder trees, "
+    "pipeline registers by the clock rule, reuse factor), so latency and II are exact cycle counts.",
+    "LUT/FF are priced bit by bit and fitted to Yosys synth_xilinx (xcup); Vivado packs LUTs differently "
+    "(typically fewer LUTs for adder trees). Timing closure at the target clock is not checked.",
+    "BRAM: none (weights are constants in logic); URAM unused.",
+]
+
+
+def _parse_enum(kind: type, value: object, what: str):
+    if isinstance(value, kind):
+        return value
+    for member in kind:
+        if str(value).lower() == member.value.lower():
+            return member
+    choices = ", ".join(m.value for m in kind)
+    raise L1MLError(f"unknown {what} '{value}'; choose one of: {choices}")
+
+
+def estimate(g: Graph, *, backend: str | Backend = "verilog", part: str = DEFAULT_PART, clock_ns: float = 5.0,
+             reuse_factor: int = 1, strategy: str | Strategy = "Latency", budget: Budget | None = None,
+             pipeline_stages: int | None = None) -> Estimate:
+    """Estimate latency, II and resources of ``g`` on ``part`` and check them against ``budget``."""
+    be = _parse_enum(Backend, backend, "backend")
+    strat = _parse_enum(Strategy, strategy, "strategy")
+    p = get_part(part)
+    budget = budget or Budget()
+    if reuse_factor < 1:
+        raise L1MLError(f"reuse factor must be 1 or more, got {reuse_factor}")
+    if not clock_ns > 0:
+        raise L1MLError(f"clock period must be a positive number of ns, got {clock_ns}")
+    try:
+        g.verify(typed=True)
+    except ValueError as e:
+        raise L1MLError(f"model '{g.name}' is not a typed l1ml graph ({e}); load it with "
+                        "l1ml.backends.emulate.load_graph, which runs the passes") from e
+    if be is Backend.VERILOG:
+        from l1ml.estimate.verilog_cost import estimate_verilog
+
+        rows, total, latency, ii = estimate_verilog(g, clock_ns=clock_ns, pipeline_stages=pipeline_stages,
+                                                    reuse_factor=reuse_factor)
+        assumptions = list(VERILOG_ASSUMPTIONS)
+        strat_out = None
+    else:
+        from l1ml.estimate.hls4ml_cost import ASSUMPTIONS, estimate_hls4ml
+
+        rows, total, latency, ii = estimate_hls4ml(g, clock_ns=clock_ns, reuse_factor=reuse_factor, strategy=strat)
+        assumptions = list(ASSUMPTIONS)
+        strat_out = strat
+    check = check_budget(budget, latency * clock_ns, ii * clock_ns, total.to_json(), p.capacity())
+    return Estimate(g.name, be, p, part, clock_ns, reuse_factor, strat_out, latency, ii, total, rows, check,
+                    assumptions, pipeline_stages)
+
+
+def markdown(est: Estimate) -> str:
+    from l1ml.estimate.report import markdown as _md
+
+    return _md(est)
+
+
+def plot_budget(est: Estimate, path: Path) -> Path:
+    from l1ml.estimate.plot import plot_budget as _plot
+
+    return _plot(est, Path(path))
+
+
+__all__ = ["PARTS", "Backend", "Budget", "BudgetCheck", "DEFAULT_PART", "Estimate", "LayerCost", "Part",
+           "Resources", "Strategy", "Verdict", "check_budget", "estimate", "get_part", "markdown", "plot_budget"]

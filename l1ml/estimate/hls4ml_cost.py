@@ -1,0 +1,163 @@
+"""Cost model of the hls4ml project l1ml writes (io_parallel, Latency or Resource strategy, reuse factor).
+
+A walk over the IR like the lowering in ``l1ml.backends.hls4ml``: one rule per op, priced with the
+rules hls4ml's documentation and papers state, not with synthesis run here:
+
+* a Dense layer has ceil(n_mult / R) multipliers and accepts a new input every R cycles (II = R);
+  with the Latency strategy HLS folds the zero weights of the constant matrix away, with the
+  Resource strategy every weight is a ROM word and is multiplied;
+* a product goes to a DSP only when both operands are wide (Vivado HLS keeps narrow products in LUTs;
+  Duarte et al. 2018 see DSP use vanish below about 10 bits), otherwise it is a LUT multiplier: a
+  constant's shift-add with the Latency strategy, a generic multiplier with the Resource strategy;
+* every layer is its own pipelined function: a Dense layer takes a multiply stage, its adder tree at
+  the target clock and an output register; activations and casts take one cycle.
+
+The coefficients below reproduce the order of magnitude of the published jet-tagger figures cited in
+docs/estimation.md. This model was not checked against Vivado/Vitis HLS here (no vendor tools on
+this machine): treat it as a planning figure with a factor-of-two uncertainty on LUT and FF.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from l1ml.backends.verilog.arith import clog2, csd
+from l1ml.estimate.result import LayerCost, Resources, Strategy
+from l1ml.ir.graph import Graph, Node, Tensor
+from l1ml.ir.interpreter import Interpreter, rule
+from l1ml.ir.ops import Op
+from l1ml.ir.types import FixedType
+
+ASSUMPTIONS = [
+    "hls4ml backend (io_parallel): analytical model from the rules in hls4ml's documentation and papers "
+    "(multipliers = n_mult / reuse, II = reuse, DSP only for products of two operands of >= 10 bits).",
+    "Calibrated to the order of magnitude of published hls4ml jet-tagger figures (docs/estimation.md); NOT "
+    "checked against Vivado/Vitis HLS on this machine. Expect up to a factor two on LUT/FF; run the vendor "
+    "synthesis before committing a design.",
+]
+
+
+@dataclass(frozen=True)
+class HLSCoefficients:
+    dsp_min_bits: int = 10  # both operands at least this wide -> DSP (Duarte et al. 2018)
+    adder_ns: float = 0.9  # one adder level, including routing, as HLS schedules it
+    mult_ns_lut: float = 2.0  # a LUT multiplier
+    mult_ns_dsp: float = 3.0  # an unregistered DSP multiply
+    add_lut_per_bit: float = 1.0
+    soft_mult_lut_per_bit2: float = 0.55  # generic LUT multiplier: ~w_a * w_b / 2 LUTs
+    ff_per_product_bit: float = 1.0  # products registered before the adder tree
+    io_cycles: int = 1  # the layer function's output register
+
+
+COEFFS = HLSCoefficients()
+
+
+@dataclass(frozen=True)
+class HVal:
+    type: FixedType
+    n: int
+    const: bool = False
+
+
+class HLSCost(Interpreter[HVal]):
+    """Prices each layer the hls4ml lowering would emit."""
+
+    what = "the hls4ml cost model"
+
+    def __init__(self, graph: Graph, clock_ns: float, reuse: int, strategy: Strategy,
+                 k: HLSCoefficients = COEFFS):
+        super().__init__(graph)
+        self.check_supported()
+        self.clock_ns, self.reuse, self.strategy, self.k = clock_ns, reuse, strategy, k
+        self.rows: list[LayerCost] = []
+
+    def const(self, t: Tensor) -> HVal:
+        return HVal(t.type, t.size, True)
+
+    def row(self, node: Node, latency: int, res: Resources, detail: str = "") -> None:
+        self.rows.append(LayerCost(node.name, node.meta.get("onnx_name", ""), node.op.value, latency, res, detail))
+
+    @rule(Op.DENSE)
+    def dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        x, w, out = ins[0], ins[1], outs[0]
+        rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+        n_in, n_out = w.shape
+        r, k = self.reuse, self.k
+        latency_strategy = self.strategy is Strategy.LATENCY
+        weights = w.data.reshape(n_in, n_out)
+        n_mult = int(np.count_nonzero(weights)) if latency_strategy else n_in * n_out
+        n_units = math.ceil(n_mult / r)  # physical multipliers
+        dsp = x.type.width >= k.dsp_min_bits and w.type.width >= k.dsp_min_bits
+        prod_bits = x.type.width + w.type.width
+        res = Resources()
+        if dsp:
+            res.dsp = n_units * math.ceil((x.type.width + 1) / 27) * math.ceil(w.type.width / 18)
+        elif latency_strategy and r == 1:
+            # constant multipliers: HLS folds each into its shift-add form
+            adds = sum(max(len(csd(int(c))) - 1, 0) for c in weights[weights != 0].ravel())
+            res.lut += adds * prod_bits * k.add_lut_per_bit
+        else:
+            res.lut += n_units * k.soft_mult_lut_per_bit2 * x.type.width * w.type.width
+        per_neuron_terms = max(math.ceil(n_mult / max(n_out, 1) / r), 1)
+        adds = max(per_neuron_terms - 1, 0) * n_out + (n_out if ins[2:] else 0)
+        res.adder(adds * out.type.width, k.add_lut_per_bit)
+        res.ff += n_units * prod_bits * k.ff_per_product_bit + n_out * out.type.width
+        if r > 1:  # accumulators, the weight ROM and the input multiplexers of a reused layer
+            res.adder(n_out * out.type.width, k.add_lut_per_bit)
+            res.ff += n_out * out.type.width
+            rom_bits = n_in * n_out * w.type.width
+            if not latency_strategy and rom_bits >= 18 * 1024 and r >= 32:
+                # deep weight banks go to block RAM: one weight per multiplier per cycle, 72 bits a BRAM36
+                res.bram += math.ceil(n_units * w.type.width / 72)
+            else:
+                res.lut += rom_bits / 64  # distributed ROM: 64 bits per LUT
+            res.lut += n_units * x.type.width * math.ceil((r - 1) / 3)
+        res = res.scaled(rows)
+        depth = clog2(per_neuron_terms + (1 if ins[2:] else 0))
+        mult_ns = k.mult_ns_dsp if dsp else k.mult_ns_lut
+        tree = math.ceil((mult_ns + depth * k.adder_ns) / self.clock_ns)
+        latency = tree + k.io_cycles + (r - 1 + (2 if not latency_strategy else 0) if r > 1 else 0)
+        detail = f"{n_units * rows} multipliers ({'DSP' if dsp else 'LUT'}), reuse {r}"
+        self.row(node, latency, res, detail)
+        return [HVal(out.type, out.size)]
+
+    def _elementwise(self, node: Node, n: int, out: FixedType, per_bit: float) -> list[HVal]:
+        res = Resources(lut=per_bit * n * out.width, ff=n * out.width)
+        self.row(node, 1, res)
+        return [HVal(out, n)]
+
+    @rule(Op.RELU)
+    def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        return self._elementwise(node, v[0].n, outs[0].type, 1.0)
+
+    @rule(Op.QUANTIZE)
+    def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        return self._elementwise(node, v[0].n, outs[0].type, 1.0)
+
+    @rule(Op.ADD)
+    def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        res = Resources()
+        res.adder(outs[0].size * outs[0].type.width)
+        res.ff += outs[0].size * outs[0].type.width
+        self.row(node, 1, res)
+        return [HVal(outs[0].type, outs[0].size)]
+
+    @rule(Op.RESHAPE)
+    def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        self.row(node, 0, Resources(), "wiring only")
+        return [HVal(outs[0].type, v[0].n, v[0].const)]
+
+
+def estimate_hls4ml(g: Graph, *, clock_ns: float, reuse_factor: int, strategy: Strategy,
+                    coeffs: HLSCoefficients = COEFFS) -> tuple[list[LayerCost], Resources, int, int]:
+    """Per-node rows, the total, the latency in cycles and the II in cycles of the hls4ml project."""
+    model = HLSCost(g, clock_ns, reuse_factor, strategy, coeffs)
+    model.run({name: HVal(g.t(name).type, g.t(name).size) for name in g.inputs})
+    total = Resources()
+    for r in model.rows:
+        total += r.res
+    latency = sum(r.latency_cycles for r in model.rows) + 1  # the input register of the top function
+    return model.rows, total, latency, reuse_factor

@@ -1,0 +1,438 @@
+"""Cost model of l1ml's own Verilog: a walk over the IR that follows ``l1ml.backends.verilog`` decision by
+decision and prices what it would instantiate.
+
+The structural choices are the generator's own functions (``arith.multiplier_kind`` for shift-add
+versus DSP, ``pipeline.plan_dense`` for register placement), so the latency and II are exact, not
+estimated. Resources price each primitive bit by bit (``bits``): a shift-add multiplier is its
+adders, an adder tree its additions at the widths the template gives them, registers count the bits
+that are not constant. A handful of coefficients (``Coefficients``) cover what logic synthesis packs
+into LUTs around the adders; they were fitted to Yosys ``synth_xilinx`` on small single-layer designs
+(docs/estimation.md) and are validated by ``benchmarks/estimate_vs_synth.py`` on others.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
+from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, register_outputs
+from l1ml.errors import NodeError
+from l1ml.estimate.bits import Word, add_words, carry_cells, needed_bits, trailing_zeros
+from l1ml.estimate.result import LayerCost, Resources
+from l1ml.ir.graph import Graph, Node, Tensor
+from l1ml.ir.interpreter import Interpreter, rule
+from l1ml.ir.ops import Op
+from l1ml.ir.types import FixedType, Overflow, Rounding
+
+#: DSP48E2 multiplier port widths (signed): A:B = 27 x 18 (UG579).
+DSP_A_BITS, DSP_B_BITS = 27, 18
+#: Yosys and Vivado put a product in a DSP only from this output width on; narrower ones stay in LUTs.
+DSP_MIN_PRODUCT_BITS = 9
+#: SRL16E/SRLC32E depth: a delay line of 3 or more cycles without reset becomes shift-register LUTs.
+SRL_MIN_DEPTH, SRL_DEPTH = 3, 32
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """The fitted part of the model: LUTs that logic synthesis adds around (or removes from) adders."""
+
+    adder_lut: float = 1.0  # LUTs per information bit of a carry-chain adder
+    requant_lut_per_bit: float = 1.0  # the output multiplexer of a saturating or rounding requantiser
+    relu_lut_per_bit: float = 1.0  # a ReLU not merged into a following requantiser
+    detect_inputs: int = 5  # overflow-detect inputs one LUT absorbs beside the data bit
+    mux_lut_inputs: int = 4  # R:1 multiplexer inputs per LUT (a LUT6 is a 4:1 mux)
+    soft_mult_lut: float = 2.8  # LUTs per two partial-product bits of a multiplier kept out of DSPs
+    # Yosys sums the DSP outputs of a reuse layer in one carry-save tree; beyond four products it costs
+    # more than a tree of ripple adders: this many LUTs per product bit for each product past the fourth
+    # (fitted on reuse layers with 2 to 16 products per neuron)
+    dsp_sum_extra: float = 0.7
+
+
+COEFFS = Coefficients()
+
+
+@dataclass(frozen=True)
+class Val:
+    """A tensor in the modelled design: its type and size, the cycle it is valid in and the logic
+    delay since its last register (as ``render.Bus`` keeps them)."""
+
+    type: FixedType
+    n: int
+    latency: int
+    delay_ns: float = 0.0
+    const: bool = False
+
+
+def delay_line(bits: int, depth: int) -> Resources:
+    """``l1ml_delay``: registers, or shift-register LUTs from ``SRL_MIN_DEPTH`` cycles on."""
+    r = Resources()
+    if depth <= 0 or bits <= 0:
+        return r
+    if depth >= SRL_MIN_DEPTH:
+        r.lut = bits * math.ceil(depth / SRL_DEPTH)
+    else:
+        r.ff = bits * depth
+    return r
+
+
+def _add(res: Resources, a: Word, b: Word, width: int, k: Coefficients, subtract: bool = False) -> Word:
+    out, cost = add_words(a, b, width, subtract)
+    res.lut += k.adder_lut * cost.luts
+    res.carry4 += carry_cells(cost.chain, 4)
+    res.carry8 += carry_cells(cost.chain, 8)
+    return out
+
+
+def shift_add(x: FixedType, c: int, width: int, res: Resources, k: Coefficients) -> Word:
+    """``l1ml_shift_add``: one adder per extra signed digit of the constant, at the product's width;
+    a lone negative digit is a negation (an inverter per bit into a carry chain)."""
+    terms = [(Word.shifted(x.min_code, x.max_code, 1 << s), neg) for s, neg in csd(c)]
+    lo, hi = product_range(x, c)
+    t0, neg0 = terms[0]
+    if len(terms) == 1:
+        if not neg0:
+            return replace(t0, lo=lo, hi=hi)
+        bits = min(t0.top, width) - t0.tz + 1
+        res.lut += k.adder_lut * bits
+        res.carry4 += carry_cells(bits, 4)
+        res.carry8 += carry_cells(bits, 8)
+        return Word(lo, hi, t0.tz, False, width)
+    t1, neg1 = terms[1]
+    # synthesis merges the chain into add/subtract steps; a leading negative digit becomes a subtrahend
+    acc = _add(res, t1, t0, width, k, subtract=neg0) if not neg1 else _add(res, t0, t1, width, k, subtract=True)
+    for t, neg in terms[2:]:
+        acc = _add(res, acc, t, width, k, subtract=neg)
+    return replace(acc, lo=lo, hi=hi)
+
+
+def wire_bits(x: FixedType, c: int, width: int) -> set[int]:
+    """Which bits of x (by index) a shift-add product passes through unchanged at its low end: below the
+    second signed digit a positive leading digit is the shifted input itself (a lone positive digit
+    passes every bit, its sign copies included); a negative one passes only bit 0."""
+    digits = csd(c)
+    s0, neg0 = digits[0]
+    if neg0:
+        return {0}
+    if len(digits) == 1:
+        return set(range(min(x.width, width - s0)))
+    return set(range(min(x.width, digits[1][0] - s0, width - s0)))
+
+
+def dsp_product(x: FixedType, c: int, width: int, res: Resources, k: Coefficients) -> Word:
+    """``l1ml_mult_const`` / ``l1ml_rom_mult``: a DSP when the product is wide enough, else LUTs."""
+    lo, hi = product_range(x, c)
+    a_bits, b_bits = x.width + 1, signed_width(c, c)
+    if min(width, needed_bits(lo, hi) + 1) >= DSP_MIN_PRODUCT_BITS:
+        res.dsp += math.ceil(a_bits / DSP_A_BITS) * math.ceil(b_bits / DSP_B_BITS)
+    else:
+        res.lut += k.soft_mult_lut * a_bits * b_bits / 2
+    return Word(lo, hi, 0, False, width)
+
+
+def rom_product(x: FixedType, consts: list[int], width: int, res: Resources, k: Coefficients) -> None:
+    """``l1ml_rom_mult``: x times one of R constants. Synthesis folds a ROM whose entries are all equal
+    into a constant multiply; otherwise the product takes a DSP when it is wide enough."""
+    nz = [c for c in consts if c]
+    if len(set(consts)) == 1:
+        c = consts[0]
+        if c & (c - 1) == 0 or (-c) & (-c - 1) == 0:  # +-2**k: a shift (negated when negative)
+            if c < 0:
+                res.lut += k.adder_lut * width
+            return
+        dsp_product(x, c, width, res, k)
+        return
+    tz = min(trailing_zeros(c) for c in nz)
+    b_bits = signed_width(min(consts) >> tz, max(consts) >> tz)  # the ROM word without its zero low bits
+    if width >= DSP_MIN_PRODUCT_BITS:
+        res.dsp += math.ceil((x.width + 1) / DSP_A_BITS) * math.ceil(b_bits / DSP_B_BITS)
+    else:
+        res.lut += k.soft_mult_lut * (x.width + 1) * b_bits / 2
+
+
+def adder_tree(terms: list[Word], in_w: int, out_w: int, reg_mask: int, res: Resources, k: Coefficients,
+               count_level0: bool = True) -> None:
+    """``l1ml_adder_tree``: pairwise levels at width min(IN_W + level, OUT_W), registers by REG_MASK
+    (``count_level0`` False: the caller prices the registered products itself)."""
+    depth = clog2(len(terms))
+    level = list(terms)
+    for lv in range(depth + 1):
+        w = min(in_w + lv, out_w)
+        if lv > 0:
+            nxt = []
+            for i in range(0, len(level) - 1, 2):
+                nxt.append(_add(res, level[i], level[i + 1], w, k))
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level = nxt
+        if reg_mask >> lv & 1:
+            if lv > 0 or count_level0:
+                res.ff += sum(t.register_bits(w) for t in level)
+            # a registered word's bits are all distinct cells now
+            level = [t if t.const else replace(t, chain_top=max(t.chain_top, min(t.top, w))) for t in level]
+
+
+class VerilogCost(Interpreter[Val]):
+    """Prices the design ``write_rtl`` would generate for the graph, node by node."""
+
+    what = "the Verilog cost model"
+
+    def __init__(self, graph: Graph, cfg: PipelineConfig, reuse: int, coeffs: Coefficients = COEFFS):
+        super().__init__(graph)
+        self.check_supported()
+        self.cfg, self.reuse, self.k = cfg, reuse, coeffs
+        self.rows: list[LayerCost] = []
+        self.valid_depths: set[int] = set()
+
+    def const(self, t: Tensor) -> Val:
+        return Val(t.type, t.size, 0, 0.0, True)
+
+    def row(self, node: Node, latency: int, res: Resources, detail: str) -> None:
+        self.rows.append(LayerCost(node.name, node.meta.get("onnx_name", ""), node.op.value, latency, res, detail))
+
+    # ---- Dense ---------------------------------------------------------------------------------------
+    @rule(Op.DENSE)
+    def dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        x, w, out = ins[0], ins[1], outs[0]
+        b = ins[2] if len(ins) > 2 else None
+        if v[0].const:
+            raise NodeError(node, "Dense of a constant input should have been folded; it has no hardware")
+        frac = max(x.type.frac + w.type.frac, b.type.frac if b is not None else -(10**6))
+        c = w.data.astype(np.int64) << (frac - x.type.frac - w.type.frac)
+        bias = np.zeros(c.shape[1], np.int64) if b is None else b.data.astype(np.int64) << (frac - b.type.frac)
+        rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+        if self.reuse > 1:
+            res, latency, delay_out, detail = self._dense_reuse(x.type, out.type, c, bias, rows, v[0])
+        else:
+            res, latency, delay_out, detail = self._dense_parallel(x.type, out.type, c, bias, rows, v[0])
+        self.row(node, latency, res, detail)
+        return [Val(out.type, out.size, v[0].latency + latency, delay_out)]
+
+    def _mult_ns(self, c: np.ndarray) -> float:
+        worst = 0.0
+        for cv in np.unique(c):
+            cv = int(cv)
+            if cv == 0:
+                continue
+            if multiplier_kind(cv) is MultKind.DSP:
+                worst = max(worst, self.cfg.delays.dsp_mult_ns)
+            else:
+                worst = max(worst, self.cfg.delays.shift_add_ns(len(csd(cv))))
+        return worst
+
+    def _dense_parallel(self, xt: FixedType, yt: FixedType, c: np.ndarray, bias: np.ndarray, rows: int,
+                        xv: Val) -> tuple[Resources, int, float, str]:
+        n_in, n_out = c.shape
+        n_terms = (c != 0).sum(axis=0) + (bias != 0)
+        depth = clog2(int(n_terms.max(initial=1)))
+        plan = plan_dense([self._mult_ns(c)] + [self.cfg.delays.adder_ns] * depth, xv.delay_ns, self.cfg)
+        res = Resources()
+        if plan.input_reg:
+            res.ff += rows * n_in * xt.width
+        neuron = Resources()
+        n_shift, n_dsp = 0, 0
+        shared: list[set[int]] = [set() for _ in range(n_in)]
+        for j in range(n_out):
+            idx = [i for i in range(n_in) if c[i, j] != 0]
+            bj = int(bias[j])
+            if not idx:
+                continue
+            width = max([signed_width(*product_range(xt, int(c[i, j]))) for i in idx]
+                        + ([signed_width(bj, bj)] if bj else []))
+            terms = []
+            for i in idx:
+                cv = int(c[i, j])
+                if multiplier_kind(cv) is MultKind.SHIFT_ADD:
+                    p = shift_add(xt, cv, width, neuron, self.k)
+                    n_shift += 1
+                    if plan.reg_mask & 1:  # registered products: bits that are plain input bits are shared
+                        wires = wire_bits(xt, cv, width)
+                        shared[i] |= wires
+                        neuron.ff += p.register_bits(width) - len(wires)
+                else:
+                    p = dsp_product(xt, cv, width, neuron, self.k)  # a registered one uses the DSP's register
+                    n_dsp += 1
+                terms.append(p)
+            if bj:
+                terms.append(Word.constant(bj))
+            tdepth = clog2(len(terms))
+            mask = plan.reg_mask & ((1 << (tdepth + 1)) - 1)
+            adder_tree(terms, width, yt.width, mask, neuron, self.k, count_level0=False)
+            extra = bin(plan.reg_mask >> (tdepth + 1)).count("1")
+            neuron += delay_line(yt.width, extra)
+        neuron.ff += sum(len(b) for b in shared)
+        res += neuron.scaled(rows)
+        regs = bin(plan.reg_mask).count("1") + int(plan.input_reg)
+        detail = f"{n_shift * rows} shift-add, {n_dsp * rows} DSP mult, tree depth {depth}, {regs} register level(s)"
+        return res, plan.latency, plan.delay_out_ns, detail
+
+    def _dense_reuse(self, xt: FixedType, yt: FixedType, c: np.ndarray, bias: np.ndarray, rows: int,
+                     xv: Val) -> tuple[Resources, int, float, str]:
+        r = self.reuse
+        n_in, n_out = c.shape
+        sel_w = max(1, clog2(r))
+        slots = -(-n_in // r)
+        self.valid_depths.add(xv.latency)
+        res = Resources()
+        res.ff += sel_w + 1  # phase counter and busy flag
+        res.lut += sel_w + 2
+        res.ff += rows * n_in * xt.width  # the held input
+        mux_luts = xt.width * math.ceil((r - 1) / (self.k.mux_lut_inputs - 1)) if r > 1 else 0
+        res.lut += rows * slots * mux_luts
+        n_mult = 0
+        per_row = Resources()
+        patterns: set[tuple[int, ...]] = set()
+        for j in range(n_out):
+            terms, widths = [], []
+            for m in range(slots):
+                consts = [int(c[m * r + q, j]) if m * r + q < n_in else 0 for q in range(r)]
+                if not any(consts):
+                    continue
+                cw = max(signed_width(cv, cv) for cv in consts)
+                pw = max(signed_width(*product_range(xt, cv)) for cv in consts)
+                patterns |= rom_patterns(consts, cw)
+                lo = min(product_range(xt, cv)[0] for cv in consts)
+                hi = max(product_range(xt, cv)[1] for cv in consts)
+                rom_product(xt, consts, pw, per_row, self.k)
+                terms.append(Word(lo, hi, 0, False, pw))
+                widths.append(pw)
+                n_mult += 1
+            if not terms:
+                continue
+            adder_tree(terms, max(widths), yt.width, 0, per_row, self.k)
+            per_row.lut += self.k.dsp_sum_extra * max(len(terms) - 4, 0) * max(widths)
+            # the accumulator: an adder with the bias multiplexed in, its register and the output register
+            per_row.lut += self.k.adder_lut * yt.width
+            per_row.carry4 += carry_cells(yt.width, 4)
+            per_row.carry8 += carry_cells(yt.width, 8)
+            per_row.ff += 2 * yt.width
+        # the weight ROMs: each distinct bit pattern over the phases is one small LUT, shared by all
+        per_row.lut += len(patterns)
+        res += per_row.scaled(rows)
+        detail = f"{n_mult * rows} shared multipliers x {r} phases, accumulators"
+        return res, r + 1, 0.0, detail
+
+    # ---- elementwise ---------------------------------------------------------------------------------
+    @rule(Op.QUANTIZE)
+    def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        src, dst = ins[0].type, outs[0].type
+        x = v[0]
+        res = Resources()
+        if not x.const:
+            res = requant_cost(src, dst, self.k).scaled(x.n)
+        self.row(node, 0, res, f"{src} -> {dst}")
+        return [Val(dst, x.n, x.latency, x.delay_ns + self.cfg.delays.requant_ns, x.const)]
+
+    @rule(Op.RELU)
+    def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        x, dst = v[0], outs[0].type
+        users = self.graph.users(outs[0].name)
+        merged = len(users) == 1 and users[0].op is Op.QUANTIZE and outs[0].name not in self.graph.outputs
+        res = Resources()
+        if not x.const and not merged and ins[0].type.signed:
+            res.lut = self.k.relu_lut_per_bit * x.n * dst.width
+        self.row(node, 0, res, "merged into the requantiser" if merged else "")
+        return [Val(dst, x.n, x.latency, x.delay_ns + self.cfg.delays.relu_ns, x.const)]
+
+    @rule(Op.ADD)
+    def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        out = outs[0]
+        live = [b for b in v if not b.const]
+        lat = max((b.latency for b in live), default=0)
+        res = Resources()
+        for t, b in zip(ins, v, strict=True):
+            if not b.const:
+                res += delay_line(b.n * t.type.width, lat - b.latency)
+        per = Resources()
+        a, bb = (_word_of(t, out.type.frac) for t in ins)
+        _add(per, a, bb, out.type.width, self.k)
+        res += per.scaled(out.size)
+        delay = max((b.delay_ns for b in v), default=0.0) + self.cfg.delays.adder_ns
+        self.row(node, 0, res, "")
+        return [Val(out.type, out.size, lat, delay, not live)]
+
+    @rule(Op.RESHAPE)
+    def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        self.row(node, 0, Resources(), "wiring only")
+        return [replace(v[0], type=outs[0].type)]
+
+    # ---- outputs -------------------------------------------------------------------------------------
+    def finish(self, env: dict[str, Val]) -> tuple[int, Resources]:
+        """The design latency and the cost of output alignment and valid chains (``connect_outputs``)."""
+        live = [env[o] for o in self.graph.outputs if not env[o].const]
+        lat = max((b.latency for b in live), default=0)
+        if register_outputs(max((b.delay_ns for b in live), default=0.0), self.cfg):
+            lat += 1
+        res = Resources()
+        for o in self.graph.outputs:
+            b = env[o]
+            if not b.const:
+                res += delay_line(b.n * b.type.width, lat - b.latency)
+        # valid bits: reset chains share their common prefix after synthesis, so the longest counts
+        res.ff += max([lat, *self.valid_depths])
+        return lat, res
+
+
+def rom_patterns(consts: list[int], width: int) -> set[tuple[int, ...]]:
+    """The bit functions of the phase a weight ROM needs LUTs for: neither constant nor a phase bit."""
+    r = len(consts)
+    sel_bits = {tuple((p >> b) & 1 for p in range(r)) for b in range(max(1, clog2(r)))}
+    out = set()
+    for b in range(width):
+        f = tuple((cv >> b) & 1 for cv in consts)
+        if len(set(f)) > 1 and f not in sel_bits:
+            out.add(f)
+    return out
+
+
+def _word_of(t: Tensor, frac: int) -> Word:
+    """A tensor's codes aligned to ``frac`` as an adder operand."""
+    if t.type is None:
+        raise NodeError(t.name, "tensor has no fixed-point type; run the l1ml passes first")
+    s = frac - t.type.frac
+    if t.is_const:
+        vals = np.asarray(t.data, np.int64).reshape(-1) << s
+        return Word.constant(int(vals[0])) if len(set(vals.tolist())) == 1 else Word(int(vals.min()), int(vals.max()))
+    return Word.shifted(t.type.min_code, t.type.max_code, 1 << s)
+
+
+def requant_cost(src: FixedType, dst: FixedType, k: Coefficients) -> Resources:
+    """One element of ``l1ml_requant``: rounding increment, saturation detect and output multiplexer."""
+    res = Resources()
+    shift = src.frac - dst.frac
+    kept = src.width - max(shift, 0)  # bits left after dropping the low ones
+    rounds = shift > 0 and dst.rounding is not Rounding.TRUNC
+    if rounds:
+        res.lut += 2  # the round-up decision
+        res.carry4 += carry_cells(kept + 1, 4)
+        res.carry8 += carry_cells(kept + 1, 8)
+        kept += 1
+    # high bits that decide saturation: what the source holds beyond the destination's range
+    excess = max(0, kept + max(-shift, 0) - dst.width + (1 if src.signed and not dst.signed else 0))
+    if dst.overflow is Overflow.SAT and excess > 0:
+        res.lut += k.requant_lut_per_bit * dst.width
+        extra_inputs = excess + 1
+        if extra_inputs > k.detect_inputs:
+            res.lut += math.ceil((extra_inputs - k.detect_inputs) / (k.detect_inputs))
+    if rounds:
+        res.lut += k.adder_lut * kept
+    return res
+
+
+def estimate_verilog(g: Graph, *, clock_ns: float | None, pipeline_stages: int | None, reuse_factor: int,
+                     coeffs: Coefficients = COEFFS) -> tuple[list[LayerCost], Resources, int, int]:
+    """Per-node rows, the total, the latency in cycles and the II in cycles of ``write_rtl(g, ...)``."""
+    cfg = PipelineConfig.from_options(None if pipeline_stages is not None else clock_ns, pipeline_stages)
+    model = VerilogCost(g, cfg, reuse_factor, coeffs)
+    inputs = {name: Val(g.t(name).type, g.t(name).size, 0) for name in g.inputs}
+    env = model.run(inputs)
+    latency, io = model.finish(env)
+    total = Resources()
+    for r in model.rows:
+        total += r.res
+    if io.lut or io.ff:
+        model.rows.append(LayerCost("(outputs)", "", "Output", 0, io, "output alignment and valid bits"))
+        total += io
+    return model.rows, total, latency, reuse_factor
