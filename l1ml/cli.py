@@ -11,10 +11,13 @@ from rich.console import Console
 from rich.text import Text
 from typer._click.exceptions import ClickException
 
+from l1ml.backends.verilog.cli import app as rtl_app
 from l1ml.errors import L1MLError
+from l1ml.estimate.cli import estimate_cmd
 from l1ml.offline.cli import app as offline_app
 from l1ml.reweighting.cli import app as reweight_app
 from l1ml.simulation.cli import app as simulate_app
+from l1ml.simulation.surrogate.cli import app as surrogate_app
 
 app = typer.Typer(
     name="l1ml",
@@ -59,9 +62,17 @@ def compile_cmd(
     hls_backend: Annotated[str, typer.Option("--hls-backend", help="Vitis (default) or Vivado HLS project.")] = "Vitis",
     reuse_factor: Annotated[int, typer.Option("--reuse-factor", min=1, help="hls4ml reuse factor (1 = fully parallel).")] = 1,
     strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
+    pipeline_stages: Annotated[int | None, typer.Option("--pipeline-stages", help=(
+        "Verilog: register stages per Dense layer instead of placing them by the clock period."))] = None,
+    latency_budget_ns: Annotated[float, typer.Option("--latency-budget-ns", help=(
+        "Latency this algorithm may use, ns (of the 12.5 us Level-1 total).")) ] = 1000.0,
+    total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns.")] = 12500.0,
+    tmux: Annotated[int, typer.Option(min=1, help=(
+        "Time-multiplexing period in bunch crossings: a new event every tmux x 25 ns sets the allowed II."))] = 1,
 ) -> None:
     """Compile MODEL into OUTDIR: model.l1ml.json (typed IR), hls/ (hls4ml project with build script),
-    report.json and report.md.
+    rtl/ (synthesizable Verilog and a file list), report.json, report.md and budget.png (latency and
+    resources estimated against the trigger budget and the part).
 
     Example: l1ml compile examples/jet_mlp.onnx -o out
     """
@@ -74,7 +85,8 @@ def compile_cmd(
     if strategy not in ("Latency", "Resource"):
         raise L1MLError(f"unknown --strategy '{strategy}'; choose Latency or Resource")
     opts = CompileOptions(part=part, clock_ns=clock_ns, hls_backend=hls_backend, reuse_factor=reuse_factor,
-                          strategy=strategy)
+                          strategy=strategy, pipeline_stages=pipeline_stages,
+                          latency_budget_ns=latency_budget_ns, total_budget_ns=total_budget_ns, tmux=tmux)
     with console.status("compiling") as status:
         rep = compile_model(model, out, opts, step=lambda s: status.update(s))
     t = rep["totals"]
@@ -82,7 +94,12 @@ def compile_cmd(
                   f"{t['multiplications']} multiplications, {t['parameters']} parameters)")
     console.print(f"  input {rep['input']['type']} {rep['input']['shape']} → output {rep['output']['type']} "
                   f"{rep['output']['shape']}")
-    console.print(f"  report: {out}/report.md; HLS project: {out}/hls/ (not synthesised: no Vitis here)")
+    lat, ii, res, verdict = rep["latency"], rep["ii"], rep["resources"], rep["budget"]
+    fits = "[green]fits the budget[/]" if verdict["fits"] else "[red]does NOT fit[/]"
+    console.print(f"  Verilog: latency {lat['cycles']} cycles = {lat['ns']:g} ns, II {ii['cycles']}, "
+                  f"LUT {res['LUT']:,}, FF {res['FF']:,}, DSP {res['DSP']:,} on {part}: {fits}")
+    console.print(f"  report: {out}/report.md, {out}/budget.png; RTL: {out}/rtl/; HLS project: {out}/hls/ "
+                  "(not synthesised: no Vitis here)")
 
 
 @app.command("verify")
@@ -90,7 +107,8 @@ def verify_cmd(
     outdir: Annotated[Path, typer.Argument(help="Directory written by `l1ml compile`.")],
     vectors: Annotated[int, typer.Option(min=1, help="Number of test vectors (corner cases first).")] = 1000,
     levels: Annotated[str, typer.Option(help="Comma-separated levels to compare with the emulator: "
-                                        "qonnx (qonnx execute_onnx), hls (hls4ml C-sim with g++).")] = "qonnx,hls",
+                                        "qonnx (qonnx execute_onnx), hls (hls4ml C-sim with g++), rtl (the Verilog in Verilator with cocotb; "
+                                        "also measures latency and II).")] = "qonnx,hls,rtl",
     seed: Annotated[int, typer.Option(help="Seed of the random vectors.")] = 0,
     data: Annotated[Path | None, typer.Option(help=".npy array of real events to use after the corner cases.")] = None,
 ) -> None:
@@ -173,11 +191,12 @@ def train_tabular_cmd(
 def demo_cmd(
     workdir: Annotated[Path, typer.Option("-w", "--workdir", help="Where the demo writes everything.")] = Path("demo_out"),
     jets: Annotated[int, typer.Option(help="Simulated jets.")] = 25000,
-    vectors: Annotated[int, typer.Option(help="Vectors for the hls level.")] = 10000,
+    vectors: Annotated[int, typer.Option(help="Vectors for the hls and rtl levels.")] = 10000,
     qonnx_vectors: Annotated[int, typer.Option(help="Vectors for the qonnx level.")] = 2000,
 ) -> None:
     """The whole chain on the built-in default: simulate jets with Pythia8 → train the QAT MLP →
-    export QONNX → compile → verify (qonnx and hls levels) → print the report."""
+    export QONNX → compile (hls4ml project, Verilog, estimates) → verify (qonnx, hls and rtl levels) →
+    print the report."""
     from l1ml.demo import run_demo
 
     code = run_demo(workdir, jets=jets, vectors=vectors, qonnx_vectors=qonnx_vectors, console=console)
@@ -185,10 +204,13 @@ def demo_cmd(
         raise typer.Exit(code)
 
 
+app.command("estimate")(estimate_cmd)
+app.add_typer(rtl_app, name="rtl")
 # the companions' command groups (each keeps its heavy imports inside its commands)
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(offline_app, name="offline")
 app.add_typer(reweight_app, name="reweight")
+app.add_typer(surrogate_app, name="surrogate")
 
 
 def main(argv: list[str] | None = None) -> None:

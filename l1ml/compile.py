@@ -11,6 +11,7 @@ import numpy as np
 
 from l1ml.atomic import atomic_dir
 from l1ml.backends.emulate import Emulator, input_codes
+from l1ml.backends.verilog import write_rtl
 from l1ml.frontend.qonnx import from_qonnx
 from l1ml.ir.graph import Graph
 from l1ml.ir.quantize import to_real
@@ -30,6 +31,15 @@ class CompileOptions:
     reuse_factor: int = 1
     strategy: str = "Latency"
     project: str = "myproject"
+    pipeline_stages: int | None = None  # Verilog: registers per Dense layer; None = by the clock period
+    latency_budget_ns: float = 1000.0  # this algorithm's share of the Level-1 latency
+    total_budget_ns: float = 12500.0  # the whole CMS Phase-2 Level-1 trigger
+    tmux: int = 1  # time-multiplexing period in bunch crossings: allowed II = tmux x 25 ns
+
+    def budget(self):
+        from l1ml.estimate import Budget
+
+        return Budget(total_ns=self.total_budget_ns, algorithm_ns=self.latency_budget_ns, tmux=self.tmux)
 
 
 def compile_graph(onnx_path: Path) -> Graph:
@@ -73,11 +83,32 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
         g.save(tmp / "model.l1ml.json")
         step(f"writing the hls4ml project ({opts.hls_backend})")
         write_hls(g, tmp / "hls", outdir / "hls", opts)
+        step("writing the Verilog")
+        design = write_rtl(g, tmp / "rtl", reuse_factor=opts.reuse_factor, clock_ns=opts.clock_ns,
+                           pipeline_stages=opts.pipeline_stages)
         (tmp / "compile.json").write_text(json.dumps(asdict(opts), indent=1, sort_keys=True) + "\n")
-        step("writing the report")
+        step("estimating latency and resources")
         rep = build_report(g, asdict(opts))
+        add_estimates(rep, g, opts, tmp)
+        rep["rtl"] = {"top": design.top, "latency_cycles": design.latency_cycles, "ii": design.ii,
+                      "files": list(design.files)}
         write_report(tmp, rep)
     return rep
+
+
+def add_estimates(rep: dict, g: Graph, opts: CompileOptions, outdir: Path) -> None:
+    """Latency, II, resources and the budget verdict for both backends; the Verilog one (whose RTL
+    l1ml writes and simulates) is the headline, the hls4ml one is the estimate for Vitis."""
+    from l1ml.estimate import estimate, markdown, plot_budget
+
+    common = dict(part=opts.part, clock_ns=opts.clock_ns, reuse_factor=opts.reuse_factor, budget=opts.budget())
+    ests = {"verilog": estimate(g, backend="verilog", pipeline_stages=opts.pipeline_stages, **common),
+            "hls4ml": estimate(g, backend="hls4ml", strategy=opts.strategy, **common)}
+    head = ests["verilog"].to_json()
+    rep.update({k: head[k] for k in ("latency", "ii", "resources", "utilisation", "budget")})
+    rep["estimates"] = {k: e.to_json() for k, e in ests.items()}
+    rep.setdefault("sections", []).extend(markdown(e) for e in ests.values())
+    plot_budget(ests["verilog"], outdir / "budget.png")
 
 
 def load_options(outdir: Path) -> CompileOptions:

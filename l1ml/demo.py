@@ -38,7 +38,7 @@ def run_demo(workdir: Path, jets: int = 25000, vectors: int = 10000, qonnx_vecto
     stage("3/5 compile")
     out = workdir / "out"
     rep = compile_model(model_dir / "model.onnx", out, CompileOptions())
-    console.print(f"wrote {out}/ (hls/, model.l1ml.json, report.md)")
+    console.print(f"wrote {out}/ (hls/, rtl/, model.l1ml.json, report.md, budget.png)")
 
     stage("4/5 verify")
     events = np.load(model_dir / "all_inputs.npy")
@@ -49,7 +49,7 @@ def run_demo(workdir: Path, jets: int = 25000, vectors: int = 10000, qonnx_vecto
         console.print(f"[{colour}]{r.line()}[/]  [dim]{r.seconds:.1f} s[/]")
 
     results += run_levels(out, [Level.QONNX], qonnx_vectors, data=events, progress=show)
-    results += run_levels(out, [Level.HLS], vectors, data=events, progress=show)
+    results += run_levels(out, [Level.HLS, Level.RTL], vectors, data=events, progress=show)
     write_verify_json(out, results)
 
     stage("5/5 report")

@@ -20,6 +20,7 @@ from l1ml.verify.vectors import make_vectors
 class Level(Enum):
     QONNX = "qonnx"  # qonnx execute_onnx on the exported model
     HLS = "hls"  # hls4ml C-simulation (g++)
+    RTL = "rtl"  # l1ml's Verilog in Verilator, driven by cocotb
 
 
 @dataclass
@@ -30,9 +31,13 @@ class LevelResult:
     seconds: float
     first_mismatches: list[str] = field(default_factory=list)
     note: str = ""
+    latency_cycles: int | None = None  # measured (rtl)
+    ii: int | None = None  # measured (rtl)
 
     def line(self) -> str:
         s = f"{self.level}: {self.vectors} vectors, {self.mismatches} mismatches"
+        if self.latency_cycles is not None:
+            s += f", latency {self.latency_cycles} cycles, II {self.ii}"
         return s + (f" ({self.note})" if self.note else "")
 
 
@@ -76,6 +81,17 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: n
     for level in levels:
         t0 = time.perf_counter()
         note = ""
+        if level is Level.RTL:
+            from l1ml.verify.rtl import check_rtl
+
+            if not (outdir / "rtl" / "rtl.json").exists():
+                raise InputFileError(f"{outdir}: no rtl/ here; compile again with this l1ml to write the Verilog")
+            chk = check_rtl(g, outdir / "rtl", x, outdir / "sim_build")
+            results.append(LevelResult(level.value, chk.n_vectors, chk.mismatches, round(chk.seconds, 3),
+                                       chk.first_mismatches, "", chk.latency_cycles, chk.ii))
+            if progress:
+                progress(results[-1])
+            continue
         if level is Level.QONNX:
             from l1ml.verify.qonnx_level import float32_inexact_nodes, run_qonnx
 
