@@ -18,6 +18,7 @@ from l1ml.offline.cli import app as offline_app
 from l1ml.reweighting.cli import app as reweight_app
 from l1ml.simulation.cli import app as simulate_app
 from l1ml.simulation.surrogate.cli import app as surrogate_app
+from l1ml.train.track_gnn import train_track_gnn_cmd
 
 app = typer.Typer(
     name="l1ml",
@@ -144,7 +145,8 @@ def verify_cmd(
 @app.command("emulate")
 def emulate_cmd(
     model: Annotated[Path, typer.Argument(help="QONNX model or model.l1ml.json.")],
-    inputs: Annotated[Path, typer.Option("--input", "-i", help=".npy array of float inputs, batch first.")],
+    inputs: Annotated[Path, typer.Option("--input", "-i", help=".npy array of float inputs, batch first, in the "
+                                         "exported model's layout (NCHW for images).")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the outputs (.npy).")] = Path("outputs.npy"),
 ) -> None:
     """Run the bit-exact emulator on a batch of inputs (the reference all firmware must equal)."""
@@ -204,6 +206,7 @@ def demo_cmd(
         raise typer.Exit(code)
 
 
+train_app.command("track-gnn")(train_track_gnn_cmd)
 app.command("estimate")(estimate_cmd)
 app.add_typer(rtl_app, name="rtl")
 # the companions' command groups (each keeps its heavy imports inside its commands)
