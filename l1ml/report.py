@@ -31,8 +31,31 @@ def layer_rows(g: Graph) -> list[dict]:
             row["bias"] = str(ins[2].type) if len(ins) > 2 else None
             row["multiplications"] = batch * int(np.count_nonzero(w.data))
             row["parameters"] = int(w.data.size + (ins[2].data.size if len(ins) > 2 else 0))
+        if n.op is Op.CONV2D:
+            w = ins[1]
+            row["weight"] = str(w.type)
+            row["bias"] = str(ins[2].type) if len(ins) > 2 else None
+            row["multiplications"] = conv_multiplications(ins[0].shape, w.data, n.attrs.stride, n.attrs.pads)
+            row["parameters"] = int(w.data.size + (ins[2].data.size if len(ins) > 2 else 0))
         rows.append(row)
     return rows
+
+
+def conv_multiplications(in_shape: tuple[int, ...], w: np.ndarray, stride: tuple[int, int],
+                         pads: tuple[int, int, int, int]) -> int:
+    """Constant multiplications of a fully parallel Conv2D: taps on padding and zero weights cost nothing."""
+    h, wd = in_shape[:2]
+    kh, kw = w.shape[:2]
+    top, left, bottom, right = pads
+    rows = np.arange(0, h + top + bottom - kh + 1, stride[0])  # window starts in padded coordinates
+    cols = np.arange(0, wd + left + right - kw + 1, stride[1])
+    total = 0
+    for a in range(kh):
+        inside_r = int(np.count_nonzero((rows + a >= top) & (rows + a < h + top)))
+        for b in range(kw):
+            inside_c = int(np.count_nonzero((cols + b >= left) & (cols + b < wd + left)))
+            total += inside_r * inside_c * int(np.count_nonzero(w[a, b]))
+    return total
 
 
 def build_report(g: Graph, options: dict) -> dict:

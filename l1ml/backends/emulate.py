@@ -17,7 +17,7 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import code_dtype, quantize_float, requantize
-from l1ml.passes.infer_types import dense_terms
+from l1ml.passes.infer_types import conv_weight_matrix, dense_terms, pool_shift
 
 CHUNK = 4096  # events per block: keeps each layer's activations in cache
 
@@ -47,11 +47,13 @@ class Emulator(Interpreter[np.ndarray]):
         self._in_place = {n.name: readers[n.inputs[0]] == 1 and n.inputs[0] not in graph.outputs
                           for n in graph.nodes if n.inputs}
         for n in graph.nodes:
-            if n.op is Op.DENSE:
+            if n.op in (Op.DENSE, Op.CONV2D):
                 self._prepare_dense(n)
 
     def _prepare_dense(self, n: Node) -> None:
         x, w = self.graph.t(n.inputs[0]), self.graph.t(n.inputs[1])
+        if n.op is Op.CONV2D:
+            w = conv_weight_matrix(w)
         b = self.graph.t(n.inputs[2]) if len(n.inputs) > 2 else None
         frac, _, _, mag = dense_terms(x.type, w, b)
         dt = _dtype_for_magnitude(int(mag.max(initial=0)))
@@ -69,6 +71,42 @@ class Emulator(Interpreter[np.ndarray]):
         if b is not None:
             acc += b
         return [acc.astype(code_dtype(outs[0].type.width), copy=False)]
+
+    @rule(Op.CONV2D)
+    def conv2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        # im2col: each output pixel's window becomes one row, rows in the (a, b, c) order of the weight matrix
+        w, b = self._dense[node.name]
+        kh, kw = ins[1].shape[:2]
+        cols = _windows(v[0].astype(w.dtype, copy=False), (kh, kw), node.attrs.stride, node.attrs.pads, 0)
+        n, ho, wo = cols.shape[:3]
+        cols = cols.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, -1)
+        acc = cols @ w
+        if b is not None:
+            acc += b
+        return [acc.reshape(n, ho, wo, -1).astype(code_dtype(outs[0].type.width), copy=False)]
+
+    @rule(Op.MAXPOOL2D)
+    def maxpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        x = v[0]
+        # padded positions must never win: fill them with the dtype's least value
+        fill = np.iinfo(x.dtype).min if np.issubdtype(x.dtype, np.integer) else -np.inf
+        a = node.attrs
+        win = _windows(x, a.kernel, a.stride, a.pads, fill)
+        return [win.max(axis=(-2, -1)).astype(code_dtype(outs[0].type.width), copy=False)]
+
+    @rule(Op.AVGPOOL2D)
+    def avgpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        # the division by 2**s is the output type's finer grid: the codes are the plain window sums
+        pool_shift(node)
+        dt = code_dtype(outs[0].type.width)
+        a = node.attrs
+        win = _windows(v[0].astype(dt, copy=False), a.kernel, a.stride, a.pads, 0)
+        return [win.sum(axis=(-2, -1), dtype=dt)]
+
+    @rule(Op.TRANSPOSE)
+    def transpose(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        # a copy: later ops may write their input in place, which must not reach this op's input
+        return [np.ascontiguousarray(v[0].transpose((0, *(p + 1 for p in node.attrs.perm))))]
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
@@ -96,7 +134,10 @@ class Emulator(Interpreter[np.ndarray]):
 
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
-        return [v[0].reshape((v[0].shape[0], *node.attrs.shape))]
+        out = v[0].reshape((v[0].shape[0], *node.attrs.shape))
+        # a view shares the input's memory: copy it when another node still reads the input, so that an
+        # in-place op after this one cannot change what that node sees
+        return [out if self._in_place[node.name] else out.copy()]
 
     # ---- entry points -------------------------------------------------------------------------------
     def _blocks(self, arrays: dict[str, np.ndarray], prepare) -> dict[str, np.ndarray]:
@@ -121,6 +162,30 @@ class Emulator(Interpreter[np.ndarray]):
     def run_float(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Float inputs -> output codes (int64): the input quantizers applied block by block."""
         return self._blocks(x, lambda k, v: quantize_float(v, self.graph.t(k).type))
+
+
+def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+             pads: tuple[int, int, int, int], fill: float) -> np.ndarray:
+    """Strided view (N, Ho, Wo, C, kh, kw) of the windows of an (N, H, W, C) batch padded with ``fill``."""
+    top, left, bottom, right = pads
+    if any(pads):
+        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
+    win = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(1, 2))
+    return win[:, ::stride[0], ::stride[1]]
+
+
+def to_ir_layout(g: Graph, x: np.ndarray) -> np.ndarray:
+    """Events in the ONNX model's layout -> the IR's: NCHW images become channels-last (N, H, W, C)."""
+    if g.meta.get("input_layout") == "NCHW":
+        return np.asarray(x).transpose(0, 2, 3, 1)
+    return np.asarray(x)
+
+
+def to_onnx_layout(g: Graph, x: np.ndarray) -> np.ndarray:
+    """The inverse of ``to_ir_layout``: IR (channels-last) events back in the ONNX model's layout."""
+    if g.meta.get("input_layout") == "NCHW":
+        return np.asarray(x).transpose(0, 3, 1, 2)
+    return np.asarray(x)
 
 
 def input_codes(g: Graph, x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ writer (Vitis by default), so a user with Vitis HLS synthesises it unchanged wit
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import to_real
-from l1ml.ir.types import FixedType, Overflow, Rounding
+from l1ml.ir.types import FixedType, Overflow, Rounding, covering
 
 AP_ROUNDING = {
     Rounding.TRUNC: "AP_TRN",
@@ -51,6 +51,7 @@ def ap_type(t: FixedType, where: str = "") -> str:
 class HLSLayer:
     layer: dict
     precision: dict[str, str]
+    config: dict = field(default_factory=dict)  # further per-layer HLSConfig keys
 
 
 class HLSLowering(Interpreter[str]):
@@ -67,9 +68,9 @@ class HLSLowering(Interpreter[str]):
     def const(self, t: Tensor) -> str:
         return t.name
 
-    def emit(self, node: Node, layer: dict, precision: dict[str, str]) -> list[str]:
+    def emit(self, node: Node, layer: dict, precision: dict[str, str], config: dict | None = None) -> list[str]:
         layer = {"name": node.name, **layer}
-        self.layers.append(HLSLayer(layer, precision))
+        self.layers.append(HLSLayer(layer, precision, config or {}))
         return [node.name]
 
     @rule(Op.DENSE)
@@ -117,6 +118,78 @@ class HLSLowering(Interpreter[str]):
         layer = {"class_name": "Reshape", "inputs": [v[0]], "target_shape": list(outs[0].shape)}
         return self.emit(node, layer, {"result": ap_type(outs[0].type)})
 
+    @rule(Op.CONV2D)
+    def conv2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        x, w, out = ins[0], ins[1], outs[0]
+        b = ins[2] if len(ins) > 2 else None
+        kh, kw, cin, cout = w.shape
+        top, left, bottom, right = node.attrs.pads
+        layer = {
+            "class_name": "Conv2D",
+            "data_format": "channels_last",
+            "inputs": [v[0]],
+            "in_height": x.shape[0], "in_width": x.shape[1], "n_chan": cin,
+            "out_height": out.shape[0], "out_width": out.shape[1], "n_filt": cout,
+            "filt_height": kh, "filt_width": kw,
+            "stride_height": node.attrs.stride[0], "stride_width": node.attrs.stride[1],
+            "pad_top": top, "pad_bottom": bottom, "pad_left": left, "pad_right": right,
+            # (kh, kw, cin, cout) is also hls4ml's channels-last (Keras) kernel layout
+            "weight_data": to_real(w.data, w.type),
+            "bias_data": to_real(b.data, b.type) if b is not None else np.zeros(cout),
+            "weight_quantizer": None,
+            "bias_quantizer": None,
+        }
+        prec = {
+            "weight": ap_type(w.type),
+            "bias": ap_type(b.type) if b is not None else ap_type(FixedType(False, 1, 0)),
+            "accum": ap_type(out.type),
+            "result": ap_type(out.type),
+        }
+        # every output pixel computed at once (hls4ml's default is one pixel per clock): II = reuse factor
+        return self.emit(node, layer, prec, {"ParallelizationFactor": out.shape[0] * out.shape[1]})
+
+    def _pool(self, node: Node, x: Tensor, out: Tensor, kind: str) -> dict:
+        top, left, bottom, right = node.attrs.pads
+        return {
+            "class_name": f"{kind}Pooling2D",
+            "data_format": "channels_last",
+            "in_height": x.shape[0], "in_width": x.shape[1], "n_filt": x.shape[2],
+            "out_height": out.shape[0], "out_width": out.shape[1],
+            "pool_height": node.attrs.kernel[0], "pool_width": node.attrs.kernel[1],
+            "stride_height": node.attrs.stride[0], "stride_width": node.attrs.stride[1],
+            "pad_top": top, "pad_bottom": bottom, "pad_left": left, "pad_right": right,
+            "count_pad": True,
+        }
+
+    @rule(Op.MAXPOOL2D)
+    def maxpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        x, out = ins[0], outs[0]
+        if any(node.attrs.pads) and not x.type.signed:
+            # hls4ml pads a max pool with the code whose top bit is set: the largest value of an unsigned type
+            raise NodeError(node, "hls4ml pads a max pool over an unsigned input with its largest value, so "
+                            "padded windows would be wrong; use a max pool without padding")
+        layer = {**self._pool(node, x, out, "Max"), "inputs": [v[0]]}
+        return self.emit(node, layer, {"accum": ap_type(x.type.plain()), "result": ap_type(out.type)})
+
+    @rule(Op.AVGPOOL2D)
+    def avgpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        x, out = ins[0], outs[0]
+        k = node.attrs.kernel[0] * node.attrs.kernel[1]
+        # hls4ml sums the window in accum_t and then divides by k there: the accumulator is on the output's
+        # (finer) grid and wide enough for the undivided sum, so both steps are exact
+        accum = covering(min(k * k * x.type.min_code, 0), k * k * x.type.max_code, out.type.frac)
+        layer = {**self._pool(node, x, out, "Average"), "inputs": [v[0]]}
+        return self.emit(node, layer, {"accum": ap_type(accum), "result": ap_type(out.type)})
+
+    @rule(Op.TRANSPOSE)
+    def transpose(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        if any(u.op is Op.RESHAPE for u in self.graph.users(outs[0].name)):
+            # hls4ml deletes a Transpose that feeds a flatten (it takes it for an NCHW export artefact)
+            raise NodeError(node, "hls4ml would drop this Transpose because a Reshape follows it; flatten "
+                            "directly after the convolutions (l1ml keeps the model's order by itself)")
+        layer = {"class_name": "Transpose", "inputs": [v[0]], "perm": list(node.attrs.perm)}
+        return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+
     @rule(Op.ADD)
     def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
         if any(t.is_const for t in ins) or ins[0].shape != ins[1].shape:
@@ -145,7 +218,7 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     layer_cfg = {in_name: {"Precision": {"result": ap_type(inp.type.plain())}, "Trace": False}}
     for h in lowering.layers:
         layer_cfg[h.layer["name"]] = {"Precision": h.precision, "ReuseFactor": reuse_factor,
-                                      "Strategy": strategy, "Trace": False}
+                                      "Strategy": strategy, "Trace": False, **h.config}
     config = hls4ml.utils.config.create_config(
         output_dir=str(outdir), project_name=project, backend=backend, part=part,
         clock_period=clock_ns, io_type="io_parallel",

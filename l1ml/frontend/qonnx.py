@@ -13,7 +13,20 @@ import numpy as np
 
 from l1ml.errors import InputFileError, NodeError, UnsupportedOp
 from l1ml.ir.graph import Graph, Node, Tensor
-from l1ml.ir.ops import BatchNormAttrs, NoAttrs, Op, QuantAttrs, ReshapeAttrs
+from l1ml.ir.ops import (
+    BatchNormAttrs,
+    Conv2DAttrs,
+    NoAttrs,
+    Op,
+    Pool2DAttrs,
+    QuantAttrs,
+    ReshapeAttrs,
+    TransposeAttrs,
+)
+
+# ONNX images are NCHW; the IR keeps them channels-last. IR array = ONNX array.transpose(TO_IR).
+TO_IR = (0, 2, 3, 1)
+FROM_IR = (0, 3, 1, 2)
 
 
 def load_onnx(path: str | Path):
@@ -100,6 +113,8 @@ class _Builder:
         s = self.model.get_tensor_shape(name)
         if s is None:
             raise NodeError(name, "tensor has no shape after shape inference; export with a fixed input size")
+        if len(s) == 4:  # NCHW -> (H, W, C)
+            return (int(s[2]), int(s[3]), int(s[1]))
         return tuple(int(d) for d in s[1:])  # drop the batch axis
 
     def tensor(self, name: str) -> str:
@@ -126,6 +141,15 @@ class _Builder:
         if init is None:
             raise NodeError(onnx_node.name, f"input {idx} ('{name}') must be a constant", onnx_node.name)
         return np.asarray(init, dtype=np.float64)
+
+    def fresh(self, base: str, shape: tuple[int, ...]) -> str:
+        """A new IR-only tensor (a layout change the ONNX graph does not have)."""
+        name, i = base, 0
+        while name in self.tensors or self.model.get_tensor_shape(name) is not None:
+            i += 1
+            name = f"{base}_{i}"
+        self.tensors[name] = Tensor(name, shape)
+        return name
 
     # -- nodes -------------------------------------------------------------------------------------
     def add(self, op: Op, onnx_node, inputs: list[str], outputs: list[str], attrs: object) -> Node:
@@ -236,8 +260,121 @@ def _bn(b: _Builder, n) -> None:
 
 @handles("Flatten", "Reshape")
 def _reshape(b: _Builder, n) -> None:
-    shape = b.shape(n.output[0])
-    b.add(Op.RESHAPE, n, [n.input[0]], [n.output[0]], ReshapeAttrs(shape))
+    # a reshape reads and writes elements in ONNX (NCHW) order, so an image is turned back to (C, H, W)
+    # first: then a Dense after Flatten sees the order the model was trained with
+    src, dst = n.input[0], n.output[0]
+    in_shape, out_shape = b.model.get_tensor_shape(src), b.model.get_tensor_shape(dst)
+    if len(in_shape) == 4:
+        chw = tuple(int(d) for d in in_shape[1:])
+        t = b.fresh(f"{dst}_chw", chw)
+        b.add(Op.TRANSPOSE, n, [src], [t], TransposeAttrs((2, 0, 1)))
+        src = t
+    if len(out_shape) == 4:
+        chw = tuple(int(d) for d in out_shape[1:])
+        t = b.fresh(f"{dst}_nchw", chw)
+        b.add(Op.RESHAPE, n, [src], [t], ReshapeAttrs(chw))
+        b.add(Op.TRANSPOSE, n, [t], [dst], TransposeAttrs((1, 2, 0)))
+        return
+    b.add(Op.RESHAPE, n, [src], [dst], ReshapeAttrs(b.shape(dst)))
+
+
+@handles("Transpose")
+def _transpose(b: _Builder, n) -> None:
+    p = tuple(int(i) for i in _attr(n, "perm"))
+    if len(p) == 4:  # compose with the layout change on both sides
+        p = tuple(FROM_IR[p[TO_IR[i]]] for i in range(4))
+    if p[0] != 0:
+        raise NodeError(n.name, f"Transpose {p} moves the batch axis; l1ml processes one event at a time",
+                        n.name)
+    if p == tuple(range(len(p))):
+        b.alias[n.output[0]] = b.tensor(n.input[0])
+        return
+    b.add(Op.TRANSPOSE, n, [n.input[0]], [n.output[0]], TransposeAttrs(tuple(i - 1 for i in p[1:])))
+
+
+def _window(n, kernel: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """Stride and pads of a 2-D Conv/pool node; refuses what the IR does not model."""
+    if len(kernel) != 2:
+        raise NodeError(n.name, f"{n.op_type} over {len(kernel)} spatial axes; only 2-D images are supported",
+                        n.name)
+    if str(_attr(n, "auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
+        raise NodeError(n.name, "auto_pad SAME_* is not supported; export with explicit padding", n.name)
+    if any(int(d) != 1 for d in _attr(n, "dilations", [1, 1])):
+        raise NodeError(n.name, "dilated windows are not supported; use dilation=1", n.name)
+    if int(_attr(n, "ceil_mode", 0)):
+        raise NodeError(n.name, "ceil_mode=1 is not supported; use ceil_mode=False", n.name)
+    stride = tuple(int(d) for d in _attr(n, "strides", [1, 1]))
+    pads = tuple(int(d) for d in _attr(n, "pads", [0, 0, 0, 0]))
+    return (stride[0], stride[1]), (pads[0], pads[1], pads[2], pads[3])
+
+
+@handles("Conv")
+def _conv(b: _Builder, n) -> None:
+    if int(_attr(n, "group", 1)) != 1:
+        raise NodeError(n.name, "grouped or depthwise convolution is not supported; use groups=1", n.name)
+    w_shape = b.model.get_tensor_shape(n.input[1])  # (kh, kw, cin, cout) after _channels_last_conv_weights
+    stride, pads = _window(n, tuple(w_shape[:2]))
+    b.add(Op.CONV2D, n, [n.input[0], n.input[1], *n.input[2:3]], [n.output[0]], Conv2DAttrs(stride, pads))
+
+
+@handles("MaxPool", "AveragePool")
+def _pool(b: _Builder, n) -> None:
+    if len(n.output) > 1 and n.output[1]:
+        raise NodeError(n.name, "MaxPool with an indices output is not supported", n.name)
+    kernel = tuple(int(d) for d in _attr(n, "kernel_shape"))
+    stride, pads = _window(n, kernel)
+    op = Op.MAXPOOL2D
+    if n.op_type == "AveragePool":
+        op = Op.AVGPOOL2D
+        k = kernel[0] * kernel[1]
+        if k & (k - 1):
+            raise NodeError(n.name, f"average over a {kernel[0]}x{kernel[1]} window divides by {k}, which is "
+                            "not a power of two and cannot be exact in fixed point; use a 2x2 or 4x4 window, "
+                            "or MaxPool", n.name)
+        if any(pads) and not int(_attr(n, "count_include_pad", 0)):
+            raise NodeError(n.name, "a padded average that excludes the padding divides the border by other "
+                            "counts; use count_include_pad=True or no padding", n.name)
+    b.add(op, n, [n.input[0]], [n.output[0]], Pool2DAttrs((kernel[0], kernel[1]), stride, pads))
+
+
+@handles("GlobalMaxPool", "GlobalAveragePool")
+def _global_pool(b: _Builder, n) -> None:
+    h, w, _ = b.shape(n.input[0])
+    if n.op_type == "GlobalAveragePool" and (h * w) & (h * w - 1):
+        raise NodeError(n.name, f"a global average over {h}x{w} pixels divides by {h * w}, not a power of "
+                        "two; use GlobalMaxPool or an image whose area is a power of two", n.name)
+    op = Op.MAXPOOL2D if n.op_type == "GlobalMaxPool" else Op.AVGPOOL2D
+    b.add(op, n, [n.input[0]], [n.output[0]], Pool2DAttrs((h, w), (1, 1), (0, 0, 0, 0)))
+
+
+def _is_const(model, name: str) -> bool:
+    return model.get_initializer(name) is not None
+
+
+def _channels_last_conv_weights(model) -> None:
+    """Store every Conv weight (cout, cin, kh, kw) as (kh, kw, cin, cout), the IR's layout; a per-channel
+    weight scale (cout, 1, 1, 1) then lies along the last axis, as absorb_quant expects."""
+    for n in model.graph.node:
+        if n.op_type != "Conv":
+            continue
+        w = n.input[1]
+        prod = model.find_producer(w)
+        if model.get_initializer(w) is not None:
+            target = w
+        elif prod is not None and prod.op_type == "Quant" and _is_const(model, prod.input[0]):
+            target = prod.input[0]  # a quantized constant
+        else:
+            raise NodeError(n.name, "the Conv weight is not a constant; l1ml compiles fixed weights only",
+                            n.name)
+        if len(model.find_consumers(target)) > 1 or (target != w and len(model.find_consumers(w)) > 1):
+            raise NodeError(n.name, "the Conv weight is shared with another node; export unshared weights",
+                            n.name)
+        v = np.asarray(model.get_initializer(target))
+        if v.ndim != 4:
+            raise NodeError(n.name, f"Conv weight of shape {v.shape}; only 2-D convolutions are supported",
+                            n.name)
+        model.set_initializer(target, v.transpose(2, 3, 1, 0).copy())
+        model.set_tensor_shape(w, list(v.transpose(2, 3, 1, 0).shape))
 
 
 @handles("Identity", "Dropout")
@@ -249,6 +386,7 @@ def from_qonnx(path: str | Path) -> Graph:
     """Read a QONNX file into an (untyped) IR graph; run ``l1ml.passes.run_pipeline`` next."""
     model = load_onnx(path)
     _untranspose_gemm(model)
+    _channels_last_conv_weights(model)
     b = _Builder(model, str(path))
     inputs = [i.name for i in model.graph.input]
     for name in inputs:
@@ -259,7 +397,10 @@ def from_qonnx(path: str | Path) -> Graph:
             raise UnsupportedOp(n.name, n.op_type, HANDLERS, "the l1ml QONNX frontend", onnx_name=n.name)
         handler(b, n)
     outputs = [b.alias.get(o.name, o.name) for o in model.graph.output]
-    g = Graph(Path(path).stem, b.tensors, b.nodes, inputs, outputs, {"source": Path(path).name})
+    meta = {"source": Path(path).name}
+    if any(len(model.get_tensor_shape(i)) == 4 for i in inputs):
+        meta["input_layout"] = "NCHW"  # the IR input is channels-last: feed x.transpose(0, 2, 3, 1)
+    g = Graph(Path(path).stem, b.tensors, b.nodes, inputs, outputs, meta)
     g.prune_tensors()
     g.toposort()
     g.verify()

@@ -19,6 +19,10 @@ class Op(Enum):
     RELU = "ReLU"
     ADD = "Add"  # elementwise, with numpy broadcasting
     RESHAPE = "Reshape"  # also Flatten; batch axis excluded from ``shape``
+    CONV2D = "Conv2D"  # channels-last 2-D convolution; inputs (x, W[, b]) with W, b constant
+    MAXPOOL2D = "MaxPool2D"  # channels-last max over each window; type unchanged
+    AVGPOOL2D = "AvgPool2D"  # channels-last window sum, read on a finer grid (window size a power of 2)
+    TRANSPOSE = "Transpose"  # permute the non-batch axes (wiring only)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,34 @@ class ReshapeAttrs:
     shape: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class Conv2DAttrs:
+    """x (H, W, Cin) * weight (kh, kw, Cin, Cout) [+ bias (Cout,)] -> (Ho, Wo, Cout), zero padding.
+
+    ``pads`` is (top, left, bottom, right); Ho = (H + top + bottom - kh) // sh + 1, likewise Wo.
+    """
+
+    stride: tuple[int, int]  # (sh, sw)
+    pads: tuple[int, int, int, int]  # (top, left, bottom, right)
+
+
+@dataclass(frozen=True)
+class Pool2DAttrs:
+    """Window geometry of MaxPool2D / AvgPool2D over (H, W, C) -> (Ho, Wo, C); padding as Conv2DAttrs.
+
+    MaxPool2D ignores padded positions; AvgPool2D counts them as zeros (the window size is the divisor).
+    """
+
+    kernel: tuple[int, int]  # (kh, kw)
+    stride: tuple[int, int]  # (sh, sw)
+    pads: tuple[int, int, int, int]  # (top, left, bottom, right)
+
+
+@dataclass(frozen=True)
+class TransposeAttrs:
+    perm: tuple[int, ...]  # output axis i is input axis perm[i]; batch axis excluded
+
+
 ATTRS: dict[Op, type] = {
     Op.QUANT: QuantAttrs,
     Op.BATCHNORM: BatchNormAttrs,
@@ -56,6 +88,10 @@ ATTRS: dict[Op, type] = {
     Op.RELU: NoAttrs,
     Op.ADD: NoAttrs,
     Op.RESHAPE: ReshapeAttrs,
+    Op.CONV2D: Conv2DAttrs,
+    Op.MAXPOOL2D: Pool2DAttrs,
+    Op.AVGPOOL2D: Pool2DAttrs,
+    Op.TRANSPOSE: TransposeAttrs,
 }
 
 

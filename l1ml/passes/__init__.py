@@ -8,7 +8,9 @@ from collections.abc import Callable
 from l1ml.ir.graph import Graph
 from l1ml.passes.absorb_quant import absorb_quant
 from l1ml.passes.fold_batchnorm import fold_batchnorm
+from l1ml.passes.fold_transpose_into_dense import fold_transpose_into_dense
 from l1ml.passes.fuse_dense_bias import fuse_dense_bias
+from l1ml.passes.fuse_transposes import fuse_transposes
 from l1ml.passes.infer_types import infer_types
 from l1ml.passes.remove_dead import remove_dead
 from l1ml.passes.remove_redundant_quantize import remove_redundant_quantize
@@ -19,6 +21,8 @@ Pass = Callable[[Graph], bool]
 PIPELINE: list[Pass] = [
     fuse_dense_bias,
     absorb_quant,
+    fuse_transposes,
+    fold_transpose_into_dense,
     infer_types,  # up to any BatchNorm
     fold_batchnorm,
     infer_types,

@@ -36,6 +36,21 @@ def dense_terms(x: FixedType, w: Tensor, b: Tensor | None) -> tuple[int, np.ndar
     return frac, lo, hi, mag
 
 
+def conv_weight_matrix(w: Tensor) -> Tensor:
+    """The Conv2D weight (kh, kw, cin, cout) as the Dense weight of its im2col rows, in (a, b, c) order."""
+    kh, kw, cin, cout = w.shape
+    return Tensor(w.name, (kh * kw * cin, cout), w.type, w.data.reshape(kh * kw * cin, cout))
+
+
+def pool_shift(node: Node) -> int:
+    """log2 of an AvgPool2D window size; the frontend only builds power-of-two windows."""
+    k = node.attrs.kernel[0] * node.attrs.kernel[1]
+    if k & (k - 1):
+        raise NodeError(node, f"average over {k} values is not a power-of-two division and cannot be exact; "
+                        "use a 2x2 or 4x4 window, or MaxPool")
+    return k.bit_length() - 1
+
+
 class TypeInference(Interpreter[T]):
     what = "type inference"
 
@@ -58,6 +73,30 @@ class TypeInference(Interpreter[T]):
             return [None]
         frac, lo, hi, _ = dense_terms(x, w, b)
         return [covering(int(lo.min()), int(hi.max()), frac)]
+
+    @rule(Op.CONV2D)
+    def conv2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if len(ins[1].shape) != 4:
+            raise NodeError(node, f"the weight has shape {ins[1].shape}, not (kh, kw, cin, cout)")
+        # zero padding only shrinks a window's sum toward 0, so the full-window interval bounds every pixel
+        return self.dense(node, [ins[0], conv_weight_matrix(ins[1]), *ins[2:]], outs, v)
+
+    @rule(Op.MAXPOOL2D)
+    def maxpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None if v[0] is None else v[0].plain()]
+
+    @rule(Op.AVGPOOL2D)
+    def avgpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        s = pool_shift(node)
+        if v[0] is None:
+            return [None]
+        k = 1 << s
+        lo, hi = min(k * v[0].min_code, 0), max(k * v[0].max_code, 0)
+        return [covering(lo, hi, v[0].frac + s)]
+
+    @rule(Op.TRANSPOSE)
+    def transpose(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None if v[0] is None else v[0].plain()]
 
     @rule(Op.RELU)
     def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:

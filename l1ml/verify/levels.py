@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ml.backends.emulate import Emulator, input_codes
+from l1ml.backends.emulate import Emulator, input_codes, to_ir_layout, to_onnx_layout
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.ir.graph import Graph
 from l1ml.ir.quantize import to_real
@@ -54,6 +54,7 @@ def compare(expected: np.ndarray, actual: np.ndarray, level: str, limit: int = 1
 
 
 def load_vectors(path: Path, g: Graph) -> np.ndarray:
+    """Events from a .npy file in the exported model's own layout (NCHW for images), as the IR wants them."""
     if not path.exists():
         raise InputFileError(f"{path}: no such file (give a .npy array of model inputs)")
     try:
@@ -61,9 +62,10 @@ def load_vectors(path: Path, g: Graph) -> np.ndarray:
     except Exception as e:
         raise InputFileError(f"{path}: not a .npy array ({e})") from e
     shape = g.t(g.inputs[0]).shape
-    if x.shape[1:] != shape:
-        raise InputFileError(f"{path}: events have shape {x.shape[1:]}, the model input is {shape}")
-    return x
+    onnx_shape = to_onnx_layout(g, np.zeros((1, *shape))).shape[1:]
+    if x.shape[1:] != onnx_shape:
+        raise InputFileError(f"{path}: events have shape {x.shape[1:]}, the model input is {onnx_shape}")
+    return to_ir_layout(g, x)
 
 
 def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: np.ndarray | None = None,
@@ -95,7 +97,7 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: n
         if level is Level.QONNX:
             from l1ml.verify.qonnx_level import float32_inexact_nodes, run_qonnx
 
-            actual = run_qonnx(outdir / "model.onnx", x).astype(np.float64)
+            actual = run_qonnx(outdir / "model.onnx", to_onnx_layout(g, x)).astype(np.float64)
             inexact = float32_inexact_nodes(g)
             if inexact:
                 note = (f"qonnx executes in float32, which cannot hold the results of {', '.join(inexact)} "

@@ -49,6 +49,18 @@ def corner_vectors(g: Graph) -> tuple[np.ndarray, list[str]]:
             s = np.sign(w[:, j])
             add(np.where(s > 0, hi, np.where(s < 0, lo, 0.0)), f"neuron{j}-max")
             add(np.where(s > 0, lo, np.where(s < 0, hi, 0.0)), f"neuron{j}-min")
+    if first is not None and first.op is Op.CONV2D and len(shape) == 3:
+        # tile each output channel's kernel sign pattern over the image: every window that lines up
+        # with the tiling (the top-left one at least) then reaches that channel's extreme sum
+        w = g.t(first.inputs[1]).data
+        kh, kw = w.shape[:2]
+        top, left = first.attrs.pads[:2]
+        rows_idx = (np.arange(shape[0]) + top) % kh
+        cols_idx = (np.arange(shape[1]) + left) % kw
+        for o in range(min(w.shape[3], 64)):
+            s = np.sign(w[rows_idx][:, cols_idx][..., o])
+            add(np.where(s > 0, hi, np.where(s < 0, lo, 0.0)), f"channel{o}-max")
+            add(np.where(s > 0, lo, np.where(s < 0, hi, 0.0)), f"channel{o}-min")
     return np.stack(rows), kinds
 
 
