@@ -10,7 +10,10 @@ rules hls4ml's documentation and papers state, not with synthesis run here:
   Duarte et al. 2018 see DSP use vanish below about 10 bits), otherwise it is a LUT multiplier: a
   constant's shift-add with the Latency strategy, a generic multiplier with the Resource strategy;
 * every layer is its own pipelined function: a Dense layer takes a multiply stage, its adder tree at
-  the target clock and an output register; activations and casts take one cycle.
+  the target clock and an output register; activations and casts take one cycle;
+* an io_parallel Conv2D is hls4ml's im2col loop over Ho x Wo / ParallelizationFactor partitions
+  (l1ml leaves the factor at 1), pipelined at II = R: the layer's II is Ho * Wo * R, and the model's
+  II the largest layer II; pooling is fully unrolled.
 
 The coefficients below reproduce the order of magnitude of the published jet-tagger figures cited in
 docs/estimation.md. This model was not checked against Vivado/Vitis HLS here (no vendor tools on
@@ -33,7 +36,8 @@ from l1ml.ir.types import FixedType
 
 ASSUMPTIONS = [
     "hls4ml backend (io_parallel): analytical model from the rules in hls4ml's documentation and papers "
-    "(multipliers = n_mult / reuse, II = reuse, DSP only for products of two operands of >= 10 bits).",
+    "(multipliers = n_mult / reuse, II = reuse, DSP only for products of two operands of >= 10 bits; "
+    "a Conv2D walks its Ho x Wo partitions, II = Ho * Wo * reuse).",
     "Calibrated to the order of magnitude of published hls4ml jet-tagger figures (docs/estimation.md); NOT "
     "checked against Vivado/Vitis HLS on this machine. Expect up to a factor two on LUT/FF; run the vendor "
     "synthesis before committing a design.",
@@ -73,6 +77,7 @@ class HLSCost(Interpreter[HVal]):
         self.check_supported()
         self.clock_ns, self.reuse, self.strategy, self.k = clock_ns, reuse, strategy, k
         self.rows: list[LayerCost] = []
+        self.ii = reuse  # the largest layer II: a Conv2D walks its partitions
 
     def const(self, t: Tensor) -> HVal:
         return HVal(t.type, t.size, True)
@@ -85,44 +90,98 @@ class HLSCost(Interpreter[HVal]):
         x, w, out = ins[0], ins[1], outs[0]
         rows = int(np.prod(x.shape[:-1], dtype=np.int64))
         n_in, n_out = w.shape
+        res, n_units, dsp, depth = self._mac(x.type, w.type, w.data.reshape(n_in, n_out), len(ins) > 2, out.type)
+        res = res.scaled(rows)
+        r = self.reuse
+        latency = self._tree_cycles(dsp, depth) + self.k.io_cycles
+        if r > 1:
+            latency += r - 1 + (2 if self.strategy is not Strategy.LATENCY else 0)
+        detail = f"{n_units * rows} multipliers ({'DSP' if dsp else 'LUT'}), reuse {r}"
+        self.row(node, latency, res, detail)
+        return [HVal(out.type, out.size)]
+
+    def _tree_cycles(self, dsp: bool, depth: int) -> int:
+        mult_ns = self.k.mult_ns_dsp if dsp else self.k.mult_ns_lut
+        return math.ceil((mult_ns + depth * self.k.adder_ns) / self.clock_ns)
+
+    def _mac(self, xt: FixedType, wt: FixedType, weights: np.ndarray, has_bias: bool,
+             yt: FixedType) -> tuple[Resources, int, bool, int]:
+        """One matrix-vector product (n_in, n_out) at the reuse factor: resources, physical multipliers,
+        whether they are DSPs, and the adder-tree depth. Dense and Conv2D (one partition) share it."""
+        n_in, n_out = weights.shape
         r, k = self.reuse, self.k
         latency_strategy = self.strategy is Strategy.LATENCY
-        weights = w.data.reshape(n_in, n_out)
         n_mult = int(np.count_nonzero(weights)) if latency_strategy else n_in * n_out
         n_units = math.ceil(n_mult / r)  # physical multipliers
-        dsp = x.type.width >= k.dsp_min_bits and w.type.width >= k.dsp_min_bits
-        prod_bits = x.type.width + w.type.width
+        dsp = xt.width >= k.dsp_min_bits and wt.width >= k.dsp_min_bits
+        prod_bits = xt.width + wt.width
         res = Resources()
         if dsp:
-            res.dsp = n_units * math.ceil((x.type.width + 1) / 27) * math.ceil(w.type.width / 18)
+            res.dsp = n_units * math.ceil((xt.width + 1) / 27) * math.ceil(wt.width / 18)
         elif latency_strategy and r == 1:
             # constant multipliers: HLS folds each into its shift-add form
             adds = sum(max(len(csd(int(c))) - 1, 0) for c in weights[weights != 0].ravel())
             res.lut += adds * prod_bits * k.add_lut_per_bit
         else:
-            res.lut += n_units * k.soft_mult_lut_per_bit2 * x.type.width * w.type.width
+            res.lut += n_units * k.soft_mult_lut_per_bit2 * xt.width * wt.width
         per_neuron_terms = max(math.ceil(n_mult / max(n_out, 1) / r), 1)
-        adds = max(per_neuron_terms - 1, 0) * n_out + (n_out if ins[2:] else 0)
-        res.adder(adds * out.type.width, k.add_lut_per_bit)
-        res.ff += n_units * prod_bits * k.ff_per_product_bit + n_out * out.type.width
+        adds = max(per_neuron_terms - 1, 0) * n_out + (n_out if has_bias else 0)
+        res.adder(adds * yt.width, k.add_lut_per_bit)
+        res.ff += n_units * prod_bits * k.ff_per_product_bit + n_out * yt.width
         if r > 1:  # accumulators, the weight ROM and the input multiplexers of a reused layer
-            res.adder(n_out * out.type.width, k.add_lut_per_bit)
-            res.ff += n_out * out.type.width
-            rom_bits = n_in * n_out * w.type.width
+            res.adder(n_out * yt.width, k.add_lut_per_bit)
+            res.ff += n_out * yt.width
+            rom_bits = n_in * n_out * wt.width
             if not latency_strategy and rom_bits >= 18 * 1024 and r >= 32:
                 # deep weight banks go to block RAM: one weight per multiplier per cycle, 72 bits a BRAM36
-                res.bram += math.ceil(n_units * w.type.width / 72)
+                res.bram += math.ceil(n_units * wt.width / 72)
             else:
                 res.lut += rom_bits / 64  # distributed ROM: 64 bits per LUT
-            res.lut += n_units * x.type.width * math.ceil((r - 1) / 3)
-        res = res.scaled(rows)
-        depth = clog2(per_neuron_terms + (1 if ins[2:] else 0))
-        mult_ns = k.mult_ns_dsp if dsp else k.mult_ns_lut
-        tree = math.ceil((mult_ns + depth * k.adder_ns) / self.clock_ns)
-        latency = tree + k.io_cycles + (r - 1 + (2 if not latency_strategy else 0) if r > 1 else 0)
-        detail = f"{n_units * rows} multipliers ({'DSP' if dsp else 'LUT'}), reuse {r}"
-        self.row(node, latency, res, detail)
+            res.lut += n_units * xt.width * math.ceil((r - 1) / 3)
+        return res, n_units, dsp, clog2(per_neuron_terms + (1 if has_bias else 0))
+
+    @rule(Op.CONV2D)
+    def conv2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        """hls4ml's io_parallel conv2d_latency: im2col partitions of ParallelizationFactor pixels (l1ml
+        leaves it at hls4ml's default, 1) walked by a loop pipelined at II = reuse."""
+        x, w, out = ins[0], ins[1], outs[0]
+        kh, kw, cin, cout = w.shape
+        pixels = out.shape[0] * out.shape[1]
+        res, n_units, dsp, depth = self._mac(x.type, w.type, w.data.reshape(kh * kw * cin, cout), len(ins) > 2,
+                                             out.type)
+        window_bits = kh * kw * cin * x.type.width
+        res.ff += window_bits + out.size * out.type.width  # the partition's window buffer, the layer output
+        res.lut += window_bits * math.ceil((pixels - 1) / 3)  # filling the buffer: a pixels:1 mux per bit
+        ii = pixels * self.reuse
+        latency = ii + self._tree_cycles(dsp, depth) + self.k.io_cycles
+        self.ii = max(self.ii, ii)
+        self.row(node, latency, res, f"{n_units} multipliers ({'DSP' if dsp else 'LUT'}) x {pixels} partitions, "
+                 f"II {ii}")
         return [HVal(out.type, out.size)]
+
+    @rule(Op.MAXPOOL2D)
+    def maxpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        return self._pool(node, ins, outs, 2.0)
+
+    @rule(Op.AVGPOOL2D)
+    def avgpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        return self._pool(node, ins, outs, 1.0)
+
+    def _pool(self, node: Node, ins: list[Tensor], outs: list[Tensor], lut_per_bit: float) -> list[HVal]:
+        """io_parallel pooling is fully unrolled: window - 1 compare-selects (2 LUTs a bit) or adders per
+        output, in one pipelined function."""
+        out = outs[0]
+        kh, kw = node.attrs.kernel
+        res = Resources(lut=lut_per_bit * out.size * (kh * kw - 1) * out.type.width, ff=out.size * out.type.width)
+        latency = math.ceil(clog2(kh * kw) * self.k.adder_ns / self.clock_ns) + self.k.io_cycles
+        self.row(node, latency, res, f"{kh}x{kw} window")
+        return [HVal(out.type, out.size)]
+
+    @rule(Op.TRANSPOSE)
+    def transpose(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        # the lowering keeps channels-last throughout; a Transpose left in the IR is an array copy
+        self.row(node, 1, Resources(ff=outs[0].size * outs[0].type.width), "array copy")
+        return [HVal(outs[0].type, v[0].n, v[0].const)]
 
     def _elementwise(self, node: Node, n: int, out: FixedType, per_bit: float) -> list[HVal]:
         res = Resources(lut=per_bit * n * out.width, ff=n * out.width)
@@ -160,4 +219,4 @@ def estimate_hls4ml(g: Graph, *, clock_ns: float, reuse_factor: int, strategy: S
     for r in model.rows:
         total += r.res
     latency = sum(r.latency_cycles for r in model.rows) + 1  # the input register of the top function
-    return model.rows, total, latency, reuse_factor
+    return model.rows, total, latency, model.ii

@@ -18,13 +18,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
+from l1ml.backends.verilog.conv import conv_problem
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, register_outputs
+from l1ml.backends.verilog.pool import POOL_KIND, PoolKind, pool_levels, pool_window
 from l1ml.errors import NodeError
 from l1ml.estimate.bits import Word, add_words, carry_cells, needed_bits, trailing_zeros
 from l1ml.estimate.result import LayerCost, Resources
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
-from l1ml.ir.ops import Op
+from l1ml.ir.ops import Op, TransposeAttrs
 from l1ml.ir.types import FixedType, Overflow, Rounding
 
 #: DSP48E2 multiplier port widths (signed): A:B = 27 x 18 (UG579).
@@ -49,6 +51,9 @@ class Coefficients:
     # more than a tree of ripple adders: this many LUTs per product bit for each product past the fourth
     # (fitted on reuse layers with 2 to 16 products per neuron)
     dsp_sum_extra: float = 0.7
+    # the select of a max-pooling stage beyond its comparator: fitted on the two max pools of the tiny CNN
+    # in tests/backends/test_verilog_conv.py (16-bit and 7-bit words; docs/estimation.md), not validated
+    max_select_lut_per_bit: float = 0.6
 
 
 COEFFS = Coefficients()
@@ -172,6 +177,23 @@ def adder_tree(terms: list[Word], in_w: int, out_w: int, reg_mask: int, res: Res
                 res.ff += sum(t.register_bits(w) for t in level)
             # a registered word's bits are all distinct cells now
             level = [t if t.const else replace(t, chain_top=max(t.chain_top, min(t.top, w))) for t in level]
+
+
+def max_tree(n: int, width: int, reg_mask: int, k: Coefficients) -> Resources:
+    """``l1ml_max_tree`` over n words: each stage a comparator (a carry chain) and a W-bit select,
+    registers by REG_MASK."""
+    res = Resources()
+    count = n
+    for lv in range(clog2(n) + 1):
+        if lv > 0:
+            pairs = count // 2
+            res.lut += pairs * (k.adder_lut * width + k.max_select_lut_per_bit * width)
+            res.carry4 += pairs * carry_cells(width, 4)
+            res.carry8 += pairs * carry_cells(width, 8)
+            count -= pairs
+        if reg_mask >> lv & 1:
+            res.ff += count * width
+    return res
 
 
 class VerilogCost(Interpreter[Val]):
@@ -313,6 +335,98 @@ class VerilogCost(Interpreter[Val]):
         res += per_row.scaled(rows)
         detail = f"{n_mult * rows} shared multipliers x {r} phases, accumulators"
         return res, r + 1, 0.0, detail
+
+    # ---- Conv2D and pooling ---------------------------------------------------------------------------
+    @rule(Op.CONV2D)
+    def conv2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        """``conv.render_conv``: each distinct (input element, weight code) product once, a tree per output."""
+        if v[0].const:
+            raise NodeError(node, "Conv2D of a constant input should have been folded; it has no hardware")
+        p = conv_problem(node, ins[0], ins[1], ins[2] if len(ins) > 2 else None, outs[0])
+        xt, yt = p.x, p.out
+        depth = clog2(p.max_terms())
+        plan = plan_dense([p.mult_ns(self.cfg)] + [self.cfg.delays.adder_ns] * depth, v[0].delay_ns, self.cfg)
+        res = Resources()
+        if plan.input_reg:
+            res.ff += ins[0].size * xt.width
+        words: dict[tuple[int, int], tuple[Word, int]] = {}
+        n_shift = n_dsp = 0
+        passed: dict[int, set[int]] = {}  # registered bits that are plain input bits, merged per input element
+        for key in sorted(p.products()):
+            k, c = key
+            pw = signed_width(*product_range(xt, c))
+            if multiplier_kind(c) is MultKind.SHIFT_ADD:
+                words[key] = (shift_add(xt, c, pw, res, self.k), pw)
+                n_shift += 1
+                if plan.reg_mask & 1:  # one register per shared product
+                    wires = wire_bits(xt, c, pw)
+                    passed.setdefault(k, set()).update(wires)
+                    res.ff += words[key][0].register_bits(pw) - len(wires)
+            else:
+                words[key] = (dsp_product(xt, c, pw, res, self.k), pw)  # registered in the DSP
+                n_dsp += 1
+        res.ff += sum(len(b) for b in passed.values())
+        ho, wo = p.win.out_hw
+        for oy in range(ho):
+            for ox in range(wo):
+                for o in range(p.c_out):
+                    terms = [words[key] for key in p.terms(oy, ox, o)]
+                    if not terms:
+                        continue
+                    bias = int(p.bias[o])
+                    width = max([pw for _, pw in terms] + ([signed_width(bias, bias)] if bias else []))
+                    tw = [t for t, _ in terms] + ([Word.constant(bias)] if bias else [])
+                    tdepth = clog2(len(tw))
+                    adder_tree(tw, width, yt.width, plan.reg_mask & ((1 << (tdepth + 1)) - 1), res, self.k,
+                               count_level0=False)
+                    res += delay_line(yt.width, bin(plan.reg_mask >> (tdepth + 1)).count("1"))
+        regs = bin(plan.reg_mask).count("1") + int(plan.input_reg)
+        detail = (f"{n_shift} shift-add, {n_dsp} DSP mult shared by {ho * wo} pixels, tree depth {depth}, "
+                  f"{regs} register level(s)")
+        self.row(node, plan.latency, res, detail)
+        return [Val(yt, outs[0].size, v[0].latency + plan.latency, plan.delay_out_ns)]
+
+    @rule(Op.MAXPOOL2D)
+    def maxpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        return self._pool(node, ins, outs, v)
+
+    @rule(Op.AVGPOOL2D)
+    def avgpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        return self._pool(node, ins, outs, v)
+
+    def _pool(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        """``pool.render_pool``: a compare-select or adder tree per output element."""
+        kind = POOL_KIND[node.op]
+        win = pool_window(node, ins[0], outs[0])
+        plan = plan_dense(pool_levels(kind, win, self.cfg), v[0].delay_ns, self.cfg)
+        xt, yt = ins[0].type, outs[0].type
+        res = Resources()
+        if plan.input_reg:
+            res.ff += ins[0].size * xt.width
+        ho, wo = win.out_hw
+        x = Word(xt.min_code, xt.max_code)
+        for oy in range(ho):
+            for ox in range(wo):
+                n = len(win.taps(oy, ox))
+                if not n:
+                    continue
+                depth = clog2(n)
+                mask = plan.reg_mask & ((1 << (depth + 1)) - 1)
+                per = Resources()
+                if kind is PoolKind.MAX:
+                    per += max_tree(n, xt.width, mask, self.k)
+                else:
+                    adder_tree([x] * n, xt.width + (0 if xt.signed else 1), yt.width, mask, per, self.k)
+                per += delay_line(yt.width, bin(plan.reg_mask >> (depth + 1)).count("1"))
+                res += per.scaled(ins[0].shape[2])
+        self.row(node, plan.latency, res, f"{kind.value} over {win.kernel[0]}x{win.kernel[1]}")
+        return [Val(yt, outs[0].size, v[0].latency + plan.latency, plan.delay_out_ns)]
+
+    @rule(Op.TRANSPOSE)
+    def transpose(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        a: TransposeAttrs = node.attrs
+        self.row(node, 0, Resources(), f"wiring only, perm {a.perm}")
+        return [replace(v[0], type=outs[0].type)]
 
     # ---- elementwise ---------------------------------------------------------------------------------
     @rule(Op.QUANTIZE)

@@ -184,6 +184,28 @@ def _tree_parts() -> list[Part]:
     return parts
 
 
+def _max_parts() -> list[Part]:
+    parts = []
+    for n in (1, 2, 3, 5, 8, N_TERMS):
+        depth = clog2(n)
+        for signed in (True, False):
+            for mask in (0, (1 << (depth + 1)) - 1, 0b10101):
+                lat = bin(mask & ((1 << (depth + 1)) - 1)).count("1")
+
+                def verilog(e: Emitter, y: str, n=n, signed=signed, mask=mask) -> None:
+                    e.instance("l1ml_max_tree", f"u_{y}",
+                               {"N": n, "W": TERM_W, "SIGNED": int(signed), "REG_MASK": literal(mask, 32)},
+                               {"clk": "clk", "x": f"in_terms[{n * TERM_W - 1}:0]", "y": y}, "max tree")
+
+                def expect(s: Stimulus, n=n, signed=signed) -> np.ndarray:
+                    t = s.terms[:, :n]
+                    return t.max(axis=1) if signed else (t & 0xFF).max(axis=1)  # unsigned: the raw words
+
+                parts.append(Part("l1ml_max_tree", f"n={n} signed={signed} mask={mask:b}", TERM_W, signed,
+                                  lat, verilog, expect))
+    return parts
+
+
 def _sequential_parts() -> list[Part]:
     parts = []
     for depth in (0, 1, 3):
@@ -244,7 +266,7 @@ def _sequential_parts() -> list[Part]:
 
 
 def _all_parts() -> list[Part]:
-    return (_requant_parts() + _relu_parts() + _mult_parts() + _add_parts() + _tree_parts()
+    return (_requant_parts() + _relu_parts() + _mult_parts() + _add_parts() + _tree_parts() + _max_parts()
             + _sequential_parts())
 
 
@@ -319,7 +341,8 @@ def test_harness_streams_every_vector_at_the_common_latency(harness):
 
 @pytest.mark.parametrize("primitive", [
     "l1ml_requant", "l1ml_relu", "l1ml_shift_add", "l1ml_mult_const", "l1ml_add", "l1ml_adder_tree",
-    "l1ml_delay", "l1ml_valid_delay", "l1ml_mux", "l1ml_rom_mult", "l1ml_reuse_ctrl+l1ml_hold+l1ml_accum",
+    "l1ml_max_tree", "l1ml_delay", "l1ml_valid_delay", "l1ml_mux", "l1ml_rom_mult",
+    "l1ml_reuse_ctrl+l1ml_hold+l1ml_accum",
 ])
 def test_primitive_matches_python_model(harness, primitive):
     assert _check(harness, primitive) > 0

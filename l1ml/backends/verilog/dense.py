@@ -112,10 +112,15 @@ def _header(e: Emitter, d: _Dense, module: str, extra_ports: list[str]) -> None:
 
 
 def _product(e: Emitter, d: _Dense, c: int, x_expr: str, wire: str, width: int, where: str) -> Primitive:
-    """One constant multiplier instance: shift-add or DSP by the rule in ``arith``."""
-    xw, xs = d.x.width, int(d.x.signed)
+    return constant_product(e, d.x, c, x_expr, wire, width, f"{d.tag()}: {where}")
+
+
+def constant_product(e: Emitter, x: FixedType, c: int, x_expr: str, wire: str, width: int,
+                     where: str) -> Primitive:
+    """One constant multiplier instance: shift-add or DSP by the rule in ``arith`` (also used by Conv2D)."""
+    xw, xs = x.width, int(x.signed)
     e.line(f"wire [{width - 1}:0] {wire};")
-    tag = f"// {d.tag()}: {where} (weight code {c})"
+    tag = f"// {where} (weight code {c})"
     if multiplier_kind(c) is MultKind.SHIFT_ADD:
         digits = csd(c)
         shifts = packed([s for s, _ in digits], 8)

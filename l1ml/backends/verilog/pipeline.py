@@ -37,6 +37,7 @@ class DelayModel:
     dsp_mult_ns: float = 2.5  # an unregistered DSP multiply
     requant_ns: float = 1.2  # rounding increment and saturation compare
     relu_ns: float = 0.5  # sign test and mux
+    max_ns: float = 1.5  # one max-pooling stage: a compare (carry chain) and a select
 
     def shift_add_ns(self, terms: int) -> float:
         """A shift-add multiplier: a chain of terms - 1 adders."""

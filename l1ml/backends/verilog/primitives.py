@@ -30,6 +30,7 @@ class Primitive(Enum):
     MUX = "l1ml_mux"
     ROM_MULT = "l1ml_rom_mult"
     ACCUM = "l1ml_accum"
+    MAX_TREE = "l1ml_max_tree"
 
     @property
     def filename(self) -> str:

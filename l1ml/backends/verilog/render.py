@@ -2,8 +2,9 @@
 
 Values of the walk are ``Bus`` objects: a packed vector of codes in the top module (element k at
 bits [W*k +: W], k the row-major index of the tensor), with the clock cycle it is valid in and the
-estimated logic delay since its last register. Dense nodes become modules of their own (``dense``);
-elementwise nodes are one vector primitive each; Reshape is free (same bits, new shape).
+estimated logic delay since its last register. Dense, Conv2D and pooling nodes become modules of their
+own (``dense``, ``conv``, ``pool``); elementwise nodes are one vector primitive each; Reshape is free
+(same bits, new shape) and Transpose is wiring (the same words in a new order).
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from l1ml.backends.verilog.conv import render_conv
 from l1ml.backends.verilog.dense import DenseModule, render_dense
 from l1ml.backends.verilog.emitter import Emitter, Names, packed
 from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
+from l1ml.backends.verilog.pool import render_pool
 from l1ml.backends.verilog.primitives import ROUNDING_CODE, Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
-from l1ml.ir.ops import Op
+from l1ml.ir.ops import Op, TransposeAttrs
 from l1ml.ir.types import FixedType, Overflow
 
 
@@ -120,6 +123,53 @@ class VerilogRenderer(Interpreter[Bus]):
         self.e.instance(module, self.names.fresh(f"u_{node.name}"), {}, ports,
                         f"{_tag(node)}: Dense, latency {m.latency} cycle(s)")
         return [out]
+
+    def instantiate(self, node: Node, m: DenseModule, x: Bus, out: Tensor, what: str) -> Bus:
+        """Instantiate a fully parallel layer module (clk, x, y) and return its output bus."""
+        self.modules.append(m)
+        self.used |= m.used
+        y = Bus(self.wire(f"t_{out.name}", out.size * out.type.width), out.type, out.size,
+                x.latency + m.latency, m.delay_out_ns)
+        self.e.instance(m.name, self.names.fresh(f"u_{node.name}"), {}, {"clk": "clk", "x": x.expr, "y": y.expr},
+                        f"{_tag(node)}: {what}, latency {m.latency} cycle(s)")
+        return y
+
+    @rule(Op.CONV2D)
+    def conv2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        x = v[0]
+        if x.const is not None:
+            raise NodeError(node, "Conv2D of a constant input should have been folded; it has no hardware")
+        b = ins[2] if len(ins) > 2 else None
+        module = self.module_names.fresh(f"{self.top}_{node.name}")
+        m = render_conv(node, ins[0], ins[1], b, outs[0], module, self.cfg, x.delay_ns)
+        return [self.instantiate(node, m, x, outs[0], "Conv2D, fully parallel")]
+
+    @rule(Op.MAXPOOL2D)
+    def maxpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        return self.pool(node, ins, outs, v)
+
+    @rule(Op.AVGPOOL2D)
+    def avgpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        return self.pool(node, ins, outs, v)
+
+    def pool(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        x = self.materialise(v[0], node.name)
+        module = self.module_names.fresh(f"{self.top}_{node.name}")
+        m = render_pool(node, ins[0], outs[0], module, self.cfg, x.delay_ns)
+        return [self.instantiate(node, m, x, outs[0], node.op.value)]
+
+    @rule(Op.TRANSPOSE)
+    def transpose(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        a: TransposeAttrs = node.attrs
+        x = v[0]
+        idx = np.transpose(np.arange(x.n).reshape(ins[0].shape), a.perm).reshape(-1)
+        if x.const is not None:
+            return [replace(x, type=outs[0].type, const=tuple(x.const[int(k)] for k in idx))]
+        w = x.type.width
+        name = self.wire(f"t_{outs[0].name}", x.bits)
+        parts = [f"{x.expr}[{int(k) * w} +: {w}]" for k in reversed(idx)]
+        self.e.line(f"assign {name} = {{{', '.join(parts)}}};  // {_tag(node)}: Transpose {a.perm}")
+        return [replace(x, expr=name, type=outs[0].type)]
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
