@@ -11,15 +11,11 @@ from rich.console import Console
 from rich.text import Text
 from typer._click.exceptions import ClickException
 
-from l1ml.backends.verilog.cli import app as rtl_app
 from l1ml.errors import L1MLError
-from l1ml.estimate.cli import estimate_cmd
 from l1ml.offline.cli import app as offline_app
 from l1ml.reweighting.cli import app as reweight_app
 from l1ml.simulation.cli import app as simulate_app
 from l1ml.simulation.surrogate.cli import app as surrogate_app
-from l1ml.train.hgcal_cnn import train_hgcal_cnn_cmd
-from l1ml.train.track_gnn import train_track_gnn_cmd
 
 app = typer.Typer(
     name="l1ml",
@@ -193,24 +189,32 @@ def train_tabular_cmd(
 @app.command("demo")
 def demo_cmd(
     workdir: Annotated[Path, typer.Option("-w", "--workdir", help="Where the demo writes everything.")] = Path("demo_out"),
-    jets: Annotated[int, typer.Option(help="Simulated jets.")] = 25000,
-    vectors: Annotated[int, typer.Option(help="Vectors for the hls and rtl levels.")] = 10000,
+    model: Annotated[str, typer.Option(help="jet-mlp (Pythia8 jets, tabular MLP) or hgcal-cnn (HGCal "
+                                       "trigger-cell clusters, CNN).")] = "jet-mlp",
+    events: Annotated[int | None, typer.Option(help="Simulated events (default 25,000 jets or 12,000 "
+                                               "clusters).")] = None,
+    vectors: Annotated[int, typer.Option(help="Vectors for the hls and rtl levels: the corner cases, then "
+                                         "simulated events.")] = 12000,
     qonnx_vectors: Annotated[int, typer.Option(help="Vectors for the qonnx level.")] = 2000,
 ) -> None:
-    """The whole chain on the built-in default: simulate jets with Pythia8 → train the QAT MLP →
-    export QONNX → compile (hls4ml project, Verilog, estimates) → verify (qonnx, hls and rtl levels) →
-    print the report."""
-    from l1ml.demo import run_demo
+    """The whole chain on a built-in default: simulate with Pythia8 → train the QAT model and its float
+    twin → export QONNX → compile (hls4ml project, Verilog, estimates) → verify (qonnx, hls and rtl
+    levels) → print the report.
 
-    code = run_demo(workdir, jets=jets, vectors=vectors, qonnx_vectors=qonnx_vectors, console=console)
+    Examples: l1ml demo · l1ml demo --model hgcal-cnn
+    """
+    from l1ml.demo import DemoModel, run_demo
+
+    try:
+        which = DemoModel(model)
+    except ValueError:
+        raise L1MLError(f"unknown demo model '{model}'; choose jet-mlp or hgcal-cnn") from None
+    n = events or (25000 if which is DemoModel.JET_MLP else 12000)
+    code = run_demo(workdir, jets=n, vectors=vectors, qonnx_vectors=qonnx_vectors, console=console, model=which)
     if code:
         raise typer.Exit(code)
 
 
-train_app.command("hgcal-cnn")(train_hgcal_cnn_cmd)
-train_app.command("track-gnn")(train_track_gnn_cmd)
-app.command("estimate")(estimate_cmd)
-app.add_typer(rtl_app, name="rtl")
 # the companions' command groups (each keeps its heavy imports inside its commands)
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(offline_app, name="offline")

@@ -80,3 +80,9 @@ def test_help_teaches():
         assert word in r.stdout
     r = run_cli("compile", "--help")
     assert "Example" in r.stdout and "--part" in r.stdout
+
+
+def test_unknown_demo_model_is_refused_before_any_work(tmp_path):
+    r = run_cli("demo", "--model", "bdt", "-w", tmp_path / "w")
+    assert r.returncode == 2 and "unknown demo model 'bdt'" in r.stderr
+    assert not (tmp_path / "w").exists()
