@@ -11,11 +11,15 @@ from rich.console import Console
 from rich.text import Text
 from typer._click.exceptions import ClickException
 
+from l1ml.backends.verilog.cli import app as rtl_app
 from l1ml.errors import L1MLError
+from l1ml.estimate.cli import estimate_cmd
 from l1ml.offline.cli import app as offline_app
 from l1ml.reweighting.cli import app as reweight_app
 from l1ml.simulation.cli import app as simulate_app
 from l1ml.simulation.surrogate.cli import app as surrogate_app
+from l1ml.train.hgcal_cnn import train_hgcal_cnn_cmd
+from l1ml.train.track_gnn import train_track_gnn_cmd
 
 app = typer.Typer(
     name="l1ml",
@@ -216,6 +220,10 @@ def demo_cmd(
 
 
 # the companions' command groups (each keeps its heavy imports inside its commands)
+train_app.command("hgcal-cnn")(train_hgcal_cnn_cmd)
+train_app.command("track-gnn")(train_track_gnn_cmd)
+app.command("estimate")(estimate_cmd)
+app.add_typer(rtl_app, name="rtl")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(offline_app, name="offline")
 app.add_typer(reweight_app, name="reweight")

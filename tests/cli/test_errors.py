@@ -73,11 +73,15 @@ def test_unknown_level_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "unknown level 'fpga'" in " ".join(r.stderr.split())
 
 
-def test_help_teaches():
+def test_help_teaches_and_every_command_is_mounted():
     r = run_cli("--help")
     assert r.returncode == 0
-    for word in ("compile", "verify", "demo", "train"):
-        assert word in r.stdout
+    for word in ("compile", "verify", "emulate", "estimate", "demo", "train", "rtl", "simulate", "offline",
+                 "reweight", "surrogate"):
+        assert f"│ {word} " in r.stdout, word
+    r = run_cli("train", "--help")
+    for word in ("tabular", "hgcal-cnn", "track-gnn"):
+        assert f"│ {word} " in r.stdout, word
     r = run_cli("compile", "--help")
     assert "Example" in r.stdout and "--part" in r.stdout
 
