@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ml.models.random_mlp import ROUNDING_MODES, LayerSpec, QuantSpec
+from l1ml.models.random_mlp import ROUNDING_MODES, LayerSpec, QuantSpec, qonnx_model
 
 
 class PoolKind(Enum):
@@ -97,7 +97,7 @@ def random_cnn_spec(rng: np.random.Generator, max_bits: int = 10, max_side: int 
 
 def build_cnn_qonnx(spec: CNNSpec, rng: np.random.Generator):
     """An NCHW onnx.ModelProto for ``spec`` with random float weights (rounded by their Quant nodes)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     nodes, inits = [], []
 
@@ -188,23 +188,14 @@ def build_cnn_qonnx(spec: CNNSpec, rng: np.random.Generator):
             x = quant(x, ls.act, f"act{i}")
         n_in = ls.n_out
     nodes.append(helper.make_node("Identity", [x], ["y"], name="out"))
-    graph = helper.make_graph(
-        nodes, "random_cnn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, spec.c_in, spec.height, spec.width])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n_in])],
-        initializer=inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
-                                                    helper.make_opsetid("qonnx.custom_op.general", 1)])
-    model.ir_version = 8
-    return model
+    return qonnx_model(nodes, inits, "random_cnn", [1, spec.c_in, spec.height, spec.width], [1, n_in])
 
 
 def build_nhwc_transpose_qonnx():
     """A fixed tiny CNN whose graph input is NHWC and which transposes to NCHW and back before its Flatten,
     as models converted from channels-last frameworks do: the frontend must compose those Transposes
     with its own layout change."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     inits = [numpy_helper.from_array(np.float32(v), n) for n, v in
              [("s", 0.125), ("z", 0.0), ("b8", 8.0), ("sw", 0.25), ("b4", 4.0)]]
@@ -223,13 +214,7 @@ def build_nhwc_transpose_qonnx():
         helper.make_node("Quant", ["fc", "sw", "z", "b4"], ["fcq"], name="qfc", **q),
         helper.make_node("MatMul", ["f", "fcq"], ["y"], name="mm"),
     ]
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 3, 2])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])
-    graph = helper.make_graph(nodes, "nhwc", [x], [y], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
-                                                    helper.make_opsetid("qonnx.custom_op.general", 1)])
-    model.ir_version = 8
-    return model
+    return qonnx_model(nodes, inits, "nhwc", [1, 3, 3, 2], [1, 2])
 
 
 def write_random_cnn(path: str | Path, spec: CNNSpec, seed: int = 0) -> Path:

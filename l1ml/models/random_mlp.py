@@ -59,7 +59,7 @@ def random_spec(rng: np.random.Generator, max_bits: int = 16, max_width: int = 1
 
 def build_qonnx(spec: MLPSpec, rng: np.random.Generator):
     """An onnx.ModelProto for ``spec`` with random float weights (rounded by their Quant nodes)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     nodes, inits = [], []
 
@@ -104,12 +104,16 @@ def build_qonnx(spec: MLPSpec, rng: np.random.Generator):
             x = quant(x, ls.act, f"act{i}")
         n_in = ls.n_out
     nodes.append(helper.make_node("Identity", [x], ["y"], name="out"))
-    graph = helper.make_graph(
-        nodes, "random_mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, spec.n_in])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n_in])],
-        initializer=inits,
-    )
+    return qonnx_model(nodes, inits, "random_mlp", [1, spec.n_in], [1, n_in])
+
+
+def qonnx_model(nodes: list, inits: list, name: str, in_shape: list[int], out_shape: list[int]):
+    """A float32 model x -> y with the qonnx custom-op domain, at an IR version onnxruntime accepts."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+                              initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                     helper.make_opsetid("qonnx.custom_op.general", 1)])
     model.ir_version = 8

@@ -37,17 +37,11 @@ def float_mlp(s: MLPShape) -> nn.Sequential:
 def qat_mlp(s: MLPShape) -> nn.Sequential:
     """Same layer indices as ``float_mlp`` shifted by one (index 0 is the input quantizer)."""
     import brevitas.nn as qnn
-    from brevitas.quant import (
-        Int8ActPerTensorFixedPoint,
-        Int8BiasPerTensorFixedPointInternalScaling,
-        Int8WeightPerTensorFixedPoint,
-        Uint8ActPerTensorFixedPoint,
-    )
 
-    inp = Int8ActPerTensorFixedPoint.let(bit_width=s.input_bits)
-    w = Int8WeightPerTensorFixedPoint.let(bit_width=s.weight_bits)
-    b = Int8BiasPerTensorFixedPointInternalScaling.let(bit_width=s.bias_bits)
-    act = Uint8ActPerTensorFixedPoint.let(bit_width=s.act_bits, float_to_int_impl_type="FLOOR")
+    from l1ml.models.quantizers import zoo_quantizers
+
+    q = zoo_quantizers(s.input_bits, s.weight_bits, s.bias_bits, s.act_bits)
+    inp, w, b, act = q.inp, q.weight, q.bias, q.act
     layers: list[nn.Module] = [qnn.QuantIdentity(act_quant=inp, return_quant_tensor=True)]
     prev = s.n_in
     for h in s.hidden:
