@@ -11,6 +11,7 @@ import numpy as np
 
 from l1ml.atomic import atomic_dir
 from l1ml.errors import InputFileError
+from l1ml.train.early_stopping import EarlyStopping
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def fit(model, x_tr, y_tr, x_va, y_va, cfg: TabularConfig, label: str, progress=
     xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
     xv, yv = torch.from_numpy(x_va), torch.from_numpy(y_va)
     gen = torch.Generator().manual_seed(cfg.seed)
-    best, best_state, bad, history = float("inf"), None, 0, []
+    stopper, history = EarlyStopping(cfg.patience), []
     task = progress.add_task(label, total=cfg.max_epochs) if progress else None
     for epoch in range(cfg.max_epochs):
         model.train()
@@ -66,17 +67,12 @@ def fit(model, x_tr, y_tr, x_va, y_va, cfg: TabularConfig, label: str, progress=
         history.append({"epoch": epoch, "val_loss": vloss, "val_accuracy": vacc})
         if progress:
             progress.update(task, advance=1, description=f"{label}: val loss {vloss:.4f} acc {vacc:.3f}")
-        if vloss < best - 1e-4:
-            best, bad = vloss, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
+        if stopper.step(model, vloss):
+            break
     if progress:
         progress.update(task, completed=cfg.max_epochs)
-    model.load_state_dict(best_state)
-    return {"epochs": len(history), "best_val_loss": best, "history": history}
+    stopper.restore(model)
+    return {"epochs": len(history), "best_val_loss": stopper.best, "history": history}
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:

@@ -13,6 +13,7 @@ import typer
 
 from l1ml.atomic import atomic_dir
 from l1ml.errors import InputFileError, L1MLError
+from l1ml.train.early_stopping import EarlyStopping
 
 if TYPE_CHECKING:  # pragma: no cover
     from l1ml.simulation.track_graphs import SectorGraphs
@@ -103,7 +104,7 @@ def fit(model, train: SectorGraphs, val: SectorGraphs, cfg: TrackGNNConfig, epoc
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
     tr, va = _tensors(train), _tensors(val)
     gen = torch.Generator().manual_seed(cfg.seed)
-    best, best_state, bad, history = float("inf"), None, 0, []
+    stopper, history = EarlyStopping(cfg.patience), []
     task = progress.add_task(label, total=epochs) if progress else None
     for epoch in range(epochs):
         model.train()
@@ -121,18 +122,12 @@ def fit(model, train: SectorGraphs, val: SectorGraphs, cfg: TrackGNNConfig, epoc
         history.append({"epoch": epoch, "val_loss": vloss})
         if progress:
             progress.update(task, advance=1, description=f"{label}: val loss {vloss:.4f}")
-        if vloss < best - 1e-4:
-            best, bad = vloss, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
+        if stopper.step(model, vloss):
+            break
     if progress:
         progress.update(task, completed=epochs)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return {"epochs": len(history), "best_val_loss": best, "history": history}
+    stopper.restore(model)
+    return {"epochs": len(history), "best_val_loss": stopper.best, "history": history}
 
 
 def qonnx_check(path: Path, model, g: SectorGraphs) -> int:
