@@ -46,9 +46,15 @@ class Emulator(Interpreter[np.ndarray]):
                 readers[i] = readers.get(i, 0) + 1
         self._in_place = {n.name: readers[n.inputs[0]] == 1 and n.inputs[0] not in graph.outputs
                           for n in graph.nodes if n.inputs}
+        self._indices: dict[str, np.ndarray] = {}
+        self._incidence: dict[str, object] = {}
         for n in graph.nodes:
             if n.op in (Op.DENSE, Op.CONV2D):
                 self._prepare_dense(n)
+            elif n.op is Op.GATHER:
+                self._indices[n.name] = np.asarray(n.attrs.indices, dtype=np.intp)
+            elif n.op is Op.SEGMENT_SUM:
+                self._incidence[n.name] = incidence_matrix(n.attrs.segments, n.attrs.n_segments)
 
     def _prepare_dense(self, n: Node) -> None:
         x, w = self.graph.t(n.inputs[0]), self.graph.t(n.inputs[1])
@@ -132,6 +138,41 @@ class Emulator(Interpreter[np.ndarray]):
             terms.append(x * dt(2 ** (out.frac - t.type.frac)) if dt != np.int64 else x << (out.frac - t.type.frac))
         return [terms[0] + terms[1]]
 
+    @rule(Op.MUL)
+    def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        dt = code_dtype(outs[0].type.width)  # holds the exact product
+        return [np.multiply(np.asarray(v[0]).astype(dt, copy=False), np.asarray(v[1]).astype(dt, copy=False))]
+
+    @rule(Op.CONCAT)
+    def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        out = outs[0].type
+        dt = code_dtype(out.width)
+        events = next(len(x) for t, x in zip(ins, v, strict=True) if not t.is_const)
+        parts = []
+        for t, x in zip(ins, v, strict=True):
+            x = np.asarray(x)
+            if t.is_const:  # a constant has no event axis
+                x = np.broadcast_to(x, (events, *t.shape))
+            x = x.astype(dt)
+            s = out.frac - t.type.frac
+            parts.append(x << s if dt == np.int64 else x * dt(2.0**s))
+        return [np.concatenate(parts, axis=node.attrs.axis + 1)]
+
+    @rule(Op.GATHER)
+    def gather(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.take(v[0], self._indices[node.name], axis=1)]
+
+    @rule(Op.SEGMENT_SUM)
+    def segment_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        # one sparse product with the (segments x rows) incidence matrix, for all events and features at once
+        x = v[0]
+        n, rows = x.shape[:2]
+        feats = x.shape[2:]
+        dt = code_dtype(outs[0].type.width)
+        flat = np.moveaxis(x.astype(dt, copy=False), 0, -1).reshape(rows, -1)  # (rows, [feats...], events)
+        y = np.asarray(self._incidence[node.name].astype(dt) @ flat)
+        return [np.moveaxis(y.reshape(node.attrs.n_segments, *feats, n), -1, 0)]
+
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
         out = v[0].reshape((v[0].shape[0], *node.attrs.shape))
@@ -162,6 +203,15 @@ class Emulator(Interpreter[np.ndarray]):
     def run_float(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Float inputs -> output codes (int64): the input quantizers applied block by block."""
         return self._blocks(x, lambda k, v: quantize_float(v, self.graph.t(k).type))
+
+
+def incidence_matrix(segments: tuple[int, ...], n_segments: int):
+    """Sparse (n_segments, rows) 0/1 matrix with a 1 at [segments[r], r]; rows in segment -1 have none."""
+    from scipy.sparse import csr_matrix
+
+    seg = np.asarray(segments, dtype=np.int64)
+    rows = np.flatnonzero(seg >= 0)
+    return csr_matrix((np.ones(len(rows), np.int8), (seg[rows], rows)), shape=(n_segments, len(seg)))
 
 
 def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
@@ -200,6 +250,9 @@ def input_codes(g: Graph, x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np
         arr = np.asarray(x[name])
         if arr.shape[1:] != t.shape:
             raise L1MLError(f"input '{name}' expects events of shape {t.shape}, got {arr.shape[1:]}")
+        if name in g.meta.get("mask_inputs", ()) and not np.isin(arr, (0, 1)).all():
+            raise L1MLError(f"input '{name}' is a validity mask (it only multiplies, so l1ml gives it one bit); "
+                            "feed 0 or 1 only")
         try:
             out[name] = quantize_float(arr, t.type).astype(np.int64)
         except ValueError as e:

@@ -15,12 +15,15 @@ from l1ml.errors import InputFileError, NodeError, UnsupportedOp
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import (
     BatchNormAttrs,
+    ConcatAttrs,
     Conv2DAttrs,
+    GatherAttrs,
     NoAttrs,
     Op,
     Pool2DAttrs,
     QuantAttrs,
     ReshapeAttrs,
+    SegmentSumAttrs,
     TransposeAttrs,
 )
 
@@ -240,7 +243,70 @@ def _untranspose_gemm(model) -> None:
 
 @handles("MatMul")
 def _matmul(b: _Builder, n) -> None:
+    if b.model.get_initializer(n.input[0]) is not None and b.model.get_initializer(n.input[1]) is None:
+        _segment_sum(b, n)
+        return
     b.add(Op.DENSE, n, [n.input[0], n.input[1]], [n.output[0]], NoAttrs())
+
+
+def _segment_sum(b: _Builder, n) -> None:
+    """``MatMul(A, m)`` with a constant 0/1 matrix A (segments x rows), at most one 1 per column: the
+    sum aggregation of a GNN over a static topology, A[s, r] = 1 when row r (an edge) feeds segment s."""
+    a = b.const(n, 0)
+    remedy = ("a constant left operand of MatMul must be a 0/1 incidence matrix with at most one 1 per "
+              "column (a sum aggregation); multiply by weights on the right instead")
+    if a.ndim != 2 or not np.isin(a, (0.0, 1.0)).all() or (a.sum(axis=0) > 1).any():
+        raise NodeError(n.name, remedy, n.name)
+    x_shape = b.model.get_tensor_shape(n.input[1])
+    if len(x_shape) != 3 or int(x_shape[1]) != a.shape[1]:
+        raise NodeError(n.name, f"the aggregated tensor has shape {x_shape}; expected (1, {a.shape[1]}, "
+                        "features)", n.name)
+    segments = np.where(a.any(axis=0), a.argmax(axis=0), -1)
+    attrs = SegmentSumAttrs(tuple(int(s) for s in segments), int(a.shape[0]))
+    b.add(Op.SEGMENT_SUM, n, [n.input[1]], [n.output[0]], attrs)
+
+
+@handles("Gather")
+def _gather(b: _Builder, n) -> None:
+    shape = b.model.get_tensor_shape(n.input[0])
+    axis = int(_attr(n, "axis", 0))
+    axis = axis + len(shape) if axis < 0 else axis
+    if len(shape) != 3 or axis != 1:
+        raise NodeError(n.name, f"Gather on axis {axis} of a {len(shape)}-D tensor; l1ml gathers rows "
+                        "(axis 1 of a (1, rows, features) tensor), as torch index_select(1, idx) exports", n.name)
+    idx = b.model.get_initializer(n.input[1])
+    if idx is None or np.asarray(idx).ndim != 1:
+        raise NodeError(n.name, "Gather needs a constant 1-D index vector (a static graph topology); "
+                        "register the indices as a buffer, not a model input", n.name)
+    idx = np.asarray(idx, dtype=np.int64)
+    rows = int(shape[1])
+    if (idx < -rows).any() or (idx >= rows).any():
+        raise NodeError(n.name, f"Gather index out of range for {rows} rows", n.name)
+    attrs = GatherAttrs(tuple(int(i) for i in np.where(idx < 0, idx + rows, idx)))
+    b.add(Op.GATHER, n, [n.input[0]], [n.output[0]], attrs)
+
+
+@handles("Concat")
+def _concat(b: _Builder, n) -> None:
+    rank = len(b.model.get_tensor_shape(n.output[0]))
+    axis = int(_attr(n, "axis"))
+    axis = axis + rank if axis < 0 else axis
+    if axis == 0:
+        raise NodeError(n.name, "Concat along the batch axis; l1ml processes one event at a time", n.name)
+    ir_axis = TO_IR.index(axis) - 1 if rank == 4 else axis - 1
+    b.add(Op.CONCAT, n, list(n.input), [n.output[0]], ConcatAttrs(ir_axis))
+
+
+@handles("Mul")
+def _mul(b: _Builder, n) -> None:
+    b.add(Op.MUL, n, list(n.input), [n.output[0]], NoAttrs())
+
+
+@handles("Squeeze", "Unsqueeze")
+def _squeeze(b: _Builder, n) -> None:
+    if len(b.model.get_tensor_shape(n.output[0])) == 0 or len(b.model.get_tensor_shape(n.input[0])) == 0:
+        raise NodeError(n.name, f"{n.op_type} of the batch axis; l1ml processes one event at a time", n.name)
+    b.add(Op.RESHAPE, n, [n.input[0]], [n.output[0]], ReshapeAttrs(b.shape(n.output[0])))
 
 
 @handles("Add")

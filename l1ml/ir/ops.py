@@ -1,8 +1,8 @@
 """The op kinds of the l1ml IR and their typed attributes.
 
 Every backend dispatches on ``Op``; an op's attributes are a frozen dataclass so that a typo is an
-AttributeError, not a silently missing dict key. New op kinds (Conv2D, pooling, the static graph ops
-of the GNN) add a member and an attribute class here and a rule in each backend.
+AttributeError, not a silently missing dict key. A new op kind adds a member and an attribute class
+here and a rule in each backend.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ class Op(Enum):
     MAXPOOL2D = "MaxPool2D"  # channels-last max over each window; type unchanged
     AVGPOOL2D = "AvgPool2D"  # channels-last window sum, read on a finer grid (window size a power of 2)
     TRANSPOSE = "Transpose"  # permute the non-batch axes (wiring only)
+    MUL = "Mul"  # elementwise product, with numpy broadcasting (the GNN's validity masks)
+    CONCAT = "Concat"  # join inputs of possibly different types along one axis, on their common grid
+    GATHER = "Gather"  # static gather of rows: out[r] = x[indices[r]] (wiring only)
+    SEGMENT_SUM = "SegmentSum"  # out[s] = sum of x[r] over the rows r with segments[r] == s
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,38 @@ class TransposeAttrs:
     perm: tuple[int, ...]  # output axis i is input axis perm[i]; batch axis excluded
 
 
+@dataclass(frozen=True)
+class ConcatAttrs:
+    axis: int  # non-batch axis
+
+
+@dataclass(frozen=True)
+class GatherAttrs:
+    """Rows (axis 0 of the non-batch shape) picked by compile-time indices, e.g. a GNN edge's sender."""
+
+    indices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SegmentSumAttrs:
+    """Sum of rows into ``n_segments`` segments; a row whose segment is -1 belongs to none.
+
+    This is a GNN's sum aggregation over a static topology (messages of each node's incoming edges);
+    an empty segment sums to 0.
+    """
+
+    segments: tuple[int, ...]
+    n_segments: int
+
+    def degree(self) -> int:
+        """The largest number of rows in one segment."""
+        counts: dict[int, int] = {}
+        for s in self.segments:
+            if s >= 0:
+                counts[s] = counts.get(s, 0) + 1
+        return max(counts.values(), default=0)
+
+
 ATTRS: dict[Op, type] = {
     Op.QUANT: QuantAttrs,
     Op.BATCHNORM: BatchNormAttrs,
@@ -92,6 +128,10 @@ ATTRS: dict[Op, type] = {
     Op.MAXPOOL2D: Pool2DAttrs,
     Op.AVGPOOL2D: Pool2DAttrs,
     Op.TRANSPOSE: TransposeAttrs,
+    Op.MUL: NoAttrs,
+    Op.CONCAT: ConcatAttrs,
+    Op.GATHER: GatherAttrs,
+    Op.SEGMENT_SUM: SegmentSumAttrs,
 }
 
 

@@ -13,7 +13,7 @@ from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
-from l1ml.ir.types import FixedType, add_type, covering, relu_type
+from l1ml.ir.types import FixedType, add_type, aligned_range, covering, mul_type, relu_type
 
 T = FixedType | None
 
@@ -49,6 +49,17 @@ def pool_shift(node: Node) -> int:
         raise NodeError(node, f"average over {k} values is not a power-of-two division and cannot be exact; "
                         "use a 2x2 or 4x4 window, or MaxPool")
     return k.bit_length() - 1
+
+
+def concat_type(types: list[FixedType]) -> FixedType:
+    """The common type of concatenated inputs: the finest grid and the union of their ranges.
+
+    >>> str(concat_type([FixedType(False, 8, 4), FixedType(True, 8, 7)]))
+    'fixed<12,5>'
+    """
+    frac = max(t.frac for t in types)
+    ranges = [aligned_range(t, frac) for t in types]
+    return covering(min(lo for lo, _ in ranges), max(hi for _, hi in ranges), frac)
 
 
 class TypeInference(Interpreter[T]):
@@ -107,6 +118,34 @@ class TypeInference(Interpreter[T]):
         if v[0] is None or v[1] is None:
             return [None]
         return [add_type(v[0].plain(), v[1].plain())]
+
+    @rule(Op.MUL)
+    def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        for t, ty in zip(ins, v, strict=True):
+            if t.is_const and ty is None:
+                raise NodeError(node, f"'{t.name}' is a float constant; quantize it with a fixed-point "
+                                "quantizer, or multiply by a model input (a validity mask)")
+        if v[0] is None or v[1] is None:
+            return [None]
+        return [mul_type(v[0].plain(), v[1].plain())]
+
+    @rule(Op.CONCAT)
+    def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if any(t is None for t in v):
+            return [None]
+        return [concat_type(v)]  # type: ignore[arg-type]
+
+    @rule(Op.GATHER)
+    def gather(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None if v[0] is None else v[0].plain()]
+
+    @rule(Op.SEGMENT_SUM)
+    def segment_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if v[0] is None:
+            return [None]
+        d = node.attrs.degree()
+        # an empty segment is 0, so 0 is always in range; the sum grows by ceil(log2(d + 1)) bits at most
+        return [covering(min(d * v[0].min_code, 0), max(d * v[0].max_code, 0), v[0].frac)]
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
