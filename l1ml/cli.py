@@ -62,7 +62,10 @@ def compile_cmd(
     part: Annotated[str, typer.Option(help="FPGA part, e.g. xcvu13p-flga2577-2-e, xcvu9p-flga2104-2L-e.")] = "xcvu13p-flga2577-2-e",
     clock_ns: Annotated[float, typer.Option("--clock-ns", help="Target clock period in ns (5 ns = 200 MHz).")] = 5.0,
     hls_backend: Annotated[str, typer.Option("--hls-backend", help="Vitis (default) or Vivado HLS project.")] = "Vitis",
-    reuse_factor: Annotated[int, typer.Option("--reuse-factor", min=1, help="hls4ml reuse factor (1 = fully parallel).")] = 1,
+    reuse_factor: Annotated[str, typer.Option("--reuse-factor", help=(
+        "1 = fully parallel. R > 1: each Dense multiplier serves R weights (II = R); for a GNN, R rows (edges or "
+        "nodes) share one lane (II = R). 'auto': the cheapest of 1, 2, 4, ..., 256 that meets the budget, "
+        "with the sweep in the report."))] = "1",
     strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
     pipeline_stages: Annotated[int | None, typer.Option("--pipeline-stages", help=(
         "Verilog: register stages per Dense layer instead of placing them by the clock period."))] = None,
@@ -76,9 +79,10 @@ def compile_cmd(
     rtl/ (synthesizable Verilog and a file list), report.json, report.md and budget.png (latency and
     resources estimated against the trigger budget and the part).
 
-    Example: l1ml compile examples/jet_mlp.onnx -o out
+    Examples: l1ml compile examples/jet_mlp.onnx -o out ·
+    l1ml compile track_gnn/model.onnx -o gnn_out --reuse-factor auto --tmux 18
     """
-    from l1ml.compile import HLS_BACKENDS, CompileOptions, compile_model
+    from l1ml.compile import AUTO_REUSE, HLS_BACKENDS, CompileOptions, compile_model
 
     if backend != "hls4ml":
         raise L1MLError(f"unknown backend '{backend}'; available: hls4ml")
@@ -86,7 +90,13 @@ def compile_cmd(
         raise L1MLError(f"unknown --hls-backend '{hls_backend}'; choose Vitis or Vivado")
     if strategy not in ("Latency", "Resource"):
         raise L1MLError(f"unknown --strategy '{strategy}'; choose Latency or Resource")
-    opts = CompileOptions(part=part, clock_ns=clock_ns, hls_backend=hls_backend, reuse_factor=reuse_factor,
+    if reuse_factor == "auto":
+        rf = AUTO_REUSE
+    elif reuse_factor.isdigit() and int(reuse_factor) >= 1:
+        rf = int(reuse_factor)
+    else:
+        raise L1MLError(f"--reuse-factor '{reuse_factor}': give a whole number >= 1 or 'auto'")
+    opts = CompileOptions(part=part, clock_ns=clock_ns, hls_backend=hls_backend, reuse_factor=rf,
                           strategy=strategy, pipeline_stages=pipeline_stages,
                           latency_budget_ns=latency_budget_ns, total_budget_ns=total_budget_ns, tmux=tmux)
     with console.status("compiling") as status:
@@ -96,6 +106,8 @@ def compile_cmd(
                   f"{t['multiplications']} multiplications, {t['parameters']} parameters)")
     console.print(f"  input {rep['input']['type']} {rep['input']['shape']} → output {rep['output']['type']} "
                   f"{rep['output']['shape']}")
+    if "sweep" in rep:
+        console.print(f"  reuse factor {rep['sweep']['chosen_reuse_factor']}, chosen by the sweep in report.md")
     lat, ii, res, verdict = rep["latency"], rep["ii"], rep["resources"], rep["budget"]
     fits = "[green]fits the budget[/]" if verdict["fits"] else "[red]does NOT fit[/]"
     console.print(f"  Verilog: latency {lat['cycles']} cycles = {lat['ns']:g} ns, II {ii['cycles']}, "
@@ -112,7 +124,9 @@ def verify_cmd(
                                         "qonnx (qonnx execute_onnx), hls (hls4ml C-sim with g++), rtl (the Verilog in Verilator with cocotb; "
                                         "also measures latency and II).")] = "qonnx,hls,rtl",
     seed: Annotated[int, typer.Option(help="Seed of the random vectors.")] = 0,
-    data: Annotated[Path | None, typer.Option(help=".npy array of real events to use after the corner cases.")] = None,
+    data: Annotated[Path | None, typer.Option(help=".npy array of real events to use after the corner cases "
+                                              "(.npz with one array per input name for a model with several "
+                                              "inputs, e.g. the track GNN's test_graphs.npz).")] = None,
 ) -> None:
     """Prove bit-exactness: run the same vectors through the emulator and each level, compare every
     output word. Prints `LEVEL: N vectors, M mismatches` per level, writes OUTDIR/verify.json,
@@ -147,7 +161,8 @@ def verify_cmd(
 def emulate_cmd(
     model: Annotated[Path, typer.Argument(help="QONNX model or model.l1ml.json.")],
     inputs: Annotated[Path, typer.Option("--input", "-i", help=".npy array of float inputs, batch first, in the "
-                                         "exported model's layout (NCHW for images).")],
+                                         "exported model's layout (NCHW for images); .npz with one array "
+                                         "per input name for a model with several inputs.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the outputs (.npy).")] = Path("outputs.npy"),
 ) -> None:
     """Run the bit-exact emulator on a batch of inputs (the reference all firmware must equal)."""
@@ -193,28 +208,35 @@ def train_tabular_cmd(
 @app.command("demo")
 def demo_cmd(
     workdir: Annotated[Path, typer.Option("-w", "--workdir", help="Where the demo writes everything.")] = Path("demo_out"),
-    model: Annotated[str, typer.Option(help="jet-mlp (Pythia8 jets, tabular MLP) or hgcal-cnn (HGCal "
-                                       "trigger-cell clusters, CNN).")] = "jet-mlp",
-    events: Annotated[int | None, typer.Option(help="Simulated events (default 25,000 jets or 12,000 "
-                                               "clusters).")] = None,
-    vectors: Annotated[int, typer.Option(help="Vectors for the hls and rtl levels: the corner cases, then "
-                                         "simulated events.")] = 12000,
-    qonnx_vectors: Annotated[int, typer.Option(help="Vectors for the qonnx level.")] = 2000,
+    model: Annotated[str, typer.Option(help="jet-mlp (Pythia8 jets, tabular MLP), hgcal-cnn (HGCal "
+                                       "trigger-cell clusters, CNN) or track-gnn (tracker stubs in phi-sector "
+                                       "graphs, interaction-network edge classifier).")] = "jet-mlp",
+    events: Annotated[int | None, typer.Option(help="Simulated events (default 25,000 jets, 12,000 "
+                                               "clusters or 50 ttbar events at pileup 200).")] = None,
+    vectors: Annotated[int | None, typer.Option(help="Vectors for the hls and rtl levels: the corner cases, then "
+                                                "simulated events (default 12,000; 1,200 graphs for the GNN).")] = None,
+    qonnx_vectors: Annotated[int | None, typer.Option(help="Vectors for the qonnx level (default 2,000; 1,200 "
+                                                      "graphs for the GNN).")] = None,
 ) -> None:
     """The whole chain on a built-in default: simulate with Pythia8 → train the QAT model and its float
     twin → export QONNX → compile (hls4ml project, Verilog, estimates) → verify (qonnx, hls and rtl
     levels) → print the report.
 
-    Examples: l1ml demo · l1ml demo --model hgcal-cnn
+    The track GNN also sweeps the reuse factor (rows per lane) against a 1 us budget with TMUX 18 and
+    compiles the cheapest setting that meets it.
+
+    Examples: l1ml demo · l1ml demo --model hgcal-cnn · l1ml demo --model track-gnn
     """
     from l1ml.demo import DemoModel, run_demo
 
     try:
         which = DemoModel(model)
     except ValueError:
-        raise L1MLError(f"unknown demo model '{model}'; choose jet-mlp or hgcal-cnn") from None
-    n = events or (25000 if which is DemoModel.JET_MLP else 12000)
-    code = run_demo(workdir, jets=n, vectors=vectors, qonnx_vectors=qonnx_vectors, console=console, model=which)
+        raise L1MLError(f"unknown demo model '{model}'; choose one of "
+                        f"{', '.join(m.value for m in DemoModel)}") from None
+    gnn = which is DemoModel.TRACK_GNN
+    code = run_demo(workdir, jets=events or which.default_events, vectors=vectors or (1200 if gnn else 12000),
+                    qonnx_vectors=qonnx_vectors or (1200 if gnn else 2000), console=console, model=which)
     if code:
         raise typer.Exit(code)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,8 @@ from l1ml.verify.vectors import make_vectors
 
 HLS_BACKENDS = ("Vitis", "Vivado")
 TB_VECTORS = 1000  # written into hls/tb_data for a user's Vitis csim/cosim
+AUTO_REUSE = 0  # reuse_factor meaning "the cheapest setting of AUTO_REUSE_GRID that meets the budget"
+AUTO_REUSE_GRID = (1, 2, 4, 8, 16, 24, 32, 48, 64, 104, 128, 208, 256)
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class CompileOptions:
     part: str = "xcvu13p-flga2577-2-e"
     clock_ns: float = 5.0
     hls_backend: str = "Vitis"
-    reuse_factor: int = 1
+    reuse_factor: int = 1  # AUTO_REUSE (0): chosen by a sweep against the budget
     strategy: str = "Latency"
     project: str = "myproject"
     pipeline_stages: int | None = None  # Verilog: registers per Dense layer; None = by the clock period
@@ -44,6 +46,18 @@ class CompileOptions:
 
 def compile_graph(onnx_path: Path) -> Graph:
     return run_pipeline(from_qonnx(onnx_path))
+
+
+def choose_reuse(g: Graph, opts: CompileOptions) -> tuple[int, list]:
+    """The reuse factor of AUTO_REUSE_GRID with the fewest LUT-equivalents among those whose Verilog
+    estimate meets the budget (the fastest if none does), and the sweep it was chosen from."""
+    from l1ml.estimate.sweep import SweepKey, best_point, run_sweep
+
+    points = run_sweep(g, {SweepKey.REUSE: list(AUTO_REUSE_GRID)}, backend="verilog", part=opts.part,
+                       clock_ns=opts.clock_ns, reuse_factor=1, strategy=opts.strategy, budget=opts.budget(),
+                       pipeline_stages=opts.pipeline_stages)
+    best = best_point(points) or min(points, key=lambda p: (p.est.latency_ns, p.reuse))
+    return best.reuse, points
 
 
 def write_hls(g: Graph, prj: Path, final: Path, opts: CompileOptions) -> None:
@@ -62,8 +76,11 @@ def write_hls(g: Graph, prj: Path, final: Path, opts: CompileOptions) -> None:
     out = Emulator(g).run_codes(codes)[g.outputs[0]]
     tb = prj / "tb_data"
     tb.mkdir(exist_ok=True)
-    xin = to_real(codes[g.inputs[0]], g.t(g.inputs[0]).type).reshape(len(x), -1)
-    yout = to_real(out, g.t(g.outputs[0]).type).reshape(len(x), -1)
+    n = len(out)
+    # one line per event; a model with several inputs has them side by side in input order, which is how
+    # hls4ml's testbench splits the line
+    xin = np.concatenate([to_real(codes[i], g.t(i).type).reshape(n, -1) for i in g.inputs], axis=1)
+    yout = to_real(out, g.t(g.outputs[0]).type).reshape(n, -1)
     np.savetxt(tb / "tb_input_features.dat", xin, fmt="%.17g")
     np.savetxt(tb / "tb_output_predictions.dat", yout, fmt="%.17g")
 
@@ -74,6 +91,11 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
     onnx_path = Path(onnx_path)
     step("reading QONNX and running passes")
     g = compile_graph(onnx_path)
+    sweep = None
+    if opts.reuse_factor == AUTO_REUSE:
+        step("choosing the reuse factor: estimating a sweep against the budget")
+        r, sweep = choose_reuse(g, opts)
+        opts = replace(opts, reuse_factor=r)
     outdir = Path(outdir).absolute()
     with atomic_dir(outdir) as tmp:
         import onnx
@@ -90,6 +112,12 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
         step("estimating latency and resources")
         rep = build_report(g, asdict(opts))
         add_estimates(rep, g, opts, tmp)
+        if sweep is not None:
+            from l1ml.estimate.sweep import sweep_markdown
+
+            rep["sweep"] = {"chosen_reuse_factor": opts.reuse_factor, "points": [p.to_json() for p in sweep]}
+            rep["sections"].append(sweep_markdown(sweep, "Verilog") + f"\nChosen: reuse factor {opts.reuse_factor} "
+                                   "(the fewest LUT-equivalents among the settings that meet the budget).\n")
         rep["rtl"] = {"top": design.top, "latency_cycles": design.latency_cycles, "ii": design.ii,
                       "files": list(design.files)}
         write_report(tmp, rep)

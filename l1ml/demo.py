@@ -14,6 +14,16 @@ from rich.markdown import Markdown
 class DemoModel(StrEnum):
     JET_MLP = "jet-mlp"  # 25,000 Pythia8 jets -> 16-64-32-32-5 MLP
     HGCAL_CNN = "hgcal-cnn"  # simulated HGCal trigger-cell clusters at pileup 200 -> small CNN
+    TRACK_GNN = "track-gnn"  # ttbar + pileup 200 tracker stubs in phi-sector graphs -> interaction network
+
+    @property
+    def default_events(self) -> int:
+        return {DemoModel.JET_MLP: 25000, DemoModel.HGCAL_CNN: 12000, DemoModel.TRACK_GNN: 50}[self]
+
+
+# the track GNN's demo budget: 1 us of the 12.5 us and a new event every 18 crossings (the TMUX period of
+# the CMS Phase-2 track finder); the reuse factor (rows per lane) is swept to meet it
+GNN_TMUX = 18
 
 
 def _train(model: DemoModel, model_dir: Path, events: int, seed: int, console: Console, stage) -> dict:
@@ -28,16 +38,55 @@ def _train(model: DemoModel, model_dir: Path, events: int, seed: int, console: C
                       f"{ds.features.shape[1]} features")
         stage("2/5 train the QAT MLP and its float twin, export QONNX")
         return train_tabular(TabularConfig(seed=seed), model_dir, dataset=ds, console=console)
-    from l1ml.train.hgcal_cnn import HGCalCNNConfig, train_hgcal_cnn
+    if model is DemoModel.HGCAL_CNN:
+        from l1ml.train.hgcal_cnn import HGCalCNNConfig, train_hgcal_cnn
 
-    stage(f"1-2/5 simulate {events} HGCal clusters at pileup 200, train the QAT CNN and its float twin")
-    return train_hgcal_cnn(HGCalCNNConfig(seed=seed), model_dir, n_events=events, console=console)
+        stage(f"1-2/5 simulate {events} HGCal clusters at pileup 200, train the QAT CNN and its float twin")
+        return train_hgcal_cnn(HGCalCNNConfig(seed=seed), model_dir, n_events=events, console=console)
+    from l1ml.train.track_gnn import TrackGNNConfig, train_track_gnn
+
+    stage(f"1-2/5 simulate {events} ttbar events at pileup 200 (Pythia8, 2 GeV stubs), build 32 phi-sector "
+          "graphs each, train the QAT interaction network and its float twin")
+    res = train_track_gnn(TrackGNNConfig(seed=seed), model_dir, events=events, pileup=200.0, console=console)
+    for kind in ("float", "qat"):
+        m = res[kind]
+        console.print(f"{kind:5s}: edge AUC [bold]{m['auc']:.4f}[/], efficiency {m['efficiency']:.3f}, purity "
+                      f"{m['purity']:.3f} at score > {res['config']['threshold']}")
+    return res
+
+
+def _summary(model: DemoModel, res: dict) -> tuple[str, int | None]:
+    """One line on the trained model, and the Brevitas-vs-export mismatch count it reports."""
+    if model is DemoModel.TRACK_GNN:
+        return (f"{res['graphs']['test']} test graphs; Brevitas vs qonnx: {res['qonnx_vs_brevitas_mismatches']} "
+                f"mismatching graphs of {res['qonnx_graphs_checked']}", res["qonnx_vs_brevitas_mismatches"])
+    return (f"float accuracy [bold]{res['float_accuracy']:.4f}[/], QAT accuracy [bold]{res['qat_accuracy']:.4f}[/] "
+            f"on {res['test_events']} test events; Brevitas vs emulator: "
+            f"{res['brevitas_vs_emulator_mismatches']} mismatches", res["brevitas_vs_emulator_mismatches"])
+
+
+def _options(model: DemoModel):
+    """Compile options; the GNN's reuse factor (rows per lane) is chosen by a sweep against the budget."""
+    from l1ml.compile import AUTO_REUSE, CompileOptions
+
+    if model is DemoModel.TRACK_GNN:
+        return CompileOptions(tmux=GNN_TMUX, reuse_factor=AUTO_REUSE)
+    return CompileOptions()
+
+
+def _verify_data(model: DemoModel, model_dir: Path, g):
+    from l1ml.backends.emulate import to_ir_layout
+
+    if model is DemoModel.TRACK_GNN:
+        from l1ml.verify.levels import load_vectors
+
+        return load_vectors(model_dir / "test_graphs.npz", g)
+    return to_ir_layout(g, np.load(model_dir / "all_inputs.npy"))
 
 
 def run_demo(workdir: Path, jets: int = 25000, vectors: int = 12000, qonnx_vectors: int = 2000,
              console: Console | None = None, seed: int = 1, model: DemoModel = DemoModel.JET_MLP) -> int:
-    from l1ml.backends.emulate import to_ir_layout
-    from l1ml.compile import CompileOptions, compile_model
+    from l1ml.compile import compile_model
     from l1ml.ir.graph import Graph
     from l1ml.verify.levels import Level, run_levels, write_verify_json
 
@@ -50,18 +99,20 @@ def run_demo(workdir: Path, jets: int = 25000, vectors: int = 12000, qonnx_vecto
 
     model_dir = workdir / model.value
     res = _train(model, model_dir, jets, seed, console, stage)
-    console.print(f"float accuracy [bold]{res['float_accuracy']:.4f}[/], QAT accuracy [bold]{res['qat_accuracy']:.4f}[/] "
-                  f"on {res['test_events']} test events; Brevitas vs emulator: "
-                  f"{res['brevitas_vs_emulator_mismatches']} mismatches")
+    line, brevitas = _summary(model, res)
+    console.print(line)
 
     stage("3/5 compile")
     out = workdir / "out"
-    compile_model(model_dir / "model.onnx", out, CompileOptions())
+    rep = compile_model(model_dir / "model.onnx", out, _options(model))
+    if "sweep" in rep:
+        console.print(f"reuse factor {rep['sweep']['chosen_reuse_factor']} chosen by the sweep in report.md: "
+                      f"latency {rep['latency']['cycles']} cycles, II {rep['ii']['cycles']}")
     console.print(f"wrote {out}/ (hls/, rtl/, model.l1ml.json, report.md, budget.png)")
 
     stage("4/5 verify")
     g = Graph.load(out / "model.l1ml.json")
-    events = to_ir_layout(g, np.load(model_dir / "all_inputs.npy"))
+    events = _verify_data(model, model_dir, g)
     results = []
 
     def show(r) -> None:
@@ -74,7 +125,6 @@ def run_demo(workdir: Path, jets: int = 25000, vectors: int = 12000, qonnx_vecto
 
     stage("5/5 report")
     console.print(Markdown((out / "report.md").read_text()))
-    brevitas = res["brevitas_vs_emulator_mismatches"]
     bad = sum(r.mismatches for r in results) + (1 if brevitas is None else brevitas)
     console.print(f"demo finished in {time.perf_counter() - t0:.0f} s; "
                   + ("[green]bit-exact at every level[/]" if not bad else f"[red]{bad} mismatching vectors[/]"))

@@ -66,6 +66,7 @@ def build_report(g: Graph, options: dict) -> dict:
         "source": g.meta.get("source", ""),
         "options": options,
         "input": {"name": inp.name, "shape": list(inp.shape), "type": str(inp.type)},
+        "inputs": [{"name": t.name, "shape": list(t.shape), "type": str(t.type)} for t in map(g.t, g.inputs)],
         "output": {"name": out.name, "shape": list(out.shape), "type": str(out.type)},
         "layers": rows,
         "totals": {
@@ -87,8 +88,9 @@ def render_markdown(rep: dict) -> str:
         f"Source `{rep['source']}` · part `{o.get('part')}` · clock {o.get('clock_ns')} ns · "
         f"hls4ml backend {o.get('hls_backend')} (io_parallel, {o.get('strategy')}, reuse {o.get('reuse_factor')})",
         "",
-        f"Input `{rep['input']['name']}` {rep['input']['shape']} as `{rep['input']['type']}`; "
-        f"output `{rep['output']['name']}` {rep['output']['shape']} as `{rep['output']['type']}`.",
+        "Input" + ("s " if len(rep.get("inputs", [])) > 1 else " ")
+        + ", ".join(f"`{i['name']}` {i['shape']} as `{i['type']}`" for i in rep.get("inputs", [rep["input"]]))
+        + f"; output `{rep['output']['name']}` {rep['output']['shape']} as `{rep['output']['type']}`.",
         "",
         "| node | onnx | op | input type | output type | shape | weight | mults |",
         "|---|---|---|---|---|---|---|---:|",

@@ -102,3 +102,18 @@ def sweep_table(points: list[SweepPoint]):
                   f"{e.ii_cycles} cyc / {e.ii_ns:g} ns", f"{r['LUT']:,}", f"{r['FF']:,}", f"{r['DSP']:,}",
                   f"{r['BRAM']:g}", verdict + mark)
     return t
+
+
+def sweep_markdown(points: list[SweepPoint], backend: str) -> str:
+    """The trade-off as a Markdown table for report.md; the chosen (cheapest fitting) point is marked."""
+    best = best_point(points)
+    lines = [f"## Design space ({backend} estimates)", "",
+             "| reuse | clock ns | latency | II | LUT | FF | DSP | BRAM | fits |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for p in points:
+        e, r = p.est, p.est.resources()
+        verdict = "yes" if e.fits else f"no ({', '.join(e.check.failed)})"
+        lines.append(f"| {p.reuse}{' ←' if p is best else ''} | {p.clock_ns:g} | {e.latency_cycles} cyc / "
+                     f"{e.latency_ns:g} ns | {e.ii_cycles} cyc / {e.ii_ns:g} ns | {r['LUT']:,} | {r['FF']:,} | "
+                     f"{r['DSP']:,} | {r['BRAM']:g} | {verdict} |")
+    return "\n".join(lines) + "\n"

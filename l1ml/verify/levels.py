@@ -14,7 +14,7 @@ from l1ml.backends.emulate import Emulator, input_codes, to_ir_layout, to_onnx_l
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.ir.graph import Graph
 from l1ml.ir.quantize import to_real
-from l1ml.verify.vectors import make_vectors
+from l1ml.verify.vectors import Vectors, as_dict, make_vectors, n_events
 
 
 class Level(Enum):
@@ -53,14 +53,29 @@ def compare(expected: np.ndarray, actual: np.ndarray, level: str, limit: int = 1
     return int(len(bad)), msgs
 
 
-def load_vectors(path: Path, g: Graph) -> np.ndarray:
-    """Events from a .npy file in the exported model's own layout (NCHW for images), as the IR wants them."""
+def load_vectors(path: Path, g: Graph) -> Vectors:
+    """Events from a file in the exported model's own layout (NCHW for images), as the IR wants them:
+    a .npy array for a one-input model, an .npz with one array per input name for several inputs."""
     if not path.exists():
-        raise InputFileError(f"{path}: no such file (give a .npy array of model inputs)")
+        raise InputFileError(f"{path}: no such file (give a .npy array of model inputs, or an .npz with one "
+                             f"array per input: {', '.join(g.inputs)})")
     try:
         x = np.load(path)
     except Exception as e:
-        raise InputFileError(f"{path}: not a .npy array ({e})") from e
+        raise InputFileError(f"{path}: not a .npy/.npz array file ({e})") from e
+    if isinstance(x, np.lib.npyio.NpzFile):
+        missing = [i for i in g.inputs if i not in x.files]
+        if missing:
+            raise InputFileError(f"{path}: no arrays for inputs {missing}; it has {x.files}")
+        out = {}
+        for i in g.inputs:
+            a, shape = x[i], g.t(i).shape
+            if a.ndim < 1 or a[0].size != int(np.prod(shape)):
+                raise InputFileError(f"{path}: '{i}' has events of shape {a.shape[1:]}, the input is {shape}")
+            out[i] = a.reshape(len(a), *shape).astype(np.float32)  # e.g. masks stored as (events, rows) bools
+        return out
+    if len(g.inputs) != 1:
+        raise InputFileError(f"{path}: the model has inputs {g.inputs}; give an .npz with one array per input")
     shape = g.t(g.inputs[0]).shape
     onnx_shape = to_onnx_layout(g, np.zeros((1, *shape))).shape[1:]
     if x.shape[1:] != onnx_shape:
@@ -68,7 +83,7 @@ def load_vectors(path: Path, g: Graph) -> np.ndarray:
     return to_ir_layout(g, x)
 
 
-def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: np.ndarray | None = None,
+def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: Vectors | None = None,
                progress=None) -> list[LevelResult]:
     outdir = Path(outdir)
     if not (outdir / "model.l1ml.json").exists():
@@ -97,7 +112,8 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: n
         if level is Level.QONNX:
             from l1ml.verify.qonnx_level import float32_inexact_nodes, run_qonnx
 
-            actual = run_qonnx(outdir / "model.onnx", to_onnx_layout(g, x)).astype(np.float64)
+            onnx_x = {i: to_onnx_layout(g, v) for i, v in as_dict(g, x).items()}
+            actual = run_qonnx(outdir / "model.onnx", onnx_x).astype(np.float64)
             inexact = float32_inexact_nodes(g)
             if inexact:
                 note = (f"qonnx executes in float32, which cannot hold the results of {', '.join(inexact)} "
@@ -105,12 +121,14 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: n
         elif level is Level.HLS:
             from l1ml.verify.hls_level import run_csim
 
-            x_real = to_real(codes[g.inputs[0]], g.t(g.inputs[0]).type)
+            x_real = {i: to_real(codes[i], g.t(i).type) for i in g.inputs}
+            if len(g.inputs) == 1:
+                x_real = x_real[g.inputs[0]]
             actual = run_csim(outdir / "hls", x_real, int(np.prod(g.t(g.outputs[0]).shape)))
         else:  # pragma: no cover
             raise L1MLError(f"unknown level {level}")
         bad, msgs = compare(expected, actual.reshape(expected.shape), level.value)
-        results.append(LevelResult(level.value, len(x), bad, round(time.perf_counter() - t0, 3), msgs, note))
+        results.append(LevelResult(level.value, n_events(x), bad, round(time.perf_counter() - t0, 3), msgs, note))
         if progress:
             progress(results[-1])
     return results

@@ -29,8 +29,9 @@ def float32_inexact_nodes(g: Graph) -> list[str]:
     return bad
 
 
-def run_qonnx(onnx_path: str | Path, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Outputs of the exported model for float32 inputs ``x`` (batch axis first)."""
+def run_qonnx(onnx_path: str | Path, x: np.ndarray | dict[str, np.ndarray], chunk: int = 4096) -> np.ndarray:
+    """Outputs of the exported model for float32 inputs ``x`` (batch axis first; a dict by ONNX input
+    name for a model with several inputs)."""
     from qonnx.core.onnx_exec import execute_onnx
     from qonnx.transformation.change_batchsize import ChangeBatchSize
     from qonnx.transformation.infer_shapes import InferShapes
@@ -38,16 +39,31 @@ def run_qonnx(onnx_path: str | Path, x: np.ndarray, chunk: int = 4096) -> np.nda
     from l1ml.frontend.qonnx import load_onnx
 
     base = load_onnx(onnx_path)
-    iname, oname = base.graph.input[0].name, base.graph.output[0].name
+    oname = base.graph.output[0].name
+    if not isinstance(x, dict):
+        x = {base.graph.input[0].name: x}
+    x = {k: np.asarray(v, dtype=np.float32) for k, v in x.items()}
+    n = len(next(iter(x.values())))
+    if not _resizable(base, min(n, chunk)):
+        chunk = 1  # e.g. the GNN's constant incidence MatMul: run one event at a time
     outs = []
     models: dict[int, object] = {}
-    x = np.asarray(x, dtype=np.float32)
-    for s in range(0, len(x), chunk):
-        xb = x[s:s + chunk]
-        m = models.get(len(xb))
+    for s in range(0, n, chunk):
+        xb = {k: v[s:s + chunk] for k, v in x.items()}
+        size = len(next(iter(xb.values())))
+        m = models.get(size)
         if m is None:
-            m = base.transform(ChangeBatchSize(len(xb))).transform(InferShapes())
-            models[len(xb)] = m
+            m = base if chunk == 1 else base.transform(ChangeBatchSize(size)).transform(InferShapes())
+            models[size] = m
         with np.errstate(over="ignore"):  # +-inf test inputs overflow qonnx's division: saturation
-            outs.append(np.asarray(execute_onnx(m, {iname: xb})[oname]))
+            outs.append(np.asarray(execute_onnx(m, xb)[oname]))
     return np.concatenate(outs)
+
+
+def _resizable(model, size: int) -> bool:
+    """Whether qonnx still knows every tensor's shape after changing the batch size to ``size``."""
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    m = model.transform(ChangeBatchSize(size)).transform(InferShapes())
+    return all(m.get_tensor_shape(o) is not None for n in m.graph.node for o in n.output)
