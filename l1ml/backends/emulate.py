@@ -20,6 +20,7 @@ from l1ml.ir.quantize import code_dtype, quantize_float, requantize
 from l1ml.passes.infer_types import conv_weight_matrix, dense_terms, pool_shift
 
 CHUNK = 4096  # events per block: keeps each layer's activations in cache
+BLOCK_ELEMENTS = 2**21  # ... but no tensor of a block beyond about this many codes (a GNN's edge tensors)
 
 
 def _dtype_for_magnitude(mag: int) -> type[np.generic]:
@@ -145,18 +146,22 @@ class Emulator(Interpreter[np.ndarray]):
 
     @rule(Op.CONCAT)
     def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
-        out = outs[0].type
-        dt = code_dtype(out.width)
+        out_t = outs[0].type
+        dt = code_dtype(out_t.width)
+        axis = node.attrs.axis + 1
         events = next(len(x) for t, x in zip(ins, v, strict=True) if not t.is_const)
-        parts = []
+        out = np.empty((events, *outs[0].shape), dt)
+        at = 0
         for t, x in zip(ins, v, strict=True):
-            x = np.asarray(x)
-            if t.is_const:  # a constant has no event axis
-                x = np.broadcast_to(x, (events, *t.shape))
-            x = x.astype(dt)
-            s = out.frac - t.type.frac
-            parts.append(x << s if dt == np.int64 else x * dt(2.0**s))
-        return [np.concatenate(parts, axis=node.attrs.axis + 1)]
+            part = np.moveaxis(out, axis, 0)[at:at + t.shape[axis - 1]]
+            src = np.moveaxis(np.broadcast_to(x, (events, *t.shape)), axis, 0)  # a constant has no event axis
+            s = out_t.frac - t.type.frac
+            if dt == np.int64:
+                np.left_shift(src.astype(np.int64, copy=False), s, out=part)
+            else:
+                np.multiply(src, dt(2.0**s), out=part, casting="unsafe")  # exact: codes fit the dtype
+            at += t.shape[axis - 1]
+        return [out]
 
     @rule(Op.GATHER)
     def gather(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
@@ -185,19 +190,21 @@ class Emulator(Interpreter[np.ndarray]):
         from threadpoolctl import threadpool_limits
 
         n = len(next(iter(arrays.values())))
+        widest = max((t.size for t in self.graph.tensors.values() if not t.is_const), default=1)
+        chunk = max(1, min(CHUNK, BLOCK_ELEMENTS // widest))
         outs: dict[str, np.ndarray] = {o: np.empty((n, *self.graph.t(o).shape), np.int64)
                                        for o in self.graph.outputs}
         # blocks of a few thousand events are too small for threaded BLAS: its threads spin and, on a
         # busy machine, run 20x slower than one thread
         with threadpool_limits(1, user_api="blas"):
-            for s in range(0, n, CHUNK):
-                env = self.run({k: prepare(k, v[s:s + CHUNK]) for k, v in arrays.items()})
+            for s in range(0, n, chunk):
+                env = self.run({k: prepare(k, v[s:s + chunk]) for k, v in arrays.items()})
                 for o in self.graph.outputs:
-                    outs[o][s:s + CHUNK] = env[o]
+                    outs[o][s:s + chunk] = env[o]
         return outs
 
     def run_codes(self, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Input codes -> output codes (int64), in blocks of CHUNK events."""
+        """Input codes -> output codes (int64), in blocks of up to CHUNK events."""
         return self._blocks(codes, lambda k, v: v.astype(code_dtype(self.graph.t(k).type.width)))
 
     def run_float(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
