@@ -32,9 +32,14 @@ import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
     from l1ml.ir.graph import Graph
+    from l1ml.verify.vectors import Vectors
 
 GOLDEN_FORMAT = "l1ml-golden-1"
 MAX_LINES = 8  # differing words listed per failure
+
+
+def _n_events(x: Vectors) -> int:
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
 class Level(Enum):
@@ -138,20 +143,26 @@ class BitExact:
                 pytest.fail(f"{path}: not an l1ml golden file of this version; delete it or rerun with "
                             "--l1ml-update-golden", pytrace=False)
             outputs = {k: z[f"out_{i}"] for i, k in enumerate(meta["outputs"])}
-            return {"x": z["x"], "meta": meta, "outputs": outputs}
+            x = {k: z[f"x_{i}"] for i, k in enumerate(meta["inputs"])} if "inputs" in meta else z["x"]
+            return {"x": x, "meta": meta, "outputs": outputs}
 
     @staticmethod
-    def _save_golden(path: Path, model: Path, g: Graph, x: np.ndarray, codes: dict[str, np.ndarray]) -> None:
+    def _save_golden(path: Path, model: Path, g: Graph, x: Vectors, codes: dict[str, np.ndarray]) -> None:
         meta = {"format": GOLDEN_FORMAT, "model": model.name, "outputs": list(g.outputs),
                 "types": {o: g.t(o).type.to_json() for o in g.outputs}}
+        if isinstance(x, dict):  # a model with several inputs: one array each
+            meta["inputs"] = list(x)
+            arrays = {f"x_{i}": v for i, v in enumerate(x.values())}
+        else:
+            arrays = {"x": x}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, x=x, meta=np.array(json.dumps(meta, sort_keys=True)),
+        np.savez_compressed(tmp, **arrays, meta=np.array(json.dumps(meta, sort_keys=True)),
                             **{f"out_{i}": codes[o] for i, o in enumerate(g.outputs)})
         tmp.replace(path)
 
     # ---- levels --------------------------------------------------------------------------------------
-    def _qonnx(self, model: Path, g: Graph, x: np.ndarray, outputs: dict[str, np.ndarray]) -> LevelOutcome:
+    def _qonnx(self, model: Path, g: Graph, x: Vectors, outputs: dict[str, np.ndarray]) -> LevelOutcome:
         """qonnx computes in float: compare real values (exact for outputs of up to 24 bits)."""
         from l1ml.ir.quantize import to_real
         from l1ml.verify.qonnx_level import float32_inexact_nodes, run_qonnx
@@ -163,7 +174,7 @@ class BitExact:
         bad, lines = _diff_lines("qonnx", expected, actual)
         inexact = float32_inexact_nodes(g)
         note = f"qonnx rounds in float32 at {', '.join(inexact)}" if inexact else ""
-        return LevelOutcome(Level.QONNX.value, len(x), bad, lines, note)
+        return LevelOutcome(Level.QONNX.value, _n_events(x), bad, lines, note)
 
     def _hls(self, g: Graph, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> LevelOutcome:
         """The hls4ml project l1ml writes, C-simulated: inputs as exact reals, outputs as reals."""
@@ -173,14 +184,15 @@ class BitExact:
 
         prj = self._workdir("hls")
         write_hls(g, prj, prj, CompileOptions())
-        inp, out = g.inputs[0], g.outputs[0]
-        x_real = to_real(inputs[inp], g.t(inp).type)
+        out = g.outputs[0]
+        x_real = {i: to_real(inputs[i], g.t(i).type) for i in g.inputs}
         expected = to_real(outputs[out], g.t(out).type)
-        actual = run_csim(prj, x_real, int(np.prod(g.t(out).shape))).reshape(expected.shape)
+        arg = x_real if len(g.inputs) > 1 else x_real[g.inputs[0]]
+        actual = run_csim(prj, arg, int(np.prod(g.t(out).shape))).reshape(expected.shape)
         bad, lines = _diff_lines("hls", expected, actual)
-        return LevelOutcome(Level.HLS.value, len(x_real), bad, lines)
+        return LevelOutcome(Level.HLS.value, len(expected), bad, lines)
 
-    def _rtl(self, g: Graph, x: np.ndarray, rtl_options: dict) -> LevelOutcome:
+    def _rtl(self, g: Graph, x: Vectors, rtl_options: dict) -> LevelOutcome:
         from l1ml.backends.verilog import write_rtl
         from l1ml.verify.rtl import check_rtl
 
@@ -192,7 +204,7 @@ class BitExact:
 
     # ---- the call ------------------------------------------------------------------------------------
     def __call__(self, model: str | Path, levels: Sequence[str | Level] = ("qonnx",), vectors: int = 500,
-                 seed: int = 0, data: np.ndarray | None = None, reuse_factor: int = 1,
+                 seed: int = 0, data: Vectors | None = None, reuse_factor: int = 1,
                  clock_ns: float | None = None, pipeline_stages: int | None = None) -> BitExactResult:
         """Check ``model`` (a path relative to the test file, or absolute) at ``levels``; fail the test
         on any output word that differs from the emulator or from the stored golden words."""
@@ -229,13 +241,13 @@ class BitExact:
                 problems.append(f"{r.level}: {r.mismatches} of {r.vectors} vectors differ from the emulator"
                                 + (f" ({r.note})" if r.note else ""))
                 problems.extend(f"    {line}" for line in r.lines)
-        result = BitExactResult(model, golden, stored is None, len(x), results)
+        result = BitExactResult(model, golden, stored is None, _n_events(x), results)
         if problems:
             pytest.fail(f"l1ml_bitexact({model.name}) is not bit-exact:\n" + "\n".join(problems),
                         pytrace=False)
         if stored is None:
             self._save_golden(golden, model, g, x, outputs)
-            msg = (f"l1ml_bitexact: stored {len(x)} golden vectors in {golden}; commit it so that later runs "
+            msg = (f"l1ml_bitexact: stored {_n_events(x)} golden vectors in {golden}; commit it so that later runs "
                    "detect changed output words")
             warnings.warn(GoldenStored(msg), stacklevel=2)
         return result

@@ -107,3 +107,26 @@ def test_all_three_levels_including_hls(pytester, example):
             assert all(o.mismatches == 0 for o in r.levels)
     """)
     _run(pytester, "test_all.py").assert_outcomes(passed=1)
+
+
+def test_a_several_input_gnn_gets_golden_words_and_a_qonnx_check(pytester, small_track_gnn):
+    """The track GNN (four inputs: features and validity masks) through the plugin: golden file with one
+    array per input, qonnx level on full and empty sectors; a corrupted golden word is caught."""
+    shutil.copy(small_track_gnn / "model.onnx", pytester.path / "gnn.onnx")
+    pytester.makepyfile(test_gnn="""
+        def test_gnn(l1ml_bitexact):
+            r = l1ml_bitexact("gnn.onnx", levels=["qonnx"], vectors=60)
+            assert r.vectors == 60
+    """)
+    _run(pytester).assert_outcomes(passed=1)
+    (golden,) = (pytester.path / "l1ml_golden").glob("*.npz")
+    with np.load(golden) as z:
+        stored = dict(z)
+    assert {"x_0", "x_1", "x_2", "x_3"} <= set(stored) and "x" not in stored
+    assert stored["x_2"].shape == (60, 72, 1)  # node_mask, one bit per slot
+    _run(pytester).assert_outcomes(passed=1)
+    stored["out_0"][3, 5] += 1
+    np.savez_compressed(golden, **stored)
+    bad = _run(pytester)
+    bad.assert_outcomes(failed=1)
+    assert "is not bit-exact" in bad.stdout.str()
