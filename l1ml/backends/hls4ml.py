@@ -3,6 +3,8 @@
 hls4ml's own precision inference is never consulted: each layer's weight, bias, accumulator and
 result types are the IR's exact types, spelled as ap_fixed. The project is written with hls4ml's
 writer (Vitis by default), so a user with Vitis HLS synthesises it unchanged with its build script.
+A GNN's row-wise Dense, mask product, gather, concatenation and segment sum become l1ml's extension
+layers (``l1ml.backends.hls4ml_gnn``, docs/hls4ml-gnn.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ml.backends.hls4ml_gnn import (
+    MAX_CONCAT_INPUTS,
+    epilogue,
+    fused_gather,
+    insert_clones,
+    lanes,
+    register,
+    segment_table,
+    time_multiplexed,
+)
 from l1ml.errors import L1MLError, NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
@@ -64,6 +76,10 @@ class HLSLowering(Interpreter[str]):
         self.layers: list[HLSLayer] = []
         self.reuse_factor = reuse_factor
         self.strategy = strategy
+        # a GNN with R > 1: row-wise layers time-multiplexed, the project in the DATAFLOW style
+        self.tmux = time_multiplexed(graph, reuse_factor)
+        self.fused: set[str] = set()  # ReLU/Quantize nodes computed inside a row-wise Dense
+        self.gathered: dict[str, tuple[str, list[int], int]] = {}  # fused Gather output: (source, table, rows)
 
     def const(self, t: Tensor) -> str:
         return t.name
@@ -76,8 +92,10 @@ class HLSLowering(Interpreter[str]):
     @rule(Op.DENSE)
     def dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
         x, w, out = ins[0], ins[1], outs[0]
+        if len(x.shape) == 2:
+            return self.row_dense(node, ins, outs, v)
         if len(x.shape) != 1:
-            raise NodeError(node, f"Dense on a {len(x.shape) + 1}-D input is not lowered to hls4ml yet")
+            raise NodeError(node, f"Dense on a {len(x.shape) + 1}-D input is not lowered to hls4ml")
         b = ins[2] if len(ins) > 2 else None
         bias = to_real(b.data, b.type) if b is not None else np.zeros(w.shape[1])
         layer = {
@@ -101,11 +119,15 @@ class HLSLowering(Interpreter[str]):
 
     @rule(Op.RELU)
     def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        if node.name in self.fused:
+            return [v[0]]
         layer = {"class_name": "Activation", "activation": "relu", "inputs": [v[0]]}
         return self.emit(node, layer, {"result": ap_type(outs[0].type)})
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        if node.name in self.fused:
+            return [v[0]]
         # a linear activation whose result type differs from its input is a cast: ap_fixed applies
         # the output type's rounding and saturation, exactly the IR's requantize
         layer = {"class_name": "Activation", "activation": "linear", "inputs": [v[0]]}
@@ -197,25 +219,116 @@ class HLSLowering(Interpreter[str]):
         layer = {"class_name": "Add", "op": "add", "inputs": list(v)}
         return self.emit(node, layer, {"result": ap_type(outs[0].type), "accum": ap_type(outs[0].type)})
 
+    # -- static-topology GNN ops, lowered to the extension layers of l1ml.backends.hls4ml_gnn --
+
+    def row_dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        """The same Dense on every row, with the ReLU/Quantize after it: ceil(rows / R) lanes walk the rows
+        in <= R pipelined steps."""
+        x, w, out = ins[0], ins[1], outs[0]
+        b = ins[2] if len(ins) > 2 else None
+        chain = epilogue(self.graph, node)
+        self.fused.update(n.name for n in chain)
+        result = self.graph.t(chain[-1].outputs[0]) if chain else out
+        n_lanes, n_steps = lanes(x.shape[0], self.reuse_factor)
+        layer = {
+            "class_name": "L1MLRowDense", "inputs": [v[0]],
+            "n_rows": x.shape[0], "n_in": w.shape[0], "n_out": w.shape[1], "n_lanes": n_lanes, "n_steps": n_steps,
+            "tmux": self.tmux, "relu": any(n.op is Op.RELU for n in chain),
+            "weight_data": to_real(w.data, w.type),
+            "bias_data": to_real(b.data, b.type) if b is not None else np.zeros(w.shape[1]),
+        }
+        prec = {
+            "weight": ap_type(w.type),
+            "bias": ap_type(b.type) if b is not None else ap_type(FixedType(False, 1, 0)),
+            "accum": ap_type(out.type),  # exact: every sum of products fits, as for the rank-1 Dense
+            "result": ap_type(result.type, node.describe()),
+        }
+        return self.emit(node, layer, prec)
+
+    @rule(Op.MUL)
+    def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        x, m = ins
+        if x.is_const or m.is_const or len(x.shape) != 2 or m.shape not in ((x.shape[0], 1), x.shape):
+            raise NodeError(node, "only Mul of a (rows, F) tensor by a (rows, 1) mask input (or an equally "
+                            f"shaped tensor) is lowered to hls4ml; got {x.shape} * {m.shape}")
+        layer = {"class_name": "L1MLMaskMul", "inputs": [v[0], v[1]],
+                 "n_rows": x.shape[0], "n_feat": x.shape[1], "n_mask_feat": m.shape[1]}
+        # the exact product type: the result holds x * m without rounding
+        return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+
+    @rule(Op.GATHER)
+    def gather(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        x = ins[0]
+        if len(x.shape) != 2:
+            raise NodeError(node, f"only a Gather of rows of a (rows, F) tensor is lowered to hls4ml; got {x.shape}")
+        if fused_gather(self.graph, node):  # the Concat after it reads the rows through the index table
+            self.gathered[outs[0].name] = (v[0], list(node.attrs.indices), x.shape[0])
+            return [v[0]]
+        layer = {"class_name": "L1MLGather", "inputs": [v[0]], "n_rows_in": x.shape[0],
+                 "n_rows_out": outs[0].shape[0], "n_feat": x.shape[1], "indices": list(node.attrs.indices)}
+        return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+
+    @rule(Op.CONCAT)
+    def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        out = outs[0]
+        if any(t.is_const for t in ins) or len(out.shape) != 2 or node.attrs.axis != 1:
+            raise NodeError(node, "only a Concat of (rows, F_i) inputs along the last axis is lowered to hls4ml")
+        if not 2 <= len(ins) <= MAX_CONCAT_INPUTS:
+            raise NodeError(node, f"a Concat of {len(ins)} inputs is not lowered to hls4ml (2 to "
+                            f"{MAX_CONCAT_INPUTS}); split it into nested Concats in the model")
+        # the output type has the finest LSB and the union range, so each input converts exactly
+        inputs: list[str] = []
+        part_input, part_rows, tables = [], [], []
+        for t, value in zip(ins, v, strict=True):
+            src, table, rows = self.gathered.get(t.name, (value, [], t.shape[0]))
+            if src not in inputs:
+                inputs.append(src)
+            part_input.append(inputs.index(src))
+            part_rows.append(rows)
+            tables.append(table)
+        layer = {"class_name": "L1MLConcat", "inputs": inputs, "n_rows": out.shape[0], "part_input": part_input,
+                 "feats": [t.shape[1] for t in ins], "part_rows": part_rows, "tables": tables}
+        return self.emit(node, layer, {"result": ap_type(out.type)})
+
+    @rule(Op.SEGMENT_SUM)
+    def segment_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        x, out = ins[0], outs[0]
+        if len(x.shape) != 2:
+            raise NodeError(node, f"only a SegmentSum of a (rows, F) tensor is lowered to hls4ml; got {x.shape}")
+        rows, degree = segment_table(node.attrs.segments, node.attrs.n_segments)
+        layer = {"class_name": "L1MLSegmentSum", "inputs": [v[0]], "n_rows_in": x.shape[0],
+                 "n_segments": node.attrs.n_segments, "n_feat": x.shape[1], "degree": degree, "rows": rows}
+        # the output type is exact for `degree` terms: the accumulator never overflows
+        return self.emit(node, layer, {"accum": ap_type(out.type), "result": ap_type(out.type)})
+
 
 def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = "xcvu13p-flga2577-2-e",
                     clock_ns: float = 5.0, project: str = "myproject", reuse_factor: int = 1,
                     strategy: str = "Latency"):
-    """Lower the IR to an hls4ml ``ModelGraph`` (io_parallel), not yet written or compiled."""
+    """Lower the IR to an hls4ml ``ModelGraph`` (io_parallel), not yet written or compiled.
+
+    One InputLayer per graph input, in ``g.inputs`` order (the order of the bridge function's arrays).
+    For a GNN, ``reuse_factor`` R is the rows per lane of the row-wise Dense layers; with R > 1 the
+    project uses hls4ml's DATAFLOW pipeline style, so each layer is a process with II <= R.
+    The written project is meant for Vitis HLS (``vitis_hls -f build_prj.tcl``), which l1ml does not run:
+    its C-simulation (g++) is what is checked against the emulator, its pragmas are not.
+    """
     import hls4ml
     from hls4ml.model.graph import ModelGraph
 
+    register()
     lowering = HLSLowering(g, reuse_factor, strategy)
     lowering.check_supported()
-    if len(g.inputs) != 1:
-        raise L1MLError("the hls4ml backend supports models with one input")
-    inp = g.t(g.inputs[0])
-    in_name = "in_" + re.sub(r"\W", "_", inp.name)
-    env = lowering.run({inp.name: in_name})
-    input_layer = {"class_name": "InputLayer", "name": in_name, "input_shape": list(inp.shape)}
-    layer_list = [input_layer] + [h.layer for h in lowering.layers]
+    in_names = {name: "in_" + re.sub(r"\W", "_", name) for name in g.inputs}
+    env = lowering.run(dict(in_names))
     # the input precision is the plain input type: codes arrive exact, nothing rounds twice
-    layer_cfg = {in_name: {"Precision": {"result": ap_type(inp.type.plain())}, "Trace": False}}
+    input_layers = [{"class_name": "InputLayer", "name": in_names[n], "input_shape": list(g.t(n).shape)}
+                    for n in g.inputs]
+    layer_list = input_layers + [h.layer for h in lowering.layers]
+    if lowering.tmux:
+        layer_list = insert_clones(layer_list)
+    layer_cfg = {in_names[n]: {"Precision": {"result": ap_type(g.t(n).type.plain())}, "Trace": False}
+                 for n in g.inputs}
     for h in lowering.layers:
         layer_cfg[h.layer["name"]] = {"Precision": h.precision, "ReuseFactor": reuse_factor,
                                       "Strategy": strategy, "Trace": False, **h.config}
@@ -223,10 +336,11 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
         output_dir=str(outdir), project_name=project, backend=backend, part=part,
         clock_period=clock_ns, io_type="io_parallel",
     )
-    config["HLSConfig"] = {
-        "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": strategy,
-                  "BitExact": False, "TraceOutput": False},
-        "LayerName": layer_cfg,
-    }
+    model_cfg = {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": strategy,
+                 "BitExact": False, "TraceOutput": False}
+    if lowering.tmux:
+        # a pipelined top function would unroll the time-multiplexed step loops
+        model_cfg["PipelineStyle"] = "dataflow"
+    config["HLSConfig"] = {"Model": model_cfg, "LayerName": layer_cfg}
     outputs = [env[o] for o in g.outputs]
-    return ModelGraph.from_layer_list(config, layer_list, [in_name], outputs)
+    return ModelGraph.from_layer_list(config, layer_list, list(in_names.values()), outputs)

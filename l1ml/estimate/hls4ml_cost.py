@@ -13,7 +13,15 @@ rules hls4ml's documentation and papers state, not with synthesis run here:
   the target clock and an output register; activations and casts take one cycle;
 * an io_parallel Conv2D is hls4ml's im2col loop over Ho x Wo / ParallelizationFactor partitions
   (l1ml leaves the factor at 1), pipelined at II = R: the layer's II is Ho * Wo * R, and the model's
-  II the largest layer II; pooling is fully unrolled.
+  II the largest layer II; pooling is fully unrolled;
+* a GNN (l1ml's extension layers, ``l1ml.backends.hls4ml_gnn``): a Dense on (rows, F) is P = ceil(rows / R)
+  lanes of the fully parallel Dense, walking the rows in ceil(rows / P) <= R steps (its II), with a
+  steps:1 multiplexer on every lane input bit; a segment sum is one adder per extra term of each segment
+  (sum over segments of degree - 1, times features); a 1-bit mask product is an AND per bit (two per
+  LUT6_2); gathers and concatenations are wiring (a gather read only by a concatenation is folded into
+  it, so no gathered copy exists). With R > 1 the project is a DATAFLOW of processes:
+  every layer output is a ping-pong channel (two register copies, UG1399), each process takes at least
+  a cycle, a tensor with k readers is copied k times, and the latency is the longest path.
 
 The coefficients below reproduce the order of magnitude of the published jet-tagger figures cited in
 docs/estimation.md. This model was not checked against Vivado/Vitis HLS here (no vendor tools on
@@ -27,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from l1ml.backends.hls4ml_gnn import epilogue, fused_gather, lanes, readers, row_wise, time_multiplexed
 from l1ml.backends.verilog.arith import clog2, csd
 from l1ml.estimate.result import LayerCost, Resources, Strategy
 from l1ml.ir.graph import Graph, Node, Tensor
@@ -38,6 +47,9 @@ ASSUMPTIONS = [
     "hls4ml backend (io_parallel): analytical model from the rules in hls4ml's documentation and papers "
     "(multipliers = n_mult / reuse, II = reuse, DSP only for products of two operands of >= 10 bits; "
     "a Conv2D walks its Ho x Wo partitions, II = Ho * Wo * reuse).",
+    "GNN extension layers: row-wise Dense = ceil(rows / R) lanes of the parallel Dense, II = ceil(rows / lanes) "
+    "<= R; segment sum = adders over degree terms; 1-bit masks = AND gates; gathers and concats = wiring; "
+    "with R > 1 DATAFLOW channels are ping-pong register buffers.",
     "Calibrated to the order of magnitude of published hls4ml jet-tagger figures (docs/estimation.md); NOT "
     "checked against Vivado/Vitis HLS on this machine. Expect up to a factor two on LUT/FF; run the vendor "
     "synthesis before committing a design.",
@@ -78,16 +90,48 @@ class HLSCost(Interpreter[HVal]):
         self.clock_ns, self.reuse, self.strategy, self.k = clock_ns, reuse, strategy, k
         self.rows: list[LayerCost] = []
         self.ii = reuse  # the largest layer II: a Conv2D walks its partitions
+        # a GNN with R > 1 is a DATAFLOW of processes; with R = 1 it runs at II = 1
+        self.gnn = row_wise(graph)
+        self.tmux = time_multiplexed(graph, reuse)
+        if self.gnn:
+            self.ii = 1  # raised to the most steps of a row-wise layer (<= R)
+        self.ready: dict[str, int] = {}  # cycle at which each tensor is available (longest path)
+        self.fused: set[str] = set()  # ReLU/Quantize nodes priced with the row-wise Dense before them
+        for name in graph.inputs:
+            self.ready[name] = self._clone(name, name)
 
     def const(self, t: Tensor) -> HVal:
         return HVal(t.type, t.size, True)
 
     def row(self, node: Node, latency: int, res: Resources, detail: str = "") -> None:
         self.rows.append(LayerCost(node.name, node.meta.get("onnx_name", ""), node.op.value, latency, res, detail))
+        start = max((self.ready.get(i, 0) for i in node.inputs), default=0)
+        for o in node.outputs:
+            self.ready[o] = start + latency + self._clone(o, node.name)
+
+    def _clone(self, tensor: str, producer: str) -> int:
+        """DATAFLOW: a tensor read by k > 1 layers is copied into k channels by a process (one cycle)."""
+        k = readers(self.graph, tensor)
+        if not self.tmux or k < 2:
+            return 0
+        t = self.graph.t(tensor)
+        self.rows.append(LayerCost(f"{producer}_clone", "", "Clone", 1,
+                                   Resources(ff=2 * k * t.size * t.type.width), f"{k} copies"))
+        return 1
+
+    def _channel(self, t: Tensor, copies: int) -> Resources:
+        """Registers a DATAFLOW process adds for its output: ``copies`` of it (a ping-pong channel is two)."""
+        return Resources(ff=copies * t.size * t.type.width) if self.tmux else Resources()
+
+    def _process_cycles(self) -> int:
+        """Wiring is free inside a pipelined top function, but a DATAFLOW process registers its output."""
+        return 1 if self.tmux else 0
 
     @rule(Op.DENSE)
     def dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
         x, w, out = ins[0], ins[1], outs[0]
+        if self.gnn and len(x.shape) == 2:
+            return self._row_dense(node, ins, outs)
         rows = int(np.prod(x.shape[:-1], dtype=np.int64))
         n_in, n_out = w.shape
         res, n_units, dsp, depth = self._mac(x.type, w.type, w.data.reshape(n_in, n_out), len(ins) > 2, out.type)
@@ -104,13 +148,39 @@ class HLSCost(Interpreter[HVal]):
         mult_ns = self.k.mult_ns_dsp if dsp else self.k.mult_ns_lut
         return math.ceil((mult_ns + depth * self.k.adder_ns) / self.clock_ns)
 
+    def _row_dense(self, node: Node, ins: list[Tensor], outs: list[Tensor]) -> list[HVal]:
+        """l1ml_row_dense(_tmux): P lanes of the fully parallel Dense walk the rows in S <= R steps."""
+        x, w, out = ins[0], ins[1], outs[0]
+        rows, (n_in, n_out) = x.shape[0], w.shape
+        n_lanes, n_steps = lanes(rows, self.reuse)
+        lane, n_units, dsp, depth = self._mac(x.type, w.type, w.data, len(ins) > 2, out.type, reuse=1,
+                                              latency_strategy=True)
+        chain = epilogue(self.graph, node)  # ReLU/Quantize computed in the lanes: one LUT a bit each
+        self.fused.update(n.name for n in chain)
+        for n in chain:
+            lane.lut += n_out * self.graph.t(n.outputs[0]).type.width
+        final = self.graph.t(chain[-1].outputs[0]) if chain else out
+        res = lane.scaled(n_lanes)
+        if n_steps > 1:
+            # a steps:1 multiplexer on every lane input bit (a LUT6 selects among 4), the full output held
+            res.lut += n_lanes * n_in * x.type.width * math.ceil((n_steps - 1) / 3)
+            res.ff += (rows - n_lanes) * n_out * final.type.width
+        res += self._channel(final, 1)
+        latency = n_steps - 1 + self._tree_cycles(dsp, depth) + self.k.io_cycles + (1 if chain else 0)
+        self.ii = max(self.ii, n_steps)
+        self.row(node, latency, res, f"{n_lanes} lanes x {n_units} multipliers ({'DSP' if dsp else 'LUT'}), "
+                 f"{n_steps} steps")
+        return [HVal(out.type, out.size)]
+
     def _mac(self, xt: FixedType, wt: FixedType, weights: np.ndarray, has_bias: bool,
-             yt: FixedType) -> tuple[Resources, int, bool, int]:
+             yt: FixedType, reuse: int | None = None,
+             latency_strategy: bool | None = None) -> tuple[Resources, int, bool, int]:
         """One matrix-vector product (n_in, n_out) at the reuse factor: resources, physical multipliers,
         whether they are DSPs, and the adder-tree depth. Dense and Conv2D (one partition) share it."""
         n_in, n_out = weights.shape
-        r, k = self.reuse, self.k
-        latency_strategy = self.strategy is Strategy.LATENCY
+        r, k = self.reuse if reuse is None else reuse, self.k
+        if latency_strategy is None:
+            latency_strategy = self.strategy is Strategy.LATENCY
         n_mult = int(np.count_nonzero(weights)) if latency_strategy else n_in * n_out
         n_units = math.ceil(n_mult / r)  # physical multipliers
         dsp = xt.width >= k.dsp_min_bits and wt.width >= k.dsp_min_bits
@@ -184,9 +254,51 @@ class HLSCost(Interpreter[HVal]):
         return [HVal(outs[0].type, v[0].n, v[0].const)]
 
     def _elementwise(self, node: Node, n: int, out: FixedType, per_bit: float) -> list[HVal]:
-        res = Resources(lut=per_bit * n * out.width, ff=n * out.width)
+        if node.name in self.fused:
+            return self._fused(node)
+        res = Resources(lut=per_bit * n * out.width, ff=n * out.width) + self._channel(self.graph.t(node.outputs[0]), 1)
         self.row(node, 1, res)
         return [HVal(out, n)]
+
+    @rule(Op.MUL)
+    def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        x, m, out = ins[0], ins[1], outs[0]
+        if m.type.width == 1:  # a validity bit: one AND per output bit, two per LUT6_2
+            res, detail = Resources(lut=0.5 * out.size * out.type.width), "AND with the mask bit"
+        else:
+            res = Resources(lut=out.size * self.k.soft_mult_lut_per_bit2 * x.type.width * m.type.width)
+            detail = "LUT multipliers"
+        self.row(node, self._process_cycles(), res + self._channel(out, 2), detail)
+        return [HVal(out.type, out.size)]
+
+    @rule(Op.GATHER)
+    def gather(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        if fused_gather(self.graph, node):  # the Concat after it reads the rows: no copy, no channel
+            self.row(node, 0, Resources(), "wiring, read by the Concat after it")
+        else:
+            self.row(node, self._process_cycles(), self._channel(outs[0], 2), "wiring only")
+        return [HVal(outs[0].type, outs[0].size)]
+
+    @rule(Op.CONCAT)
+    def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        self.row(node, self._process_cycles(), self._channel(outs[0], 2), "wiring only")
+        return [HVal(outs[0].type, outs[0].size)]
+
+    @rule(Op.SEGMENT_SUM)
+    def segment_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        """A fully parallel adder tree per segment and feature over that segment's rows."""
+        out = outs[0]
+        feats = out.size // node.attrs.n_segments
+        counts = np.bincount([s for s in node.attrs.segments if s >= 0], minlength=node.attrs.n_segments)
+        adders = int(np.maximum(counts - 1, 0).sum()) * feats
+        res = Resources(ff=out.size * out.type.width) + self._channel(out, 1)
+        one = Resources()
+        one.adder(out.type.width, self.k.add_lut_per_bit)
+        res += one.scaled(adders)
+        depth = clog2(node.attrs.degree())
+        latency = math.ceil(depth * self.k.adder_ns / self.clock_ns) + self.k.io_cycles
+        self.row(node, latency, res, f"{adders} adders, degree {node.attrs.degree()}")
+        return [HVal(out.type, out.size)]
 
     @rule(Op.RELU)
     def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
@@ -195,6 +307,11 @@ class HLSCost(Interpreter[HVal]):
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
         return self._elementwise(node, v[0].n, outs[0].type, 1.0)
+
+    def _fused(self, node: Node) -> list[HVal]:
+        self.row(node, 0, Resources(), "computed in the lanes of the Dense before it")
+        t = self.graph.t(node.outputs[0])
+        return [HVal(t.type, t.size)]
 
     @rule(Op.ADD)
     def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
@@ -218,5 +335,6 @@ def estimate_hls4ml(g: Graph, *, clock_ns: float, reuse_factor: int, strategy: S
     total = Resources()
     for r in model.rows:
         total += r.res
-    latency = sum(r.latency_cycles for r in model.rows) + 1  # the input register of the top function
+    # the longest path through the layers (a chain's sum), plus the input register of the top function
+    latency = max(model.ready[o] for o in g.outputs) + 1
     return model.rows, total, latency, model.ii

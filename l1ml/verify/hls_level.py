@@ -47,15 +47,24 @@ def build_csim(prj: Path) -> Path:
     return sorted((prj / "firmware").glob(f"{name}-*.so"))[-1]
 
 
-def run_csim(prj: Path, x_real: np.ndarray, n_out: int) -> np.ndarray:
+def run_csim(prj: Path, x_real: np.ndarray | dict[str, np.ndarray], n_out: int) -> np.ndarray:
     """Outputs (float64) of the C-simulation for inputs given as exact real values (the input codes
-    times their LSB: ap_fixed takes them without rounding)."""
+    times their LSB: ap_fixed takes them without rounding).
+
+    ``x_real`` is one array (n, *shape) for a one-input model, or a dict {input name: array (n, *shape)}
+    in the graph's input order, which is the order of the bridge function's input arrays.
+    """
     lib = ctypes.CDLL(str(build_csim(prj)))
     fn = getattr(lib, f"{_project_name(prj)}_double")
+    arrays = list(x_real.values()) if isinstance(x_real, dict) else [x_real]
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise L1MLError(f"{prj}: the C-simulation inputs have different numbers of vectors: "
+                        f"{[len(a) for a in arrays]}")
+    xs = [np.ascontiguousarray(np.asarray(a).reshape(n, -1), dtype=np.float64) for a in arrays]
     ptr = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
-    fn.argtypes, fn.restype = [ptr, ptr], None
-    x = np.ascontiguousarray(x_real.reshape(len(x_real), -1), dtype=np.float64)
-    y = np.zeros((len(x), n_out), dtype=np.float64)
-    for i in range(len(x)):
-        fn(x[i], y[i])
+    fn.argtypes, fn.restype = [ptr] * (len(xs) + 1), None
+    y = np.zeros((n, n_out), dtype=np.float64)
+    for i in range(n):
+        fn(*(x[i] for x in xs), y[i])
     return y
