@@ -44,7 +44,15 @@ def _latency_bar(ax, est: Estimate) -> None:
     ax.barh([0], [budget], color="#eeeeee", edgecolor="black", height=0.6)
     start = 0.0
     cmap = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c"]
-    for k, row in enumerate(r for r in est.layers if r.latency_cycles):
+    rows = [r for r in est.layers if r.latency_cycles]
+    if sum(r.latency_cycles for r in rows) > est.latency_cycles:
+        # parallel branches (a GNN's two segment sums, copies of a tensor): layers overlap in time, so
+        # stacking them would overstate the latency; draw the critical path as one bar
+        rows = []
+        ax.barh([0], [est.latency_ns], color=cmap[0], height=0.6, edgecolor="white",
+                label=f"critical path: {est.latency_cycles} cycles (layers run in parallel branches)")
+        start = est.latency_ns
+    for k, row in enumerate(rows):
         w = row.latency_cycles * est.clock_ns
         ax.barh([0], [w], left=start, color=cmap[k % len(cmap)], height=0.6, edgecolor="white",
                 label=f"{row.node}: {row.latency_cycles} cycle(s)")
