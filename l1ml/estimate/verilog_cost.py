@@ -21,6 +21,8 @@ from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, p
 from l1ml.backends.verilog.conv import conv_problem
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, register_outputs
 from l1ml.backends.verilog.pool import POOL_KIND, PoolKind, pool_levels, pool_window
+from l1ml.backends.verilog.render import check_concat, mask_operand
+from l1ml.backends.verilog.rows_plan import has_rows
 from l1ml.errors import NodeError
 from l1ml.estimate.bits import Word, add_words, carry_cells, needed_bits, trailing_zeros
 from l1ml.estimate.result import LayerCost, Resources
@@ -54,6 +56,10 @@ class Coefficients:
     # the select of a max-pooling stage beyond its comparator: fitted on the two max pools of the tiny CNN
     # in tests/backends/test_verilog_conv.py (16-bit and 7-bit words; docs/estimation.md), not validated
     max_select_lut_per_bit: float = 0.6
+    # a GNN region's row multiplexer (l1ml_mux, N words of a lane input row): LUTs per bit for each word past
+    # the first. Yosys synth_xilinx maps the primitive's priority chain at 0.6 to 1.2 of them (N = 8, 16, 26,
+    # 52, 104 words: 0.86, 0.89, 0.77, 0.63, 1.23), not as 4:1 muxes per LUT6; fitted there, not validated
+    row_mux_lut_per_word: float = 0.85
 
 
 COEFFS = Coefficients()
@@ -467,14 +473,40 @@ class VerilogCost(Interpreter[Val]):
         self.row(node, 0, res, "")
         return [Val(out.type, out.size, lat, delay, not live)]
 
+    @rule(Op.MUL)
+    def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        """``render.mul``: a product with a 1-bit mask, an AND gate per output bit."""
+        if mask_operand(node, ins) is None:
+            raise NodeError(node, "the Verilog backend multiplies only by a 1-bit mask input")
+        out = outs[0]
+        lat = max(b.latency for b in v)
+        res = Resources()
+        for t, b in zip(ins, v, strict=True):
+            res += delay_line(b.n * t.type.width, lat - b.latency)
+        res.lut += self.k.relu_lut_per_bit * out.size * out.type.width
+        self.row(node, 0, res, "x * mask: an AND per bit")
+        return [Val(out.type, out.size, lat, max(b.delay_ns for b in v) + self.cfg.delays.relu_ns)]
+
+    @rule(Op.CONCAT)
+    def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        """``render.concat``: wiring, plus the delay lines that align inputs of different cycles."""
+        check_concat(node, ins, outs[0])
+        lat = max(b.latency for b in v)
+        res = Resources()
+        for t, b in zip(ins, v, strict=True):
+            res += delay_line(b.n * t.type.width, lat - b.latency)
+        self.row(node, 0, res, "wiring only")
+        return [Val(outs[0].type, outs[0].size, lat, max(b.delay_ns for b in v))]
+
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
         self.row(node, 0, Resources(), "wiring only")
         return [replace(v[0], type=outs[0].type)]
 
     # ---- outputs -------------------------------------------------------------------------------------
-    def finish(self, env: dict[str, Val]) -> tuple[int, Resources]:
-        """The design latency and the cost of output alignment and valid chains (``connect_outputs``)."""
+    def finish(self, env: dict[str, Val], valid: bool = True) -> tuple[int, Resources]:
+        """The design latency and the cost of output alignment and valid chains (``connect_outputs``;
+        ``valid`` False: a GNN lane, which has no valid chain)."""
         live = [env[o] for o in self.graph.outputs if not env[o].const]
         lat = max((b.latency for b in live), default=0)
         if register_outputs(max((b.delay_ns for b in live), default=0.0), self.cfg):
@@ -485,7 +517,8 @@ class VerilogCost(Interpreter[Val]):
             if not b.const:
                 res += delay_line(b.n * b.type.width, lat - b.latency)
         # valid bits: reset chains share their common prefix after synthesis, so the longest counts
-        res.ff += max([lat, *self.valid_depths])
+        if valid:
+            res.ff += max([lat, *self.valid_depths])
         return lat, res
 
 
@@ -539,6 +572,10 @@ def estimate_verilog(g: Graph, *, clock_ns: float | None, pipeline_stages: int |
                      coeffs: Coefficients = COEFFS) -> tuple[list[LayerCost], Resources, int, int]:
     """Per-node rows, the total, the latency in cycles and the II in cycles of ``write_rtl(g, ...)``."""
     cfg = PipelineConfig.from_options(None if pipeline_stages is not None else clock_ns, pipeline_stages)
+    if has_rows(g):
+        from l1ml.estimate.verilog_rows_cost import estimate_rows
+
+        return estimate_rows(g, cfg, reuse_factor, coeffs)
     model = VerilogCost(g, cfg, reuse_factor, coeffs)
     inputs = {name: Val(g.t(name).type, g.t(name).size, 0) for name in g.inputs}
     env = model.run(inputs)

@@ -155,8 +155,12 @@ def port_spec(p: Port) -> PortSpec:
     return PortSpec(p.port, p.elements, p.element_width, FixedType.from_json(p.type).signed, p.tensor)
 
 
-def check_rtl(g: Graph, rtl_dir: Path, x: np.ndarray, build_dir: Path, progress: bool = False) -> RTLCheck:
-    """Stream ``x`` (float32 vectors) through the generated RTL and compare every word with the emulator."""
+def check_rtl(g: Graph, rtl_dir: Path, x: np.ndarray | dict[str, np.ndarray], build_dir: Path,
+              progress: bool = False) -> RTLCheck:
+    """Stream ``x`` through the generated RTL and compare every word with the emulator.
+
+    ``x``: float32 vectors (n, *shape) of a one-input model, or ``{input name: (n, *shape)}`` for a model
+    with several inputs (a GNN's nodes, edges and masks); one vector every ``ii`` cycles of rtl.json."""
     t0 = time.monotonic()
     rtl_dir = Path(rtl_dir)
     design = RTLDesign.load(rtl_dir)

@@ -13,6 +13,8 @@ that testbenches and the CLI never parse Verilog. Output is byte-identical for t
 Lint: the generated RTL passes ``verilator --lint-only -Wall``. The only waivers are
 ``UNUSEDSIGNAL`` in the primitives, each on a named ``unused_*`` wire with the reason beside it
 (high bits a type guarantees to be sign copies, a clock a combinational variant does not need).
+A GNN design (``rows``) adds one such wire per module for the rows no lane reads (idle lane slots,
+rows no Gather reads, rows in no segment).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from l1ml.backends.verilog.emitter import KEYWORDS, Emitter, Names
 from l1ml.backends.verilog.pipeline import PipelineConfig
 from l1ml.backends.verilog.primitives import Primitive, copy_primitives
 from l1ml.backends.verilog.render import Bus, VerilogRenderer
+from l1ml.backends.verilog.rows import RowsRenderer
+from l1ml.backends.verilog.rows_plan import has_rows
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph
 from l1ml.ir.types import FixedType
@@ -145,7 +149,9 @@ def write_rtl(g: Graph, outdir: Path, *, reuse_factor: int = 1, clock_ns: float 
               pipeline_stages: int | None = None, top: str = "l1ml_top") -> RTLDesign:
     """Write the model's Verilog, the primitives it uses, ``filelist.f`` and ``rtl.json`` to ``outdir``.
 
-    ``reuse_factor`` R > 1 time-multiplexes each Dense multiplier over R weights (II = R).
+    ``reuse_factor`` R > 1 time-multiplexes each Dense multiplier over R weights (II = R); in a graph
+    with Gather or SegmentSum (a GNN) it is the number of rows each lane computes per graph (II = R,
+    see ``rows_plan``).
     ``clock_ns`` or ``pipeline_stages`` choose the pipeline registers (see ``pipeline``); by default
     a 5 ns target. The directory is written next to its destination and renamed into place.
     """
@@ -157,7 +163,7 @@ def write_rtl(g: Graph, outdir: Path, *, reuse_factor: int = 1, clock_ns: float 
                         "underscores, not a keyword or a primitive's name")
     g.verify(typed=True)
     cfg = PipelineConfig.from_options(clock_ns, pipeline_stages)
-    r = VerilogRenderer(g, top, cfg, reuse_factor)
+    r = (RowsRenderer if has_rows(g) else VerilogRenderer)(g, top, cfg, reuse_factor)
     port_names = Names(["clk", "rst", "in_valid", "out_valid"])
     inputs = _ports(g, g.inputs, "in", port_names)
     outputs = _ports(g, g.outputs, "out", port_names)

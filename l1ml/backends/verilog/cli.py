@@ -34,7 +34,8 @@ def write_cmd(
     out: Annotated[Path, typer.Option("-o", "--out", help=OUT_HELP)] = Path("rtl"),
     reuse_factor: Annotated[int, typer.Option("--reuse-factor", min=1, help=(
         "Weights per Dense multiplier. 1 = fully parallel, one input per clock; R > 1 shares each "
-        "multiplier over R weights and takes one input every R clocks."))] = 1,
+        "multiplier over R weights and takes one input every R clocks. For a GNN (a model with Gather/"
+        "SegmentSum): rows per lane, one graph every R clocks, e.g. --reuse-factor 104."))] = 1,
     clock_ns: Annotated[float | None, typer.Option("--clock-ns", help=(
         "Target clock period: registers go wherever the estimated logic delay would exceed it. "
         "Default 5 ns when --pipeline-stages is not given."))] = None,

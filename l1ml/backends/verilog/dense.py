@@ -151,6 +151,12 @@ def _render_parallel(d: _Dense, module: str, cfg: PipelineConfig, delay_in_ns: f
             e.instance("l1ml_delay", "u_x_reg", {"W": d.rows * d.n_in * xw, "DEPTH": 1},
                        {"clk": "clk", "d": "x", "q": "x_r"}, f"{d.tag()}: input register (clock rule)")
             used.add(Primitive.DELAY)
+        zero = [i for i in range(d.n_in) if not d.c[i].any()]
+        if zero:  # an input whose weights are all zero feeds nothing
+            parts = [f"{xin}[{(r * d.n_in + i) * xw} +: {xw}]" for r in range(d.rows) for i in zero]
+            e.line("/* verilator lint_off UNUSEDSIGNAL */")
+            e.line(f"wire unused_x = ^{{{', '.join(parts)}}};  // inputs {zero} have only zero weights")
+            e.line("/* verilator lint_on UNUSEDSIGNAL */")
         for r in range(d.rows):
             for j in range(d.n_out):
                 used |= _neuron(e, d, plan, xin, r, j)

@@ -22,7 +22,7 @@ from l1ml.backends.verilog.primitives import ROUNDING_CODE, Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
-from l1ml.ir.ops import Op, TransposeAttrs
+from l1ml.ir.ops import ConcatAttrs, Op, TransposeAttrs
 from l1ml.ir.types import FixedType, Overflow
 
 
@@ -237,14 +237,81 @@ class VerilogRenderer(Interpreter[Bus]):
                     f"// {_tag(node)}: broadcast {t.shape} -> {out.shape}")
         return replace(b, expr=name, n=len(idx))
 
+    @rule(Op.MUL)
+    def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        """A product with a 1-bit validity mask: each run of elements sharing a mask bit is a 2-way mux
+        between zero and the value (the IR's exact product type keeps the value's range)."""
+        k = mask_operand(node, ins)
+        if k is None:
+            raise NodeError(node, "the Verilog backend multiplies only by a 1-bit mask input (codes 0/1, "
+                            "frac 0), as the GNN's node and edge masks are; other products have no primitive")
+        out_t = outs[0]
+        lat = max(b.latency for b in v)
+        xb, mb = (self.delayed(self.materialise(b, node.name), lat - b.latency, f"{_tag(node)}: aligns '{t.name}'")
+                  for t, b in ((ins[1 - k], v[1 - k]), (ins[k], v[k])))
+        xb = self.convert(xb, out_t.type, node)
+        midx = np.broadcast_to(np.arange(mb.n).reshape(ins[k].shape), out_t.shape).reshape(-1)
+        xidx = np.broadcast_to(np.arange(xb.n).reshape(ins[1 - k].shape), out_t.shape).reshape(-1)
+        w = out_t.type.width
+        out = Bus(self.wire(f"t_{out_t.name}", out_t.size * w), out_t.type, out_t.size, lat,
+                  max(xb.delay_ns, mb.delay_ns) + self.cfg.delays.relu_ns)
+        start = 0
+        for end in range(1, out_t.size + 1):
+            if end < out_t.size and midx[end] == midx[start]:
+                continue
+            n = end - start
+            word = "{" + ", ".join(f"{xb.expr}[{int(i) * w} +: {w}]" for i in reversed(xidx[start:end])) + "}"
+            self.e.line(f"l1ml_mux #(.N(2), .W({n * w}), .SEL_W(1)) {self.names.fresh(f'u_{node.name}')} "
+                        f"(.words({{{word}, {n * w}'h0}}), .sel({mb.expr}[{int(midx[start])}]), "
+                        f".y({out.expr}[{start * w} +: {n * w}]));  // {_tag(node)}: x * mask")
+            start = end
+        self.used.add(Primitive.MUX)
+        return [out]
+
+    def convert(self, b: Bus, dst: FixedType, node: Node) -> Bus:
+        """``b`` on the grid and width of ``dst`` (a left shift and an extension, never a rounding)."""
+        if b.type.plain() == dst.plain():
+            return replace(b, type=dst)
+        if b.type.frac > dst.frac:
+            raise NodeError(node, f"{b.type} does not fit {dst} without rounding")
+        out = Bus(self.wire(f"{b.expr}_as", b.n * dst.width), dst, b.n, b.latency, b.delay_ns)
+        params = {"N": b.n, "IN_W": b.type.width, "IN_SIGNED": int(b.type.signed), "OUT_W": dst.width,
+                  "OUT_SIGNED": int(dst.signed), "SHIFT": b.type.frac - dst.frac, "ROUNDING": 0, "SAT": 0,
+                  "NARROW": 0}
+        self.e.instance("l1ml_requant", self.names.fresh(f"u_{node.name}_as"), params,
+                        {"x": b.expr, "y": out.expr}, f"{_tag(node)}: {b.type} on the grid of {dst} (wiring)")
+        self.used.add(Primitive.REQUANT)
+        return out
+
+    @rule(Op.CONCAT)
+    def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        """Concatenation on the last axis: each input brought to the output grid, then interleaved by row."""
+        out_t = outs[0]
+        check_concat(node, ins, out_t)
+        lat = max(b.latency for b in v)
+        parts = []
+        for t, b in zip(ins, v, strict=True):
+            b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns '{t.name}'")
+            parts.append((self.convert(b, out_t.type, node), t.shape[-1]))
+        w = out_t.type.width
+        rows = out_t.size // out_t.shape[-1]
+        name = self.wire(f"t_{out_t.name}", out_t.size * w)
+        self.e.comment(f"{_tag(node)}: Concat on the last axis, one row per line")
+        row_w = out_t.shape[-1] * w
+        for r in range(rows):
+            words = [f"{b.expr}[{(r * f + i) * w} +: {w}]" for b, f in parts for i in range(f)]
+            self.e.line(f"assign {name}[{r * row_w} +: {row_w}] = {{{', '.join(reversed(words))}}};")
+        return [Bus(name, out_t.type, out_t.size, lat, max(b.delay_ns for b, _ in parts))]
+
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
         self.e.comment(f"{_tag(node)}: Reshape {ins[0].shape} -> {outs[0].shape} keeps the row-major bits")
         return [replace(v[0], type=outs[0].type)]
 
     # ---- outputs -------------------------------------------------------------------------------------
-    def connect_outputs(self, values: dict[str, Bus], ports: dict[str, str]) -> int:
-        """Drive the output ports, all valid in the same cycle; returns the design latency."""
+    def connect_outputs(self, values: dict[str, Bus], ports: dict[str, str], valid: bool = True) -> int:
+        """Drive the output ports, all valid in the same cycle; returns the design latency.
+        ``valid`` False leaves out the valid chain (a GNN lane, whose caller tracks validity)."""
         live = [values[o] for o in self.graph.outputs if values[o].const is None]
         lat = max((b.latency for b in live), default=0)
         if register_outputs(max((b.delay_ns for b in live), default=0.0), self.cfg):
@@ -258,7 +325,28 @@ class VerilogRenderer(Interpreter[Bus]):
             b = self.delayed(b, lat - b.latency,
                              f"pipeline: output '{o}' registered and aligned to cycle {lat}")
             self.e.line(f"assign {ports[o]} = {b.expr};")
+        if not valid:
+            return lat
         self.e.instance("l1ml_valid_delay", self.names.fresh("u_out_valid"), {"DEPTH": lat},
                         {"clk": "clk", "rst": "rst", "d": "in_valid", "q": "out_valid"},
                         f"pipeline: valid bit, outputs appear {lat} cycle(s) after their input")
         return lat
+
+
+def mask_operand(node: Node, ins: list[Tensor]) -> int | None:
+    """Which input of a Mul is a 1-bit 0/1 mask that broadcasts over the other, if one is."""
+    for k in (1, 0):
+        t = ins[k]
+        if t.type is not None and not t.is_const and t.type.width == 1 and not t.type.signed \
+                and t.type.frac == 0 and len(t.shape) == len(ins[1 - k].shape):
+            return k
+    return None
+
+
+def check_concat(node: Node, ins: list[Tensor], out: Tensor) -> None:
+    """The Concat the backends support: on the last axis, of computed (not constant) inputs."""
+    a: ConcatAttrs = node.attrs
+    if a.axis not in (-1, len(out.shape) - 1):
+        raise NodeError(node, f"Concat on axis {a.axis} of shape {out.shape}: only the last axis is supported")
+    if any(t.is_const for t in ins):
+        raise NodeError(node, "Concat of a constant has no Verilog rule; fold it into the next Dense's bias")

@@ -45,7 +45,7 @@ async def stream_vectors(dut) -> None:
     in_ports = [getattr(dut, s.name) for s in cfg.inputs]
     out_ports = [getattr(dut, s.name) for s in cfg.outputs]
     driver = StreamDriver(dut.clk, dut.in_valid, in_ports, cfg.ii, cfg.period_ns)
-    monitor = StreamMonitor(dut.clk, dut.out_valid, out_ports, cfg.period_ns, note)
+    monitor = StreamMonitor(dut.clk, dut.out_valid, out_ports, cfg.period_ns, note, pulses=cfg.ii > 1)
     collecting = cocotb.start_soon(monitor.collect(cfg.n))
     error = ""
     await driver.send(words)

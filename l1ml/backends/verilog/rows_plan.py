@@ -1,0 +1,228 @@
+"""The schedule of a graph with row tensors (a GNN): row regions, lanes, hold stages and cycle counts.
+
+In a graph with Gather or SegmentSum, every tensor is (rows, features) and the row-wise ops (Dense,
+ReLU, Quantize, Mul by a mask, Concat, Add) act on each row alone. Connected row-wise ops with the
+same row count and the same number of cross-row ops behind them form a *region*; Gather and
+SegmentSum sit between regions. With a reuse factor R, a region of ``rows`` rows gets
+P = ceil(rows / R) *lanes*: one copy of the region's datapath for P rows, used R times per graph.
+
+Timing, in cycles after the graph's input (the generator and the estimator both use these functions,
+so the estimator's latency is the RTL's):
+
+* a region starts at cycle s, the cycle its last input is valid; the inputs are captured (hold stage
+  1) at s and lane p reads row t * P + p at step t = 0 .. R-1, in cycle s + 1 + t;
+* a value valid in cycle v is read in cycle c > v from hold stage ceil((c - v) / R); stage j is loaded
+  in cycle v + (j - 1) R from stage j - 1 and keeps the graph's value until a new graph (at least R
+  cycles later) reaches it;
+* with lane latency L, step t's result leaves the lane in cycle s + 1 + t + L and a free-running
+  shift register collects the R steps: the region's output is valid in cycle s + R + L;
+* a SegmentSum is an adder tree per (segment, feature) on the collected rows, pipelined like a Dense
+  layer's tree (``segment_plan``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+from l1ml.backends.verilog.arith import clog2
+from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense
+from l1ml.errors import NodeError
+from l1ml.ir.graph import Graph, Node, Tensor
+from l1ml.ir.ops import GatherAttrs, Op, SegmentSumAttrs
+
+ROW_OPS = frozenset({Op.DENSE, Op.RELU, Op.QUANTIZE, Op.MUL, Op.CONCAT, Op.ADD})
+CROSS_OPS = frozenset({Op.GATHER, Op.SEGMENT_SUM})
+
+
+def has_rows(g: Graph) -> bool:
+    """Whether the graph is rendered region by region (it moves data between rows)."""
+    return any(n.op in CROSS_OPS for n in g.nodes)
+
+
+class UnitKind(Enum):
+    REGION = "region"
+    GATHER = "gather"
+    SEGMENT_SUM = "segment_sum"
+    RESHAPE = "reshape"
+
+
+@dataclass(frozen=True)
+class Region:
+    """Row-wise nodes computed together by one set of lanes."""
+
+    index: int
+    rows: int
+    nodes: tuple[str, ...]
+    inputs: tuple[str, ...]  # tensors read but produced elsewhere (graph inputs, gathers, other regions)
+    outputs: tuple[str, ...]  # tensors read elsewhere or graph outputs
+
+    def lanes(self, reuse: int) -> int:
+        return -(-self.rows // reuse)
+
+    def last_step(self, reuse: int) -> int:
+        """The last step in which some lane has a row (later steps are idle when P * R > rows)."""
+        return (self.rows - 1) // self.lanes(reuse)
+
+    @property
+    def name(self) -> str:
+        return f"region{self.index}"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One step of the top-level walk: a region, or a single cross-row or wiring node."""
+
+    kind: UnitKind
+    region: Region | None = None
+    node: str = ""
+
+
+def _rows_of(g: Graph, node: Node) -> int:
+    for name in [*node.inputs, *node.outputs]:
+        t = g.t(name)
+        if not t.is_const and len(t.shape) != 2:
+            raise NodeError(node, f"tensor '{name}' has shape {t.shape}; in a graph with Gather or SegmentSum "
+                            "the Verilog backend expects (rows, features) tensors")
+    return g.t(node.outputs[0]).shape[0]
+
+
+def plan_units(g: Graph) -> list[Unit]:
+    """The graph as regions and single nodes, in an order in which every unit's inputs come first."""
+    level: dict[str, int] = dict.fromkeys(g.inputs, 0)
+    groups: dict[tuple[int, int], list[Node]] = {}
+    singles: list[Node] = []
+    for node in g.nodes:
+        lv = max((level[i] for i in node.inputs if not g.t(i).is_const), default=0)
+        if node.op in CROSS_OPS:
+            lv += 1
+            singles.append(node)
+        elif node.op in ROW_OPS:
+            groups.setdefault((lv, _rows_of(g, node)), []).append(node)
+        elif node.op is Op.RESHAPE:
+            singles.append(node)
+        else:
+            raise NodeError(node, f"{node.op.value} has no Verilog rule in a graph with Gather or SegmentSum; "
+                            f"supported: {', '.join(sorted(o.value for o in ROW_OPS | CROSS_OPS))}, Reshape")
+        for o in node.outputs:
+            level[o] = lv
+    units: list[Unit] = []
+    produced_by: dict[str, int] = {}
+    for k, ((_, rows), nodes) in enumerate(sorted(groups.items(), key=lambda kv: g.nodes.index(kv[1][0]))):
+        inside = {o for n in nodes for o in n.outputs}
+        ins = [i for n in nodes for i in n.inputs if i not in inside and not g.t(i).is_const]
+        outs = [o for n in nodes for o in n.outputs
+                if o in g.outputs or any(u not in nodes for u in g.users(o))]
+        region = Region(k, rows, tuple(n.name for n in nodes), tuple(dict.fromkeys(ins)), tuple(outs))
+        units.append(Unit(UnitKind.REGION, region))
+    for node in singles:
+        kind = {Op.GATHER: UnitKind.GATHER, Op.SEGMENT_SUM: UnitKind.SEGMENT_SUM}.get(node.op, UnitKind.RESHAPE)
+        units.append(Unit(kind, None, node.name))
+    for u, unit in enumerate(units):
+        for o in _unit_outputs(g, unit):
+            produced_by[o] = u
+    return _toposort(g, units, produced_by)
+
+
+def _unit_outputs(g: Graph, unit: Unit) -> list[str]:
+    if unit.region is not None:
+        return [o for n in unit.region.nodes for o in g.node(n).outputs]
+    return list(g.node(unit.node).outputs)
+
+
+def _unit_inputs(g: Graph, unit: Unit) -> list[str]:
+    if unit.region is not None:
+        return list(unit.region.inputs)
+    return [i for i in g.node(unit.node).inputs if not g.t(i).is_const]
+
+
+def _toposort(g: Graph, units: list[Unit], produced_by: dict[str, int]) -> list[Unit]:
+    done: set[int] = set()
+    order: list[Unit] = []
+    while len(order) < len(units):
+        for u, unit in enumerate(units):
+            if u not in done and all(produced_by.get(i) in done or i in g.inputs for i in _unit_inputs(g, unit)):
+                done.add(u)
+                order.append(unit)
+                break
+        else:
+            raise NodeError(units[0].node or "graph", "the row regions depend on each other in a cycle")
+    for unit in order:  # a gather is an input multiplexer of the regions that read it, nothing else
+        if unit.kind is UnitKind.GATHER:
+            node = g.node(unit.node)
+            for user in g.users(node.outputs[0]):
+                if user.op not in ROW_OPS:
+                    raise NodeError(node, f"Gather feeds {user.op.value} node '{user.name}'; the Verilog backend "
+                                    "folds a Gather into the row-wise nodes that read it, so it must feed those only")
+    return order
+
+
+def gather_indices(node: Node) -> tuple[int, ...]:
+    a: GatherAttrs = node.attrs
+    return tuple(int(i) for i in a.indices)
+
+
+def lane_graph(g: Graph, region: Region, lanes: int, top: str) -> Graph:
+    """The region's nodes on ``lanes`` rows: the datapath of one step, rendered by the ordinary walk."""
+    tensors: dict[str, Tensor] = {}
+    nodes = []
+    for name in region.nodes:
+        n = g.node(name)
+        for t_name in [*n.inputs, *n.outputs]:
+            t = g.t(t_name)
+            tensors[t_name] = t if t.is_const else Tensor(t_name, (lanes, *t.shape[1:]), t.type)
+        nodes.append(Node(n.name, n.op, list(n.inputs), list(n.outputs), n.attrs, dict(n.meta)))
+    return Graph(top, tensors, nodes, list(region.inputs), list(region.outputs), dict(g.meta))
+
+
+def region_start(input_cycles: list[int]) -> int:
+    """The cycle a region captures its inputs: when the last of them is valid."""
+    return max(input_cycles, default=0)
+
+
+def step_cycle(start: int, step: int) -> int:
+    """The cycle in which the lanes work on step ``step`` of the graph that started at ``start``."""
+    return start + 1 + step
+
+
+def region_valid(start: int, reuse: int, lane_latency: int) -> int:
+    """The cycle in which a region's collected output is valid."""
+    return start + reuse + lane_latency
+
+
+def hold_stage(valid: int, cycle: int, reuse: int) -> int:
+    """The hold stage that has a value valid in cycle ``valid`` in cycle ``cycle`` (0: the value itself)."""
+    return 0 if cycle <= valid else math.ceil((cycle - valid) / reuse)
+
+
+def stage_load(valid: int, stage: int, reuse: int) -> int:
+    """The cycle in which hold stage ``stage`` (>= 1) of a value valid in cycle ``valid`` is loaded."""
+    return valid + (stage - 1) * reuse
+
+
+def region_stages(region: Region, valid: int, start: int, reuse: int) -> int:
+    """Hold stages a region input valid in cycle ``valid`` needs for a region starting at ``start``."""
+    return hold_stage(valid, step_cycle(start, region.last_step(reuse)), reuse)
+
+
+def segment_members(node: Node) -> list[list[int]]:
+    """The rows of each segment, in row order."""
+    a: SegmentSumAttrs = node.attrs
+    members: list[list[int]] = [[] for _ in range(a.n_segments)]
+    for r, s in enumerate(a.segments):
+        if s >= 0:
+            members[s].append(r)
+    return members
+
+
+def segment_plan(node: Node, cfg: PipelineConfig, delay_in_ns: float) -> DensePlan:
+    """Registers of a SegmentSum's trees: the Dense rule with a free level 0 (the terms) and adder levels."""
+    a: SegmentSumAttrs = node.attrs
+    depth = clog2(max(a.degree(), 1))
+    return plan_dense([0.0] + [cfg.delays.adder_ns] * depth, delay_in_ns, cfg)
+
+
+__all__ = ["CROSS_OPS", "ROW_OPS", "Region", "Unit", "UnitKind", "gather_indices", "has_rows", "hold_stage",
+           "lane_graph", "plan_units", "region_stages", "region_start", "region_valid", "segment_members",
+           "segment_plan", "stage_load", "step_cycle"]

@@ -1,0 +1,85 @@
+"""Render a SegmentSum node as its own module: one ``l1ml_adder_tree`` per (segment, feature).
+
+The topology is static, so a segment's rows are wires into its tree; an empty segment is the constant
+0. Unsigned codes get a zero sign bit before the (signed) tree. The trees are pipelined by
+``rows_plan.segment_plan`` and the shorter ones delayed to the deepest one's latency.
+"""
+
+from __future__ import annotations
+
+from l1ml.backends.verilog.arith import clog2
+from l1ml.backends.verilog.dense import DenseModule
+from l1ml.backends.verilog.emitter import Emitter, literal
+from l1ml.backends.verilog.pipeline import PipelineConfig
+from l1ml.backends.verilog.primitives import Primitive
+from l1ml.backends.verilog.rows_plan import segment_members, segment_plan
+from l1ml.errors import NodeError
+from l1ml.ir.graph import Node, Tensor
+
+
+def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineConfig,
+                       delay_in_ns: float) -> DenseModule:
+    """The module text (ports clk, x, y) and its latency."""
+    if out.type.frac != x.type.frac:
+        raise NodeError(node, f"SegmentSum output frac {out.type.frac} differs from its input's {x.type.frac}; "
+                        "re-run the l1ml passes on this graph")
+    members = segment_members(node)
+    feats = x.shape[1]
+    xw, yw = x.type.width, out.type.width
+    in_w = xw + (0 if x.type.signed else 1)
+    plan = segment_plan(node, cfg, delay_in_ns)
+    used = {Primitive.ADDER_TREE}
+    onnx = node.meta.get("onnx_name") or "-"
+    tag = f"node: {node.name} (onnx: {onnx})"
+    e = Emitter()
+    e.comment(f"{tag}: SegmentSum of {x.shape[0]} rows into {len(members)} segments of {feats} features")
+    e.comment(f"x: {x.size} x {x.type}; y: {out.size} x {out.type}; latency {plan.latency} cycle(s)")
+    e.line(f"module {module} (")
+    with e.indent():
+        e.line("input  wire clk,")
+        e.line(f"input  wire [{x.size * xw - 1}:0] x,")
+        e.line(f"output wire [{out.size * yw - 1}:0] y")
+    e.line(");")
+    with e.indent():
+        read = {r for rows in members for r in rows}
+        if len(read) < x.shape[0]:
+            unread = [f"x[{r * feats * xw} +: {feats * xw}]" for r in range(x.shape[0]) if r not in read]
+            e.line("/* verilator lint_off UNUSEDSIGNAL */")
+            e.line("wire unused_x = ^{  // rows in no segment")
+            for k, part in enumerate(unread):
+                e.line(f"    {part}" + ("," if k < len(unread) - 1 else ""))
+            e.line("};")
+            e.line("/* verilator lint_on UNUSEDSIGNAL */")
+        xin = "x"
+        if plan.input_reg:
+            xin = "x_r"
+            e.line(f"wire [{x.size * xw - 1}:0] x_r;")
+            e.instance("l1ml_delay", "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
+                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{tag}: input register (clock rule)")
+            used.add(Primitive.DELAY)
+        for s, rows in enumerate(members):
+            for f in range(feats):
+                y = f"y[{(s * feats + f) * yw} +: {yw}]"
+                if not rows:
+                    e.line(f"assign {y} = {literal(0, yw)};  // {tag}: segment {s} is empty")
+                    continue
+                terms = [f"{xin}[{(r * feats + f) * xw} +: {xw}]" for r in rows]
+                if not x.type.signed:
+                    terms = [f"{{1'b0, {t}}}" for t in terms]
+                depth = clog2(len(rows))
+                mask = plan.reg_mask & ((1 << (depth + 1)) - 1)
+                extra = bin(plan.reg_mask >> (depth + 1)).count("1")
+                s_wire = f"s_{s}_{f}"
+                e.line(f"wire [{yw - 1}:0] {s_wire};")
+                e.line(f"l1ml_adder_tree #(.N({len(rows)}), .IN_W({in_w}), .OUT_W({yw}), "
+                       f".REG_MASK({literal(mask, 32)})) u_{s_wire} (.clk(clk), "
+                       f".terms({{{', '.join(reversed(terms))}}}), .sum({s_wire}));  "
+                       f"// {tag}: segment {s}, feature {f}: rows {rows}")
+                if extra:
+                    e.line(f"l1ml_delay #(.W({yw}), .DEPTH({extra})) u_{s_wire}_bal (.clk(clk), .d({s_wire}), "
+                           f".q({y}));  // {tag}: balances a shorter tree")
+                    used.add(Primitive.DELAY)
+                else:
+                    e.line(f"assign {y} = {s_wire};")
+    e.line("endmodule")
+    return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)

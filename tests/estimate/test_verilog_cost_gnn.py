@@ -1,0 +1,77 @@
+"""The Verilog cost model on the track-finding GNN: latency and II are the generator's (rtl.json), and the
+registers it counts for hold stages and collect shift registers are the ones the generated RTL declares."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from l1ml.backends.emulate import load_graph
+from l1ml.backends.verilog import write_rtl
+from l1ml.estimate import estimate, markdown
+from l1ml.ir.graph import Graph
+
+
+@pytest.fixture(scope="module")
+def small_gnn(tmp_path_factory) -> Graph:
+    """A small trained track GNN (72 nodes, 416 edges, hidden 8, one step)."""
+    import torch
+
+    from l1ml.simulation.track_graphs import SectorGeometry, build_graphs
+    from l1ml.simulation.tracker import TrackerConfig, TrackSample, simulate_tracks
+    from l1ml.train.track_gnn import TrackGNNConfig, train_track_gnn
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("gnn") / "small"
+    sample = TrackSample(pileup=100.0, tracker=TrackerConfig(stub_pt_min=2.0))
+    hits = simulate_tracks(12, seed=3, sample=sample, workers=1, progress=False)["hits"]
+    graphs = build_graphs(hits, SectorGeometry(depth=2))[0]
+    cfg = TrackGNNConfig(hidden=8, max_epochs=40, qat_epochs=10, lr=1e-2, weight_bits=6, act_bits=8)
+    train_track_gnn(cfg, out, graphs=graphs, qonnx_graphs=20)
+    return load_graph(out / "model.onnx")
+
+
+def _declared(top: str, module: str, name_prefix: str) -> int:
+    """Total W of the instances of ``module`` whose instance name starts with ``name_prefix``."""
+    pat = rf"{module} #\(\s*\.W\((\d+)\)(?:,\s*\.DEPTH\(\d+\))?\s*\)\s*{name_prefix}"
+    return sum(int(w) for w in re.findall(pat, top))
+
+
+@pytest.mark.parametrize("reuse", [1, 3, 26, 104, 416])
+def test_latency_and_ii_are_the_generators(small_gnn, tmp_path, reuse):
+    d = write_rtl(small_gnn, tmp_path / "rtl", reuse_factor=reuse)
+    est = estimate(small_gnn, backend="verilog", reuse_factor=reuse, clock_ns=5.0)
+    assert (est.latency_cycles, est.ii_cycles) == (d.latency_cycles, d.ii) == (d.latency_cycles, reuse)
+
+
+@pytest.mark.parametrize("reuse", [1, 26, 416])
+def test_hold_and_collect_registers_are_the_rtls(small_gnn, tmp_path: Path, reuse):
+    d = write_rtl(small_gnn, tmp_path / "rtl", reuse_factor=reuse)
+    top = (tmp_path / "rtl" / f"{d.top}.v").read_text()
+    est = estimate(small_gnn, backend="verilog", reuse_factor=reuse)
+    hold = sum(r.res.ff for r in est.layers if r.op == "Hold")
+    collect = sum(r.res.ff for r in est.layers if r.op == "Collect")
+    assert hold == _declared(top, "l1ml_hold", "u_h_") > 0
+    assert collect == _declared(top, "l1ml_delay", "u_c_")
+    assert (collect == 0) == (reuse == 1)
+
+
+def test_more_steps_trade_lanes_for_multiplexers(small_gnn):
+    rows = {r: estimate(small_gnn, backend="verilog", reuse_factor=r).layers for r in (1, 8, 104)}
+
+    def lut(layers, op: str) -> float:
+        return sum(x.res.lut for x in layers if x.op == op)
+
+    assert lut(rows[1], "Mux") == 0  # one step: every lane reads its own row, no multiplexer
+    assert lut(rows[1], "Lanes") > lut(rows[8], "Lanes") > lut(rows[104], "Lanes")
+    assert 0 < lut(rows[8], "Mux") < lut(rows[104], "Mux") * 2
+    # the segment sums are fully parallel whatever R is
+    assert lut(rows[1], "SegmentSum") == lut(rows[104], "SegmentSum") > 0
+
+
+def test_report_lists_the_regions(small_gnn):
+    text = markdown(estimate(small_gnn, backend="verilog", reuse_factor=26))
+    for name in ("region0 lanes", "region1 inputs", "region3 collect", "segmentsum_0", "hold edges"):
+        assert name in text
