@@ -50,13 +50,19 @@ def compile_graph(onnx_path: Path) -> Graph:
 
 def choose_reuse(g: Graph, opts: CompileOptions) -> tuple[int, list]:
     """The reuse factor of AUTO_REUSE_GRID with the fewest LUT-equivalents among those whose Verilog
-    estimate meets the budget (the fastest if none does), and the sweep it was chosen from."""
+    estimate meets the budget, and the sweep it was chosen from. When none fits the part, the cheapest
+    that still meets the latency and II budget (the report says which resources it exceeds); when none
+    meets those either, the fastest."""
     from l1ml.estimate.sweep import SweepKey, best_point, run_sweep
 
     points = run_sweep(g, {SweepKey.REUSE: list(AUTO_REUSE_GRID)}, backend="verilog", part=opts.part,
                        clock_ns=opts.clock_ns, reuse_factor=1, strategy=opts.strategy, budget=opts.budget(),
                        pipeline_stages=opts.pipeline_stages)
-    best = best_point(points) or min(points, key=lambda p: (p.est.latency_ns, p.reuse))
+    best = best_point(points)
+    if best is None:
+        timely = [p for p in points if not {"latency_ns", "ii_ns"} & set(p.est.check.failed)]
+        best = (min(timely, key=lambda p: p.est.total.lut + 100 * p.est.total.dsp) if timely
+                else min(points, key=lambda p: (p.est.latency_ns, p.reuse)))
     return best.reuse, points
 
 
@@ -116,8 +122,10 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
             from l1ml.estimate.sweep import sweep_markdown
 
             rep["sweep"] = {"chosen_reuse_factor": opts.reuse_factor, "points": [p.to_json() for p in sweep]}
+            why = ("the fewest LUT-equivalents among the settings that meet the budget" if any(p.est.fits for p in sweep)
+                   else "no setting fits the part; the cheapest that meets the latency and II budget, else the fastest")
             rep["sections"].append(sweep_markdown(sweep, "Verilog") + f"\nChosen: reuse factor {opts.reuse_factor} "
-                                   "(the fewest LUT-equivalents among the settings that meet the budget).\n")
+                                   f"({why}).\n")
         rep["rtl"] = {"top": design.top, "latency_cycles": design.latency_cycles, "ii": design.ii,
                       "files": list(design.files)}
         write_report(tmp, rep)
