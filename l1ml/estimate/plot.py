@@ -59,8 +59,10 @@ def _latency_bar(ax, est: Estimate) -> None:
         if w > span * 0.04:
             ax.text(start + w / 2, 0, row.node, ha="center", va="center", fontsize=7, color="white")
         start += w
-    if est.latency_ns > start:  # output registers outside the layers
-        ax.barh([0], [est.latency_ns - start], left=start, color="#444444", height=0.6)
+    if est.latency_ns > start:  # cycles no layer row accounts for: output registers, a GNN's lane steps
+        rest = round((est.latency_ns - start) / est.clock_ns)
+        ax.barh([0], [est.latency_ns - start], left=start, color="#444444", height=0.6,
+                label=f"other: {rest} cycle(s) (registers; time-multiplexed steps at reuse {est.reuse_factor})")
     ax.axvline(budget, color="#b00000" if est.latency_ns > budget else "black", lw=1.5)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
               ncol=1 + len(ax.containers) // 6)
