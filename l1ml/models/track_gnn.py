@@ -22,7 +22,7 @@ from l1ml.simulation.track_graphs import EDGE_FEATURES, NODE_FEATURES, incidence
 class GNNShape:
     n_node_features: int = len(NODE_FEATURES)
     n_edge_features: int = len(EDGE_FEATURES)
-    hidden: int = 16
+    hidden: int = 8
     steps: int = 1
     input_bits: int = 8
     weight_bits: int = 6
