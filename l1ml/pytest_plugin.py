@@ -30,16 +30,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+from l1ml.verify.vectors import n_events
+
 if TYPE_CHECKING:  # pragma: no cover
     from l1ml.ir.graph import Graph
     from l1ml.verify.vectors import Vectors
 
 GOLDEN_FORMAT = "l1ml-golden-1"
 MAX_LINES = 8  # differing words listed per failure
-
-
-def _n_events(x: Vectors) -> int:
-    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
 class Level(Enum):
@@ -174,7 +172,7 @@ class BitExact:
         bad, lines = _diff_lines("qonnx", expected, actual)
         inexact = float32_inexact_nodes(g)
         note = f"qonnx rounds in float32 at {', '.join(inexact)}" if inexact else ""
-        return LevelOutcome(Level.QONNX.value, _n_events(x), bad, lines, note)
+        return LevelOutcome(Level.QONNX.value, n_events(x), bad, lines, note)
 
     def _hls(self, g: Graph, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> LevelOutcome:
         """The hls4ml project l1ml writes, C-simulated: inputs as exact reals, outputs as reals."""
@@ -241,13 +239,13 @@ class BitExact:
                 problems.append(f"{r.level}: {r.mismatches} of {r.vectors} vectors differ from the emulator"
                                 + (f" ({r.note})" if r.note else ""))
                 problems.extend(f"    {line}" for line in r.lines)
-        result = BitExactResult(model, golden, stored is None, _n_events(x), results)
+        result = BitExactResult(model, golden, stored is None, n_events(x), results)
         if problems:
             pytest.fail(f"l1ml_bitexact({model.name}) is not bit-exact:\n" + "\n".join(problems),
                         pytrace=False)
         if stored is None:
             self._save_golden(golden, model, g, x, outputs)
-            msg = (f"l1ml_bitexact: stored {_n_events(x)} golden vectors in {golden}; commit it so that later runs "
+            msg = (f"l1ml_bitexact: stored {n_events(x)} golden vectors in {golden}; commit it so that later runs "
                    "detect changed output words")
             warnings.warn(GoldenStored(msg), stacklevel=2)
         return result

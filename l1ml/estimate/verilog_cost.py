@@ -19,7 +19,7 @@ import numpy as np
 
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
 from l1ml.backends.verilog.conv import conv_problem
-from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, register_outputs
+from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, register_outputs, split_tree_mask
 from l1ml.backends.verilog.pool import POOL_KIND, PoolKind, pool_levels, pool_window
 from l1ml.backends.verilog.render import check_concat, mask_operand
 from l1ml.backends.verilog.rows_plan import has_rows
@@ -285,10 +285,8 @@ class VerilogCost(Interpreter[Val]):
                 terms.append(p)
             if bj:
                 terms.append(Word.constant(bj))
-            tdepth = clog2(len(terms))
-            mask = plan.reg_mask & ((1 << (tdepth + 1)) - 1)
+            mask, extra = split_tree_mask(plan.reg_mask, len(terms))
             adder_tree(terms, width, yt.width, mask, neuron, self.k, count_level0=False)
-            extra = bin(plan.reg_mask >> (tdepth + 1)).count("1")
             neuron += delay_line(yt.width, extra)
         neuron.ff += sum(len(b) for b in shared)
         res += neuron.scaled(rows)
@@ -382,10 +380,9 @@ class VerilogCost(Interpreter[Val]):
                     bias = int(p.bias[o])
                     width = max([pw for _, pw in terms] + ([signed_width(bias, bias)] if bias else []))
                     tw = [t for t, _ in terms] + ([Word.constant(bias)] if bias else [])
-                    tdepth = clog2(len(tw))
-                    adder_tree(tw, width, yt.width, plan.reg_mask & ((1 << (tdepth + 1)) - 1), res, self.k,
-                               count_level0=False)
-                    res += delay_line(yt.width, bin(plan.reg_mask >> (tdepth + 1)).count("1"))
+                    mask, extra = split_tree_mask(plan.reg_mask, len(tw))
+                    adder_tree(tw, width, yt.width, mask, res, self.k, count_level0=False)
+                    res += delay_line(yt.width, extra)
         regs = bin(plan.reg_mask).count("1") + int(plan.input_reg)
         detail = (f"{n_shift} shift-add, {n_dsp} DSP mult shared by {ho * wo} pixels, tree depth {depth}, "
                   f"{regs} register level(s)")
@@ -416,14 +413,13 @@ class VerilogCost(Interpreter[Val]):
                 n = len(win.taps(oy, ox))
                 if not n:
                     continue
-                depth = clog2(n)
-                mask = plan.reg_mask & ((1 << (depth + 1)) - 1)
+                mask, extra = split_tree_mask(plan.reg_mask, n)
                 per = Resources()
                 if kind is PoolKind.MAX:
                     per += max_tree(n, xt.width, mask, self.k)
                 else:
                     adder_tree([x] * n, xt.width + (0 if xt.signed else 1), yt.width, mask, per, self.k)
-                per += delay_line(yt.width, bin(plan.reg_mask >> (depth + 1)).count("1"))
+                per += delay_line(yt.width, extra)
                 res += per.scaled(ins[0].shape[2])
         self.row(node, plan.latency, res, f"{kind.value} over {win.kernel[0]}x{win.kernel[1]}")
         return [Val(yt, outs[0].size, v[0].latency + plan.latency, plan.delay_out_ns)]

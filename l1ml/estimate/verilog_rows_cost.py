@@ -11,18 +11,18 @@ lane outputs). A SegmentSum is its adder trees, priced bit by bit like a Dense l
 from __future__ import annotations
 
 from l1ml.backends.verilog.arith import clog2
-from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
+from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs, split_tree_mask
 from l1ml.backends.verilog.rows_plan import (
     Region,
     gather_indices,
     lane_graph,
-    plan_units,
     region_stages,
     region_start,
     region_valid,
     segment_members,
     segment_plan,
     stage_load,
+    walk_units,
 )
 from l1ml.estimate.bits import Word
 from l1ml.estimate.result import LayerCost, Resources
@@ -45,14 +45,7 @@ class RowsCost(VerilogCost):
         self.stages: dict[str, int] = {}  # hold stages per top-level value
 
     def run(self, inputs: dict[str, Val]) -> dict[str, Val]:
-        self.env = dict(inputs)
-        for unit in plan_units(self.graph):
-            if unit.region is not None:
-                self.region(unit.region)
-            else:
-                node = self.graph.node(unit.node)
-                self.env.update(self.step(node, [self.graph.t(i) for i in node.inputs],
-                                          [self.graph.t(o) for o in node.outputs], self.env))
+        self.env = walk_units(self, inputs)
         for source, n in self.stages.items():
             b = self.env[source]
             res = Resources(ff=n * b.n * b.type.width)
@@ -82,10 +75,9 @@ class RowsCost(VerilogCost):
         for rows in segment_members(node):
             if not rows:
                 continue
-            depth = clog2(len(rows))
-            adder_tree([term] * len(rows), in_w, out.type.width, plan.reg_mask & ((1 << (depth + 1)) - 1),
-                       per_feature, self.k)
-            per_feature += delay_line(out.type.width, bin(plan.reg_mask >> (depth + 1)).count("1"))
+            mask, extra = split_tree_mask(plan.reg_mask, len(rows))
+            adder_tree([term] * len(rows), in_w, out.type.width, mask, per_feature, self.k)
+            per_feature += delay_line(out.type.width, extra)
         res += per_feature.scaled(x.shape[1])
         self.row(node, plan.latency, res, f"adder trees of up to {node.attrs.degree()} rows")
         return [Val(out.type, out.size, v[0].latency + plan.latency, plan.delay_out_ns)]

@@ -33,8 +33,6 @@ def run_qonnx(onnx_path: str | Path, x: np.ndarray | dict[str, np.ndarray], chun
     """Outputs of the exported model for float32 inputs ``x`` (batch axis first; a dict by ONNX input
     name for a model with several inputs)."""
     from qonnx.core.onnx_exec import execute_onnx
-    from qonnx.transformation.change_batchsize import ChangeBatchSize
-    from qonnx.transformation.infer_shapes import InferShapes
 
     from l1ml.frontend.qonnx import load_onnx
 
@@ -44,26 +42,29 @@ def run_qonnx(onnx_path: str | Path, x: np.ndarray | dict[str, np.ndarray], chun
         x = {base.graph.input[0].name: x}
     x = {k: np.asarray(v, dtype=np.float32) for k, v in x.items()}
     n = len(next(iter(x.values())))
-    if not _resizable(base, min(n, chunk)):
-        chunk = 1  # e.g. the GNN's constant incidence MatMul: run one event at a time
-    outs = []
     models: dict[int, object] = {}
+
+    def model_for(size: int):
+        if size not in models:
+            models[size] = _at_batch(base, size)
+        return models[size]
+
+    if model_for(min(n, chunk)) is None:
+        chunk = 1  # e.g. the GNN's constant incidence MatMul: run one event at a time, as exported
+        models[1] = model_for(1) or base
+    outs = []
     for s in range(0, n, chunk):
         xb = {k: v[s:s + chunk] for k, v in x.items()}
-        size = len(next(iter(xb.values())))
-        m = models.get(size)
-        if m is None:
-            m = base if chunk == 1 else base.transform(ChangeBatchSize(size)).transform(InferShapes())
-            models[size] = m
+        m = model_for(len(next(iter(xb.values()))))
         with np.errstate(over="ignore"):  # +-inf test inputs overflow qonnx's division: saturation
             outs.append(np.asarray(execute_onnx(m, xb)[oname]))
     return np.concatenate(outs)
 
 
-def _resizable(model, size: int) -> bool:
-    """Whether qonnx still knows every tensor's shape after changing the batch size to ``size``."""
+def _at_batch(model, size: int):
+    """The model with batch size ``size``, or None when qonnx then no longer knows every tensor's shape."""
     from qonnx.transformation.change_batchsize import ChangeBatchSize
     from qonnx.transformation.infer_shapes import InferShapes
 
     m = model.transform(ChangeBatchSize(size)).transform(InferShapes())
-    return all(m.get_tensor_shape(o) is not None for n in m.graph.node for o in n.output)
+    return m if all(m.get_tensor_shape(o) is not None for n in m.graph.node for o in n.output) else None

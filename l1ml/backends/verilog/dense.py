@@ -15,7 +15,7 @@ import numpy as np
 
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
 from l1ml.backends.verilog.emitter import Emitter, literal, packed
-from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense
+from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
@@ -187,23 +187,27 @@ def _neuron(e: Emitter, d: _Dense, plan: DensePlan, xin: str, r: int, j: int) ->
         terms.append(wire)
     if bias:
         terms.append(literal(bias, width))
-    depth = clog2(len(terms))
-    full = plan.reg_mask
-    mask = full & ((1 << (depth + 1)) - 1)
-    extra = bin(full >> (depth + 1)).count("1")  # registers this shorter tree lacks, added after it
+    mask, extra = split_tree_mask(plan.reg_mask, len(terms))
     sum_wire = f"s_{rowtag}{j}"
     e.line(f"wire [{yw - 1}:0] {sum_wire};")
     e.line(f"l1ml_adder_tree #(.N({len(terms)}), .IN_W({width}), .OUT_W({yw}), "
            f".REG_MASK({literal(mask, 32)})) "
            f"u_{sum_wire} (.clk(clk), .terms({{{', '.join(reversed(terms))}}}), .sum({sum_wire}));  "
            f"// {d.tag()}: y[{j}] = sum of {len(idx)} products" + (" + bias" if bias else ""))
+    balance_tree(e, sum_wire, out, yw, extra, f"{d.tag()}: balances y[{j}]'s shorter tree", used)
+    return used
+
+
+def balance_tree(e: Emitter, tree: str, out: str, width: int, extra: int, comment: str,
+                 used: set[Primitive]) -> None:
+    """Drive ``out`` from a tree's sum, through ``extra`` registers when the tree is shorter than the
+    layer's deepest (``split_tree_mask``)."""
     if extra:
-        e.line(f"l1ml_delay #(.W({yw}), .DEPTH({extra})) u_{sum_wire}_bal "
-               f"(.clk(clk), .d({sum_wire}), .q({out}));  // {d.tag()}: balances y[{j}]'s shorter tree")
+        e.line(f"l1ml_delay #(.W({width}), .DEPTH({extra})) u_{tree}_bal (.clk(clk), .d({tree}), "
+               f".q({out}));  // {comment}")
         used.add(Primitive.DELAY)
     else:
-        e.line(f"assign {out} = {sum_wire};")
-    return used
+        e.line(f"assign {out} = {tree};")
 
 
 # ---- reuse factor ------------------------------------------------------------------------------------

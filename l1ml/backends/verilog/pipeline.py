@@ -107,3 +107,14 @@ def plan_dense(level_ns: list[float], delay_in_ns: float, cfg: PipelineConfig) -
 def register_outputs(delay_ns: float, cfg: PipelineConfig) -> bool:
     """Whether the model outputs get a register: in clock mode, when logic follows the last register."""
     return cfg.stages is None and delay_ns > 0
+
+
+def split_tree_mask(reg_mask: int, n_terms: int) -> tuple[int, int]:
+    """A layer's register plan applied to one tree of ``n_terms`` inputs: the REG_MASK of the tree's own
+    levels, and how many registers a shorter tree lacks (added after it, so all outputs line up).
+
+    >>> split_tree_mask(0b1010, 3)  # a 3-input tree has levels 0..2; the register at level 3 follows it
+    (2, 1)
+    """
+    depth = max(0, (n_terms - 1).bit_length())  # clog2
+    return reg_mask & ((1 << (depth + 1)) - 1), bin(reg_mask >> (depth + 1)).count("1")

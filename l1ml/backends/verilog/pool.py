@@ -13,9 +13,9 @@ from enum import Enum
 
 from l1ml.backends.verilog.arith import clog2
 from l1ml.backends.verilog.conv import Window
-from l1ml.backends.verilog.dense import DenseModule
+from l1ml.backends.verilog.dense import DenseModule, balance_tree
 from l1ml.backends.verilog.emitter import Emitter, literal
-from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense
+from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
@@ -101,9 +101,7 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
                     if not words:
                         e.line(f"assign {out_bits} = {literal(0, yw)};  // {tag}: {where} sees only padding")
                         continue
-                    depth = clog2(len(words))
-                    mask = plan.reg_mask & ((1 << (depth + 1)) - 1)
-                    extra = bin(plan.reg_mask >> (depth + 1)).count("1")
+                    mask, extra = split_tree_mask(plan.reg_mask, len(words))
                     s = f"s_{j}"
                     e.line(f"wire [{yw - 1}:0] {s};")
                     bus = f"{{{', '.join(reversed(words))}}}"
@@ -115,11 +113,6 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
                         e.line(f"l1ml_adder_tree #(.N({len(words)}), .IN_W({tw}), .OUT_W({yw}), "
                                f".REG_MASK({literal(mask, 32)})) u_{s} (.clk(clk), .terms({bus}), .sum({s}));  "
                                f"// {tag}: {where} = sum of {len(words)}")
-                    if extra:
-                        e.line(f"l1ml_delay #(.W({yw}), .DEPTH({extra})) u_{s}_bal (.clk(clk), .d({s}), "
-                               f".q({out_bits}));  // {tag}: balances {where}'s shorter tree")
-                        used.add(Primitive.DELAY)
-                    else:
-                        e.line(f"assign {out_bits} = {s};")
+                    balance_tree(e, s, out_bits, yw, extra, f"{tag}: balances {where}'s shorter tree", used)
     e.line("endmodule")
     return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)

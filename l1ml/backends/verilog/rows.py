@@ -23,11 +23,11 @@ from l1ml.backends.verilog.rows_plan import (
     gather_indices,
     hold_stage,
     lane_graph,
-    plan_units,
     region_start,
     region_valid,
     stage_load,
     step_cycle,
+    walk_units,
 )
 from l1ml.backends.verilog.segsum import render_segment_sum
 from l1ml.errors import NodeError
@@ -58,14 +58,7 @@ class RowsRenderer(VerilogRenderer):
         self.unread: list[str] = []  # wires some of whose bits nothing reads (idle lanes, ungathered rows)
 
     def run(self, inputs: dict[str, Bus]) -> dict[str, Bus]:
-        self.env = dict(inputs)
-        for unit in plan_units(self.graph):
-            if unit.region is not None:
-                self.region(unit.region)
-            else:
-                node = self.graph.node(unit.node)
-                self.env.update(self.step(node, [self.graph.t(i) for i in node.inputs],
-                                          [self.graph.t(o) for o in node.outputs], self.env))
+        self.env = walk_units(self, inputs)
         self.unread += [chain[-1] for chain in self.chains.values()]  # rows no Gather reads
         if self.unread:
             self.e.line("/* verilator lint_off UNUSEDSIGNAL */")

@@ -88,6 +88,22 @@ def _rows_of(g: Graph, node: Node) -> int:
     return g.t(node.outputs[0]).shape[0]
 
 
+def walk_units(walker, inputs: dict) -> dict:
+    """Run a region-aware walk (the renderer or the estimator): ``walker.region(region)`` for each region,
+    ``walker.step`` for each single node, in ``plan_units`` order; returns the values by tensor name.
+    ``walker.env`` is the live environment during the walk (regions read and extend it)."""
+    g = walker.graph
+    walker.env = dict(inputs)
+    for unit in plan_units(g):
+        if unit.region is not None:
+            walker.region(unit.region)
+        else:
+            node = g.node(unit.node)
+            walker.env.update(walker.step(node, [g.t(i) for i in node.inputs], [g.t(o) for o in node.outputs],
+                                          walker.env))
+    return walker.env
+
+
 def plan_units(g: Graph) -> list[Unit]:
     """The graph as regions and single nodes, in an order in which every unit's inputs come first."""
     level: dict[str, int] = dict.fromkeys(g.inputs, 0)

@@ -7,10 +7,9 @@ The topology is static, so a segment's rows are wires into its tree; an empty se
 
 from __future__ import annotations
 
-from l1ml.backends.verilog.arith import clog2
-from l1ml.backends.verilog.dense import DenseModule
+from l1ml.backends.verilog.dense import DenseModule, balance_tree
 from l1ml.backends.verilog.emitter import Emitter, literal
-from l1ml.backends.verilog.pipeline import PipelineConfig
+from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.backends.verilog.rows_plan import segment_members, segment_plan
 from l1ml.errors import NodeError
@@ -66,20 +65,13 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
                 terms = [f"{xin}[{(r * feats + f) * xw} +: {xw}]" for r in rows]
                 if not x.type.signed:
                     terms = [f"{{1'b0, {t}}}" for t in terms]
-                depth = clog2(len(rows))
-                mask = plan.reg_mask & ((1 << (depth + 1)) - 1)
-                extra = bin(plan.reg_mask >> (depth + 1)).count("1")
+                mask, extra = split_tree_mask(plan.reg_mask, len(rows))
                 s_wire = f"s_{s}_{f}"
                 e.line(f"wire [{yw - 1}:0] {s_wire};")
                 e.line(f"l1ml_adder_tree #(.N({len(rows)}), .IN_W({in_w}), .OUT_W({yw}), "
                        f".REG_MASK({literal(mask, 32)})) u_{s_wire} (.clk(clk), "
                        f".terms({{{', '.join(reversed(terms))}}}), .sum({s_wire}));  "
                        f"// {tag}: segment {s}, feature {f}: rows {rows}")
-                if extra:
-                    e.line(f"l1ml_delay #(.W({yw}), .DEPTH({extra})) u_{s_wire}_bal (.clk(clk), .d({s_wire}), "
-                           f".q({y}));  // {tag}: balances a shorter tree")
-                    used.add(Primitive.DELAY)
-                else:
-                    e.line(f"assign {y} = {s_wire};")
+                balance_tree(e, s_wire, y, yw, extra, f"{tag}: balances a shorter tree", used)
     e.line("endmodule")
     return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
