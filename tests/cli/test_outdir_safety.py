@@ -144,7 +144,7 @@ def test_force_does_not_allow_deleting_an_input(command, workspace, capsys):
 
 def test_every_directory_command_has_the_same_force_option():
     root = get_command(app)
-    for command, (argv, _) in COMMANDS.items():
+    for command in COMMANDS:
         cmd = root
         for word in command.split():
             cmd = cmd.commands[word]
