@@ -36,9 +36,6 @@ ForceOrOverwrite = Annotated[bool, typer.Option("--force", "--overwrite", help=F
 
 Inputs = Iterable[Path | str | None]
 
-assert shutil.rmtree.avoids_symlink_attacks, "this platform's rmtree could follow symlinks while deleting"
-
-
 class OutputDirError(L1MLError):
     """An output path l1ml refuses to write to, with the reason and what to do instead."""
 
@@ -101,7 +98,11 @@ def check_output_dir(dest: Path | str, inputs: Inputs = (), force: bool = False,
     if t.is_dir():
         if os.path.ismount(t):
             raise OutputDirError(f"{name} is a mount point; name a new directory inside it")
-        if not force and not is_l1ml_output(t) and any(t.iterdir()):
+        try:
+            empty = not any(t.iterdir())
+        except OSError as e:
+            raise OutputDirError(f"{name} cannot be read ({e.strerror}); choose another path") from None
+        if not force and not is_l1ml_output(t) and not empty:
             raise OutputDirError(f"{name} exists and was not written by l1ml; pass --force to replace it, "
                                  "or choose another path")
     return t
@@ -126,10 +127,32 @@ def _make_parents(path: Path) -> list[Path]:
 
 
 def remove_tree(path: Path) -> None:
-    """Delete a directory tree l1ml owns without following any symbolic link inside it."""
+    """Delete a directory tree l1ml owns without following any symbolic link inside it: ``shutil.rmtree``
+    unlinks links (it tests entries with ``follow_symlinks=False``) and refuses a link as the root."""
     if Path(path).is_symlink():
         raise OutputDirError(f"{path} is a symbolic link; not deleting through it")
     shutil.rmtree(path)
+
+
+def _put_in_place(tmp: Path, t: Path) -> Path | None:
+    """Rename ``tmp`` to ``t``; an existing ``t`` is renamed aside first (and restored if the rename
+    fails). Returns the directory holding the replaced tree, for the caller to remove."""
+    old = None
+    if t.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{t.name}.old-", dir=t.parent))
+        try:
+            os.rename(t, old / "replaced")
+        except OSError:
+            old.rmdir()
+            raise
+    try:
+        os.rename(tmp, t)
+    except OSError:
+        if old is not None:
+            os.rename(old / "replaced", t)
+            old.rmdir()
+        raise
+    return old
 
 
 @contextmanager
@@ -148,18 +171,17 @@ def atomic_dir(dest: Path | str, command: str = "l1ml", inputs: Inputs = (), for
         yield tmp
         (tmp / MARKER).write_text(f"written by `l1ml {command}`; l1ml may replace this directory\n")
         check_output_dir(dest, inputs, force, what)  # the destination may have changed while we worked
-        old = None
-        if t.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{t.name}.old-", dir=t.parent))
-            os.rename(t, old / "replaced")
         try:
-            os.rename(tmp, t)
-        except OSError:
-            if old is not None:
-                os.rename(old / "replaced", t)
-            raise
+            old = _put_in_place(tmp, t)
+        except OSError as e:
+            raise OutputDirError(f"{what} {dest}: cannot put the new output in place ({e.strerror}); "
+                                 "the old one is unchanged") from None
         if old is not None:
-            remove_tree(old)
+            try:
+                remove_tree(old)
+            except OSError as e:
+                raise OutputDirError(f"{what} {dest} was written, but the directory it replaced could not be "
+                                     f"deleted completely ({e.strerror}); remove {old} yourself") from None
     except BaseException:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
