@@ -36,6 +36,7 @@ ForceOrOverwrite = Annotated[bool, typer.Option("--force", "--overwrite", help=F
 
 Inputs = Iterable[Path | str | None]
 
+
 class OutputDirError(L1MLError):
     """An output path l1ml refuses to write to, with the reason and what to do instead."""
 
