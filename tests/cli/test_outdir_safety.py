@@ -113,12 +113,14 @@ def destination(case: str, work: Path) -> str:
             "input_dir": "inputs", "symlink_to_dir": "link", "regular_file": "afile"}[case]
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("command", sorted(COMMANDS))
+def reads_inputs(command: str) -> bool:
+    return any(a.startswith("IN/") for a in COMMANDS[command][0])
+
+
+@pytest.mark.parametrize("command, case", [(c, k) for c in sorted(COMMANDS) for k in sorted(CASES)
+                                           if k != "input_dir" or reads_inputs(c)])
 def test_destructive_destinations_are_refused_and_nothing_changes(command, case, workspace, capsys):
     argv, flag = COMMANDS[command]
-    if case == "input_dir" and not any(str(a).startswith("IN/") for a in argv):
-        pytest.skip(f"{command} reads no input file")
     argv = [a.replace("IN/", "inputs/") for a in argv] + [flag, destination(case, workspace)]
     before = tree_digest(workspace.parent)
     code, out, err = run(argv, capsys)
@@ -130,11 +132,9 @@ def test_destructive_destinations_are_refused_and_nothing_changes(command, case,
     assert tree_digest(workspace.parent) == before
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("command", [c for c in sorted(COMMANDS) if reads_inputs(c)])
 def test_force_does_not_allow_deleting_an_input(command, workspace, capsys):
     argv, flag = COMMANDS[command]
-    if not any(str(a).startswith("IN/") for a in argv):
-        pytest.skip(f"{command} reads no input file")
     argv = [a.replace("IN/", "inputs/") for a in argv] + [flag, "inputs", "--force"]
     before = tree_digest(workspace.parent)
     code, _, err = run(argv, capsys)
@@ -189,6 +189,18 @@ def test_an_existing_empty_directory_is_accepted(workspace, capsys):
     code, _, err = run(["rtl", "write", "inputs/model.onnx", "-o", "empty"], capsys)
     assert code == 0, err
     assert (workspace / "empty" / "rtl.json").is_file() and (workspace / "empty" / MARKER).is_file()
+
+
+def test_demo_checks_its_sub_outputs_before_any_work(workspace, capsys):
+    """``demo -w DIR`` replaces DIR/jet-mlp and DIR/out: a foreign one of those is refused up front too."""
+    (workspace / "demo_out").mkdir()
+    (workspace / "demo_out" / MARKER).write_text("written by `l1ml demo`\n")
+    (workspace / "demo_out" / "out").mkdir()
+    (workspace / "demo_out" / "out" / "results.txt").write_text("not l1ml's\n")
+    before = tree_digest(workspace.parent)
+    code, _, err = run(["demo", "-w", "demo_out", "--events", "100"], capsys)
+    assert code == 2 and "demo_out/out" in err and "exists and was not written by l1ml" in err
+    assert tree_digest(workspace.parent) == before
 
 
 def test_demo_workdir_of_the_user_gets_no_marker(workspace):
