@@ -36,7 +36,7 @@ def main() -> None:
     settings = replace(defaults, n_train=args.train, n_test=args.test, members=args.members, seed=args.seed,
                        flow=replace(defaults.flow, epochs=args.epochs))
     start = time.perf_counter()
-    result = run_report(args.outdir, settings, workers=args.workers, overwrite=args.overwrite)
+    result = run_report(args.outdir, settings, workers=args.workers, force=args.overwrite)
     print(f"wrote {args.outdir / 'report.md'} in {time.perf_counter() - start:.0f} s")
     print(f"classifier AUC {result.mean_auc:.3f} (target <= 0.65), worst KS {result.worst_ks:.3f} "
           f"(target <= 0.1), speed-up {result.speedup:.0f}x -> {'PASS' if result.passed else 'FAIL'}")

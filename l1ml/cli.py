@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 from typer._click.exceptions import ClickException
 
+from l1ml.atomic import OUT_HELP, Force
 from l1ml.backends.verilog.cli import app as rtl_app
 from l1ml.errors import L1MLError
 from l1ml.estimate.cli import estimate_cmd
@@ -57,7 +58,7 @@ def _levels(value: str) -> list:
 @app.command("compile")
 def compile_cmd(
     model: Annotated[Path, typer.Argument(help="QONNX model exported by Brevitas (export_qonnx).")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output directory (replaced atomically).")] = Path("l1ml_out"),
+    out: Annotated[Path, typer.Option("-o", "--out", help=OUT_HELP)] = Path("l1ml_out"),
     backend: Annotated[str, typer.Option(help="Firmware backend: hls4ml.")] = "hls4ml",
     part: Annotated[str, typer.Option(help="FPGA part, e.g. xcvu13p-flga2577-2-e, xcvu9p-flga2104-2L-e.")] = "xcvu13p-flga2577-2-e",
     clock_ns: Annotated[float, typer.Option("--clock-ns", help="Target clock period in ns (5 ns = 200 MHz).")] = 5.0,
@@ -74,6 +75,7 @@ def compile_cmd(
     total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns.")] = 12500.0,
     tmux: Annotated[int, typer.Option(min=1, help=(
         "Time-multiplexing period in bunch crossings: a new event every tmux x 25 ns sets the allowed II."))] = 1,
+    force: Force = False,
 ) -> None:
     """Compile MODEL into OUTDIR: model.l1ml.json (typed IR), hls/ (hls4ml project with build script),
     rtl/ (synthesizable Verilog and a file list), report.json, report.md and budget.png (latency and
@@ -100,7 +102,7 @@ def compile_cmd(
                           strategy=strategy, pipeline_stages=pipeline_stages,
                           latency_budget_ns=latency_budget_ns, total_budget_ns=total_budget_ns, tmux=tmux)
     with console.status("compiling") as status:
-        rep = compile_model(model, out, opts, step=lambda s: status.update(s))
+        rep = compile_model(model, out, opts, step=lambda s: status.update(s), force=force)
     t = rep["totals"]
     console.print(f"compiled [bold]{model}[/] → {out}/  ({len(rep['layers'])} layers, "
                   f"{t['multiplications']} multiplications, {t['parameters']} parameters)")
@@ -190,6 +192,7 @@ def train_tabular_cmd(
     epochs: Annotated[int, typer.Option(help="Maximum float epochs (early stopping on validation loss).")] = 60,
     qat_epochs: Annotated[int, typer.Option(help="Maximum QAT epochs, starting from the float twin.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for simulation, split and initialisation.")] = 1,
+    force: Force = False,
 ) -> None:
     """Train the jet-tagging MLP (default 16→64→32→32→5) with Brevitas QAT and its float twin,
     report both accuracies and export the QAT model to QONNX.
@@ -200,7 +203,7 @@ def train_tabular_cmd(
 
     cfg = TabularConfig(hidden=tuple(int(h) for h in hidden.split(",")), weight_bits=weight_bits,
                         act_bits=act_bits, max_epochs=epochs, qat_epochs=qat_epochs, seed=seed)
-    res = train_tabular(cfg, out, n_jets=jets, data=data, console=console)
+    res = train_tabular(cfg, out, n_jets=jets, data=data, console=console, force=force)
     console.print(f"QAT accuracy {res['qat_accuracy']:.4f}, float accuracy {res['float_accuracy']:.4f} "
                   f"→ {out}/model.onnx")
 
@@ -217,6 +220,7 @@ def demo_cmd(
                                                 "simulated events (default 12,000; 1,200 graphs for the GNN).")] = None,
     qonnx_vectors: Annotated[int | None, typer.Option(help="Vectors for the qonnx level (default 2,000; 1,200 "
                                                       "graphs for the GNN).")] = None,
+    force: Force = False,
 ) -> None:
     """The whole chain on a built-in default: simulate with Pythia8 → train the QAT model and its float
     twin → export QONNX → compile (hls4ml project, Verilog, estimates) → verify (qonnx, hls and rtl
@@ -236,7 +240,8 @@ def demo_cmd(
                         f"{', '.join(m.value for m in DemoModel)}") from None
     gnn = which is DemoModel.TRACK_GNN
     code = run_demo(workdir, jets=events or which.default_events, vectors=vectors or (1200 if gnn else 12000),
-                    qonnx_vectors=qonnx_vectors or (1200 if gnn else 2000), console=console, model=which)
+                    qonnx_vectors=qonnx_vectors or (1200 if gnn else 2000), console=console, model=which,
+                    force=force)
     if code:
         raise typer.Exit(code)
 

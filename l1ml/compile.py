@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ml.atomic import atomic_dir
+from l1ml.atomic import atomic_dir, check_output_dir
 from l1ml.backends.emulate import Emulator, input_codes
 from l1ml.backends.verilog import write_rtl
 from l1ml.frontend.qonnx import from_qonnx
@@ -92,9 +92,11 @@ def write_hls(g: Graph, prj: Path, final: Path, opts: CompileOptions) -> None:
 
 
 def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
-                  step: Callable[[str], None] = lambda s: None) -> dict:
-    """Compile; nothing is written unless every step succeeds. Returns the report."""
+                  step: Callable[[str], None] = lambda s: None, force: bool = False) -> dict:
+    """Compile; nothing is written unless every step succeeds, and ``outdir`` only under the policy of
+    ``l1ml.atomic`` (``force`` replaces a directory l1ml did not write). Returns the report."""
     onnx_path = Path(onnx_path)
+    check_output_dir(outdir, [onnx_path], force)
     step("reading QONNX and running passes")
     g = compile_graph(onnx_path)
     sweep = None
@@ -103,7 +105,7 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
         r, sweep = choose_reuse(g, opts)
         opts = replace(opts, reuse_factor=r)
     outdir = Path(outdir).absolute()
-    with atomic_dir(outdir) as tmp:
+    with atomic_dir(outdir, "compile", [onnx_path], force) as tmp:
         import onnx
 
         # re-saved with any external tensor data inlined, so the copy stands alone

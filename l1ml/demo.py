@@ -26,7 +26,8 @@ class DemoModel(StrEnum):
 GNN_TMUX = 18
 
 
-def _train(model: DemoModel, model_dir: Path, events: int, seed: int, console: Console, stage) -> dict:
+def _train(model: DemoModel, model_dir: Path, events: int, seed: int, console: Console, stage,
+           force: bool) -> dict:
     """Simulate and train; returns the training summary (accuracies, Brevitas-vs-emulator check)."""
     if model is DemoModel.JET_MLP:
         from l1ml.simulation.jets import jets_dataset
@@ -37,17 +38,19 @@ def _train(model: DemoModel, model_dir: Path, events: int, seed: int, console: C
         console.print(f"{len(ds.labels)} jets, classes {np.bincount(ds.labels).tolist()}, "
                       f"{ds.features.shape[1]} features")
         stage("2/5 train the QAT MLP and its float twin, export QONNX")
-        return train_tabular(TabularConfig(seed=seed), model_dir, dataset=ds, console=console)
+        return train_tabular(TabularConfig(seed=seed), model_dir, dataset=ds, console=console, force=force)
     if model is DemoModel.HGCAL_CNN:
         from l1ml.train.hgcal_cnn import HGCalCNNConfig, train_hgcal_cnn
 
         stage(f"1-2/5 simulate {events} HGCal clusters at pileup 200, train the QAT CNN and its float twin")
-        return train_hgcal_cnn(HGCalCNNConfig(seed=seed), model_dir, n_events=events, console=console)
+        return train_hgcal_cnn(HGCalCNNConfig(seed=seed), model_dir, n_events=events, console=console,
+                               force=force)
     from l1ml.train.track_gnn import TrackGNNConfig, train_track_gnn
 
     stage(f"1-2/5 simulate {events} ttbar events at pileup 200 (Pythia8, 2 GeV stubs), build 32 phi-sector "
           "graphs each, train the QAT interaction network and its float twin")
-    res = train_track_gnn(TrackGNNConfig(seed=seed), model_dir, events=events, pileup=200.0, console=console)
+    res = train_track_gnn(TrackGNNConfig(seed=seed), model_dir, events=events, pileup=200.0, console=console,
+                          force=force)
     for kind in ("float", "qat"):
         m = res[kind]
         console.print(f"{kind:5s}: edge AUC [bold]{m['auc']:.4f}[/], efficiency {m['efficiency']:.3f}, purity "
@@ -85,26 +88,34 @@ def _verify_data(model: DemoModel, model_dir: Path, g):
 
 
 def run_demo(workdir: Path, jets: int = 25000, vectors: int = 12000, qonnx_vectors: int = 2000,
-             console: Console | None = None, seed: int = 1, model: DemoModel = DemoModel.JET_MLP) -> int:
+             console: Console | None = None, seed: int = 1, model: DemoModel = DemoModel.JET_MLP,
+             force: bool = False) -> int:
+    """Run the chain in ``workdir``, which holds two outputs, ``<model>/`` (training) and ``out/``
+    (compile); all three follow ``l1ml.atomic`` and are checked before any work. ``workdir`` itself is
+    never deleted. Returns the exit code (1 on any mismatch)."""
+    from l1ml.atomic import check_output_dir, output_container
     from l1ml.compile import compile_model
     from l1ml.ir.graph import Graph
     from l1ml.verify.levels import Level, run_levels, write_verify_json
 
     console = console or Console()
-    workdir = Path(workdir)
+    check_output_dir(workdir, force=force, what="work directory")
+    model_dir, out = Path(workdir) / model.value, Path(workdir) / "out"
+    check_output_dir(model_dir, force=force)
+    check_output_dir(out, [model_dir / "model.onnx"], force)
+    workdir = output_container(workdir, "demo", force=force, what="work directory")
+    model_dir, out = workdir / model.value, workdir / "out"
     t0 = time.perf_counter()
 
     def stage(msg: str) -> None:
         console.rule(f"[bold]{msg}[/]  [dim]{time.perf_counter() - t0:.0f} s[/]")
 
-    model_dir = workdir / model.value
-    res = _train(model, model_dir, jets, seed, console, stage)
+    res = _train(model, model_dir, jets, seed, console, stage, force)
     line, brevitas = _summary(model, res)
     console.print(line)
 
     stage("3/5 compile")
-    out = workdir / "out"
-    rep = compile_model(model_dir / "model.onnx", out, _options(model))
+    rep = compile_model(model_dir / "model.onnx", out, _options(model), force=force)
     if "sweep" in rep:
         console.print(f"reuse factor {rep['sweep']['chosen_reuse_factor']} chosen by the sweep in report.md: "
                       f"latency {rep['latency']['cycles']} cycles, II {rep['ii']['cycles']}")

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from l1ml.atomic import Force, check_output_dir
 from l1ml.errors import L1MLError
 
 console = Console()
@@ -90,8 +91,10 @@ def estimate_cmd(
     sweep: Annotated[str | None, typer.Option(
         help="Tabulate a design space instead, e.g. 'reuse=1,2,4,8' or 'reuse=1,2;clock=2.5,5'.")] = None,
     out: Annotated[Path | None, typer.Option(
-        "-o", "--out", help="Write estimate.json, estimate.md and estimate.png here (replaced atomically).")]
+        "-o", "--out", help="Write estimate.json, estimate.md and estimate.png here (an output directory: "
+                            "replaced only if l1ml wrote it).")]
     = None,
+    force: Force = False,
 ) -> None:
     """Estimate latency (cycles and ns), II, LUT/FF/DSP/BRAM and utilisation of MODEL, and check them
     against the trigger budget. Takes seconds; nothing is synthesised unless --synth is given.
@@ -115,6 +118,8 @@ def estimate_cmd(
     from l1ml.backends.emulate import load_graph
     from l1ml.estimate import Budget, estimate, markdown, plot_budget
 
+    if out is not None:
+        check_output_dir(out, [model], force)
     if synth is not None and backend.lower() != "verilog":
         raise L1MLError("--synth yosys synthesises l1ml's own Verilog; use it with --backend verilog")
     budget = Budget(total_ns=total_budget_ns, algorithm_ns=latency_budget_ns, tmux=tmux,
@@ -131,7 +136,7 @@ def estimate_cmd(
         console.print(f"cheapest point that fits: reuse {best.reuse}, clock {best.clock_ns:g} ns" if best
                       else "[red]no point of the sweep fits the budget[/]")
         if out is not None:
-            with atomic_dir(out) as tmp:
+            with atomic_dir(out, "estimate", [model], force) as tmp:
                 (tmp / "sweep.json").write_text(json.dumps([p.to_json() for p in points], indent=1) + "\n")
             console.print(f"wrote {out}/sweep.json")
         return
@@ -146,7 +151,7 @@ def estimate_cmd(
 
         console.print(synth_table(est))
     if out is not None:
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "estimate", [model], force) as tmp:
             (tmp / "estimate.json").write_text(json.dumps(est.to_json(), indent=1, sort_keys=True) + "\n")
             (tmp / "estimate.md").write_text(markdown(est))
             plot_budget(est, tmp / "estimate.png")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
+from l1ml.atomic import atomic_dir, check_output_dir
 from l1ml.errors import L1MLError
 from l1ml.offline import plots
 from l1ml.offline.config import Config
@@ -26,7 +27,7 @@ from l1ml.offline.fit import FitResult, fit_mlp
 from l1ml.offline.metrics import background_efficiency_at, weighted_auc
 from l1ml.offline.model import count_parameters, save_model
 from l1ml.offline.progress import epoch_bar
-from l1ml.offline.report import Markdown, staged_directory, write_json
+from l1ml.offline.report import Markdown, config_inputs, write_json
 
 SIGNAL_EFFICIENCY = 0.5  # working point at which background efficiencies are compared
 
@@ -124,13 +125,14 @@ def per_background(
     return out
 
 
-def run_cascade(config: Config, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+def run_cascade(config: Config, out: Path, progress: Progress | None = None, force: bool = False) -> dict[str, Any]:
     """Train the cascade (and the single-network reference), compare them, write the report into `out`."""
+    check_output_dir(out, config_inputs(config), force)  # before reading and training
     prepared = prepare(config)
     signal, backgrounds = _backgrounds(prepared)
     train, val, test = prepared.labeled()
     splits = {"train": train, "validation": val, "test": test}
-    with staged_directory(out) as stage:
+    with atomic_dir(out, "offline cascade", config_inputs(config), force) as stage:
         doc = Markdown("l1ml offline cascade")
         describe_data(
             doc,

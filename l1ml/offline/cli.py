@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from l1ml.atomic import Force
 from l1ml.errors import L1MLError
 from l1ml.offline.config import ToyKind
 
@@ -24,8 +25,8 @@ OUTPUT = typer.Option(
     None,
     "-o",
     "--output",
-    help="Output directory (default: the config's `output` key). Written to a temporary "
-    "directory and moved into place at the end; an earlier l1ml output there is replaced.",
+    help="Output directory (default: the config's `output` key). Written beside it and renamed into place; "
+    "replaced only if l1ml wrote it (see --force).",
 )
 DATA = typer.Option(None, "--data", help="Read this table instead of data.path from the config.")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")
@@ -40,7 +41,7 @@ def _load(config: Path, data: Path | None, output: Path | None):
     out = output if output is not None else cfg.output
     if out is None:
         raise L1MLError(f"{config}: no output directory; pass -o DIR or set `output:` in the config")
-    return cfg, Path(out).resolve()
+    return cfg, Path(out)
 
 
 def _print_scores(title: str, rows: list[tuple[str, dict]]) -> None:
@@ -101,7 +102,11 @@ _TRAIN_HELP = (
 
 @app.command(help=_TRAIN_HELP)
 def train(
-    config: Path = CONFIG, output: Path | None = OUTPUT, data: Path | None = DATA, progress: bool = PROGRESS
+    config: Path = CONFIG,
+    output: Path | None = OUTPUT,
+    data: Path | None = DATA,
+    progress: bool = PROGRESS,
+    force: Force = False,
 ) -> None:
     """Train the weighted MLP and the LightGBM baseline; report metrics, output shapes and KS checks."""
     from l1ml.offline.progress import progress_bars
@@ -109,7 +114,7 @@ def train(
 
     cfg, out = _load(config, data, output)
     with progress_bars(progress) as bars:
-        metrics = run_train(cfg, out, bars)
+        metrics = run_train(cfg, out, bars, force=force)
     rows = [("network", metrics["network"]["scores"])]
     if "lightgbm" in metrics:
         rows.append(("LightGBM", metrics["lightgbm"]["scores"]))
@@ -130,7 +135,11 @@ _SELECT_HELP = (
 
 @app.command(help=_SELECT_HELP)
 def select(
-    config: Path = CONFIG, output: Path | None = OUTPUT, data: Path | None = DATA, progress: bool = PROGRESS
+    config: Path = CONFIG,
+    output: Path | None = OUTPUT,
+    data: Path | None = DATA,
+    progress: bool = PROGRESS,
+    force: Force = False,
 ) -> None:
     """Rank features by weighted permutation importance and cluster correlated ones."""
     from l1ml.offline.progress import progress_bars
@@ -138,7 +147,7 @@ def select(
 
     cfg, out = _load(config, data, output)
     with progress_bars(progress) as bars:
-        metrics = run_select(cfg, out, bars)
+        metrics = run_select(cfg, out, bars, force=force)
     typer.echo(f"kept {len(metrics['selected'])} features: {', '.join(metrics['selected'])}")
     typer.echo(
         f"validation AUC all {metrics['validation_auc_all']:.4f}, "
@@ -178,6 +187,7 @@ def search(
     worker_id: int = typer.Option(0, "--worker-id", help="Distinct number per worker; offsets search.seed."),
     report: bool = typer.Option(True, "--report/--no-report", help="Rebuild <output>/report afterwards."),
     progress: bool = PROGRESS,
+    force: Force = False,
 ) -> None:
     """Optuna search over layers, width, dropout, activation, learning rate and L2 (search section)."""
     from l1ml.offline.progress import progress_bars
@@ -186,7 +196,8 @@ def search(
     cfg, out = _load(config, data, output)
     with progress_bars(progress) as bars:
         summary = run_search(
-            cfg, out, n_trials=n_trials, worker_id=worker_id, storage=storage, report=report, progress=bars
+            cfg, out, n_trials=n_trials, worker_id=worker_id, storage=storage, report=report, progress=bars,
+            force=force,
         )
     states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n)
     typer.echo(f"study '{summary['study']}' in {summary['storage']}: {summary['trials']} trials ({states})")
@@ -212,7 +223,11 @@ _CASCADE_HELP = (
 
 @app.command(help=_CASCADE_HELP)
 def cascade(
-    config: Path = CONFIG, output: Path | None = OUTPUT, data: Path | None = DATA, progress: bool = PROGRESS
+    config: Path = CONFIG,
+    output: Path | None = OUTPUT,
+    data: Path | None = DATA,
+    progress: bool = PROGRESS,
+    force: Force = False,
 ) -> None:
     """Train one sub-network per background and a super-network on their outputs; compare with one network."""
     from l1ml.offline.cascade import run_cascade
@@ -220,7 +235,7 @@ def cascade(
 
     cfg, out = _load(config, data, output)
     with progress_bars(progress) as bars:
-        metrics = run_cascade(cfg, out, bars)
+        metrics = run_cascade(cfg, out, bars, force=force)
     for name, m in metrics.items():
         pb = ", ".join(f"vs {k} {v['auc']:.4f}" for k, v in m["per_background"].items())
         typer.echo(f"{name}: test AUC {pb} ({m['parameters']} parameters)")

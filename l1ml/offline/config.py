@@ -533,7 +533,7 @@ def parse_config(raw: Any, source: Path) -> Config:
         selection=_selection(top.section("selection")),
         search=_search(top.section("search")),
         cascade=_cascade(top.section("cascade")),
-        output=None if output is None else (source.parent / output).resolve(),
+        output=None if output is None else source.parent / output,  # not resolved: a link there is refused
     )
     top.finish()
     return config

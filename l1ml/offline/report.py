@@ -1,51 +1,18 @@
-"""Markdown reports and all-or-nothing output directories."""
+"""Markdown reports and the inputs an offline output directory must not contain."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from l1ml.errors import L1MLError
+if TYPE_CHECKING:  # pragma: no cover
+    from l1ml.offline.config import Config
 
-MARKER = ".l1ml-offline"  # identifies a directory this tool wrote, which it may therefore replace
-
-
-@contextmanager
-def staged_directory(dest: Path) -> Iterator[Path]:
-    """Yield a temporary directory next to `dest`; on success it replaces `dest`, on failure it vanishes.
-
-    An existing `dest` is only replaced if an earlier l1ml offline run wrote it (or it is empty), so a
-    mistyped -o never deletes somebody's data.
-    """
-    dest = Path(dest).resolve()
-    if dest.exists() and not dest.is_dir():
-        raise L1MLError(f"{dest}: exists and is not a directory; choose another output path")
-    if dest.is_dir() and any(dest.iterdir()) and not (dest / MARKER).exists():
-        raise L1MLError(
-            f"{dest}: directory exists and was not written by l1ml offline; choose another "
-            "output path or remove it"
-        )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
-    try:
-        yield stage
-        (stage / MARKER).write_text("written by l1ml offline; safe to replace on the next run\n")
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".old"))
-            old.rmdir()
-            dest.rename(old)
-            stage.rename(dest)
-            shutil.rmtree(old)
-        else:
-            stage.rename(dest)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
+def config_inputs(config: Config) -> list[Path]:
+    """The files a run reads (the YAML config and the table): an output directory may not hold them."""
+    return [config.source, config.data.path]
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -203,13 +203,21 @@ def run_search(
     storage: str | None = None,
     report: bool = True,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Run this worker's share of trials, then (optionally) rewrite the report from the whole study."""
+    """Run this worker's share of trials, then (optionally) rewrite the report from the whole study.
+
+    ``out`` is shared by the workers and kept between runs: l1ml writes into it (optuna.db, report/) and
+    never deletes it; a directory it did not create needs ``force`` unless it holds an earlier study.
+    """
     import optuna
 
+    from l1ml.atomic import output_container
+    from l1ml.offline.report import config_inputs
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_container(out, "offline search", config_inputs(config),
+                           force or (Path(out) / "optuna.db").is_file())
     url = storage_url(config, out, storage)
     study = open_study(config, url, worker_id)
     trials = config.search.n_trials if n_trials is None else n_trials
@@ -232,7 +240,7 @@ def run_search(
     if report:
         from l1ml.offline.search_report import write_search_report
 
-        write_search_report(study, config, out / "report", summary)
+        write_search_report(study, config, out / "report", summary, force)
     return summary
 
 

@@ -14,8 +14,9 @@ import optuna  # noqa: E402
 import yaml  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
+from l1ml.atomic import atomic_dir  # noqa: E402
 from l1ml.offline.config import Config  # noqa: E402
-from l1ml.offline.report import Markdown, staged_directory, write_json  # noqa: E402
+from l1ml.offline.report import Markdown, config_inputs, write_json  # noqa: E402
 from l1ml.offline.search import silence_experimental  # noqa: E402
 
 
@@ -80,10 +81,11 @@ def _plots(study: optuna.Study, stage: Path, doc: Markdown) -> dict[str, float]:
     return importances
 
 
-def write_search_report(study: optuna.Study, config: Config, dest: Path, summary: dict[str, Any]) -> None:
+def write_search_report(study: optuna.Study, config: Config, dest: Path, summary: dict[str, Any],
+                        force: bool = False) -> None:
     """Rebuild <out>/report from everything in the study (all workers' trials)."""
     trials = study.get_trials(deepcopy=False)
-    with staged_directory(dest) as stage:
+    with atomic_dir(dest, "offline search", config_inputs(config), force) as stage:
         doc = Markdown("l1ml offline search")
         cfg = config.search
         doc.bullets(

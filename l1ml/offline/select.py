@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from rich.progress import Progress
 
+from l1ml.atomic import atomic_dir, check_output_dir
 from l1ml.offline import plots
 from l1ml.offline.clustering import Clustering, cluster_features, representatives
 from l1ml.offline.config import Config
@@ -25,7 +26,7 @@ from l1ml.offline.fit import FitResult, fit_mlp
 from l1ml.offline.importance import Importance, permutation_importance, ranked, single_groups
 from l1ml.offline.metrics import Scores, score_split
 from l1ml.offline.progress import Bar, epoch_bar
-from l1ml.offline.report import Markdown, staged_directory, write_json
+from l1ml.offline.report import Markdown, config_inputs, write_json
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,15 @@ def _ordered(subset: list[str], features: list[str]) -> tuple[str, ...]:
     return tuple(sorted(subset, key=features.index))
 
 
-def run_select(config: Config, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+def run_select(config: Config, out: Path, progress: Progress | None = None, force: bool = False) -> dict[str, Any]:
     """Run the whole selection study and write report, plots and the selected feature list into `out`."""
+    check_output_dir(out, config_inputs(config), force)  # before reading and training
     prepared = prepare(config)
     sel = config.selection
     features = prepared.features
     train, val, test = prepared.labeled()
     fits = _Fits(config, features, (train, val, test), progress)
-    with staged_directory(out) as stage:
+    with atomic_dir(out, "offline select", config_inputs(config), force) as stage:
         doc = Markdown("l1ml offline select")
         describe_data(
             doc,

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.progress import Progress
 
+from l1ml.atomic import atomic_dir, check_output_dir
 from l1ml.offline import plots
 from l1ml.offline.baseline import fit_lightgbm
 from l1ml.offline.config import Config
@@ -16,7 +17,7 @@ from l1ml.offline.evaluate import describe_data, evaluate, write_section
 from l1ml.offline.fit import fit_mlp
 from l1ml.offline.model import count_parameters, save_model
 from l1ml.offline.progress import epoch_bar
-from l1ml.offline.report import Markdown, staged_directory, write_json
+from l1ml.offline.report import Markdown, config_inputs, write_json
 
 
 def model_extra(prepared: Prepared, columns: list[int] | None = None) -> dict[str, Any]:
@@ -29,12 +30,13 @@ def model_extra(prepared: Prepared, columns: list[int] | None = None) -> dict[st
     }
 
 
-def run_train(config: Config, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+def run_train(config: Config, out: Path, progress: Progress | None = None, force: bool = False) -> dict[str, Any]:
     """Train, evaluate and report into `out` (replaced atomically); returns the metrics written."""
+    check_output_dir(out, config_inputs(config), force)  # before reading and training
     prepared = prepare(config)
     train, val, test = prepared.labeled()
     splits = {"train": train, "validation": val, "test": test}
-    with staged_directory(out) as stage:
+    with atomic_dir(out, "offline train", config_inputs(config), force) as stage:
         doc = Markdown("l1ml offline train")
         counts = describe_data(
             doc,

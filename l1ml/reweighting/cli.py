@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from l1ml.atomic import Force, atomic_dir, check_output_dir
 from l1ml.errors import L1MLError
 from l1ml.reweighting.methods import Method
 
@@ -46,7 +47,8 @@ def fit(
     original: Annotated[Path, typer.Argument(help="Table of events to reweight (e.g. simulation).")],
     target: Annotated[Path, typer.Argument(help="Table whose distribution to match (e.g. data).")],
     columns: ColumnsOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write (an output directory: "
+                                                          "replaced only if l1ml wrote it).")],
     method: Annotated[Method, typer.Option(help="bins: n-D histogram ratio (1-3 variables); gb: gradient-"
                                                 "boosted reweighter; classifier: LightGBM density ratio.")]
     = Method.GB,
@@ -56,6 +58,7 @@ def fit(
     target_weight: Annotated[str | None, typer.Option(help="Column of weights in TARGET.")] = None,
     setting: Annotated[list[str] | None, typer.Option(
         "--set", help="Method setting NAME=VALUE, repeatable, e.g. --set n_estimators=200.")] = None,
+    force: Force = False,
 ) -> None:
     """Learn weights that make ORIGINAL look like TARGET in the chosen variables.
 
@@ -75,7 +78,7 @@ def fit(
     from l1ml.reweighting.metrics import effective_sample_size
 
     names = _columns(columns)
-    io.ensure_replaceable(out, io.META_FILE)
+    check_output_dir(out, io.input_files(original, target), force)
     options = parse_settings(method, setting or [])
     reweighter = make_reweighter(method, options, folds)
     x_o = io.feature_matrix(io.read_table(original, names), names, original)
@@ -98,7 +101,7 @@ def fit(
         "training_ess": effective_sample_size(new), "fit_seconds": round(time.perf_counter() - start, 2),
         "original_file": str(original), "target_file": str(target),
     }
-    io.save_model(reweighter, meta, out)
+    io.save_model(reweighter, meta, out, force, (original, target))
     kind = "out-of-fold " if folds >= 2 else "in-sample (optimistic: no folding) "
     Console().print(f"wrote {out}: {method.value} reweighter on {len(names)} variables; {kind}effective "
                     f"sample size {meta['training_ess']:.0f} of {len(x_o)} events")
@@ -154,7 +157,8 @@ def check(
     original: Annotated[Path, typer.Argument(help="Reweighted original table (output of `apply`).")],
     target: Annotated[Path, typer.Argument(help="Target table the weights should match.")],
     columns: ColumnsOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report directory to write (an output directory: "
+                                                          "replaced only if l1ml wrote it).")],
     weight_column: Annotated[str, typer.Option(help="Column in ORIGINAL with the new weights.")] = "weight",
     original_weight: Annotated[str | None, typer.Option(
         help="Column in ORIGINAL with the weights before reweighting (default: all 1).")] = None,
@@ -162,6 +166,7 @@ def check(
     unit: Annotated[list[str] | None, typer.Option(
         help="Unit for a variable's plot axis, NAME=UNIT, repeatable: --unit pt=GeV.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the hold-out split and classifier.")] = 0,
+    force: Force = False,
 ) -> None:
     """Measure how well the weighted ORIGINAL matches TARGET and write a report with plots.
 
@@ -179,7 +184,7 @@ def check(
     from l1ml.reweighting.report import quality_report, write_report
 
     names = _columns(columns)
-    io.ensure_replaceable(out, "report.json")
+    check_output_dir(out, io.input_files(original, target), force)
     units = dict(_unit(u, names) for u in unit or [])
     x_o = io.feature_matrix(io.read_table(original, names), names, original)
     x_t = io.feature_matrix(io.read_table(target, names), names, target)
@@ -190,8 +195,7 @@ def check(
         task = progress.add_task("quality measures", total=len(names) + 2)
         report = quality_report(x_o, x_t, names, w_before, w_after, w_t, seed=seed)
         progress.advance(task)
-        with io.staged_output(out, marker="report.json") as staged:
-            staged.mkdir()
+        with atomic_dir(out, "reweight check", io.input_files(original, target), force) as staged:
             before_o = w_before if w_before is not None else _ones(len(x_o))
             weights_t = w_t if w_t is not None else _ones(len(x_t))
             plot_weights(w_after, staged / "weights.png")

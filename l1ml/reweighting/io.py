@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from l1ml.atomic import atomic_dir
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.reweighting.base import Reweighter
 
@@ -35,6 +36,11 @@ class TableFormat(Enum):
     PARQUET = (".parquet", ".pq")
     CSV = (".csv",)
     ROOT = (".root",)
+
+
+def input_files(*tables: Path | str) -> list[Path]:
+    """The files behind table paths (``events.root:tree`` is the file ``events.root``)."""
+    return [split_root_path(t)[0] for t in tables]
 
 
 def split_root_path(path: Path | str) -> tuple[Path, str | None]:
@@ -129,23 +135,21 @@ def feature_matrix(frame: pd.DataFrame, columns: list[str], source: Path | str) 
     return out
 
 
-def ensure_replaceable(destination: Path | str, marker: str | None = None) -> None:
-    """Fail early if ``destination`` is a directory that is not an earlier output holding ``marker``."""
+def ensure_replaceable(destination: Path | str) -> None:
+    """Fail early if the output *file* ``destination`` is an existing directory (never replaced by a table).
+
+    Output directories follow ``l1ml.atomic`` instead."""
     dest = Path(destination)
-    if dest.is_dir() and not (marker and (dest / marker).is_file()):
-        raise L1MLError(f"{dest}: already exists and is not an output of this command; "
-                        "choose another path or remove it first")
+    if dest.is_dir():
+        raise L1MLError(f"{dest}: is a directory, not a table file; choose another path")
 
 
 @contextmanager
-def staged_output(destination: Path | str, marker: str | None = None) -> Iterator[Path]:
-    """Yield a scratch path; on success move it to ``destination``, replacing an older output.
-
-    An existing directory is replaced only if it holds ``marker`` (a file every such output has), so a
-    mistyped path never deletes an unrelated directory.
-    """
+def staged_output(destination: Path | str) -> Iterator[Path]:
+    """Yield a scratch path for an output file; on success move it to ``destination`` (an older file is
+    replaced), on failure it vanishes."""
     dest = Path(destination)
-    ensure_replaceable(dest, marker)
+    ensure_replaceable(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     staged = scratch / dest.name
@@ -153,8 +157,6 @@ def staged_output(destination: Path | str, marker: str | None = None) -> Iterato
         yield staged
         if not staged.exists():
             raise RuntimeError(f"nothing was written for {dest}")
-        if dest.is_dir():
-            dest.rename(scratch / ".replaced")
         os.replace(staged, dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -181,10 +183,11 @@ def write_table(frame: pd.DataFrame, path: Path | str) -> None:
                 out.mktree(tree or "events", {c: a.dtype for c, a in arrays.items()}).extend(arrays)
 
 
-def save_model(reweighter: Reweighter, meta: dict[str, Any], directory: Path | str) -> None:
-    """Write a fitted reweighter and its description (columns, method, settings) to a directory."""
-    with staged_output(directory, marker=META_FILE) as staged:
-        staged.mkdir()
+def save_model(reweighter: Reweighter, meta: dict[str, Any], directory: Path | str, force: bool = False,
+               inputs: tuple[Path | str, ...] = ()) -> None:
+    """Write a fitted reweighter and its description (columns, method, settings) to a directory
+    (``l1ml.atomic``: replaced only if l1ml wrote it or with ``force``; never one holding ``inputs``)."""
+    with atomic_dir(directory, "reweight fit", input_files(*inputs), force) as staged:
         with open(staged / MODEL_FILE, "wb") as handle:
             pickle.dump(reweighter, handle, protocol=pickle.HIGHEST_PROTOCOL)
         full = {"format": MODEL_FORMAT, **meta}

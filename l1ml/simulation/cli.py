@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from l1ml.atomic import ForceOrOverwrite, check_output_dir
+
 app = typer.Typer(
     help="Generate simulated training datasets with Pythia8 and a parametrised Phase-2-like detector.\n\n"
     "Each command writes a directory with Parquet tables, manifest.json (settings, seed, versions, "
@@ -33,7 +35,6 @@ Seed = Annotated[int, typer.Option("--seed", help="Master seed; chunk seeds deri
 Workers = Annotated[int | None, typer.Option("--workers", "-w", help="Local processes [default: all cores].")]
 Scheduler = Annotated[str | None, typer.Option(
     "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786; runs the chunks on that cluster.")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace DIR if it exists.")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
 
 
@@ -55,7 +56,7 @@ def jets(
     seed: Seed = 1,
     workers: Workers = None,
     scheduler: Scheduler = None,
-    overwrite: Overwrite = False,
+    force: ForceOrOverwrite = False,
     progress: Progress = True,
 ) -> None:
     """Boosted-jet tagging dataset: q, g, W, Z, t jets (pT ~ 1 TeV, anti-kT R=0.8) with 16 substructure features.
@@ -67,10 +68,11 @@ def jets(
     """
     from l1ml.simulation.jets import JetSettings, simulate_jets, write_jets_dataset
 
+    check_output_dir(output, force=force)  # before the simulation, not after it
     start = time.perf_counter()
     settings = JetSettings()
     ds = simulate_jets(events, seed, workers=workers, scheduler=scheduler, progress=progress, settings=settings)
-    write_jets_dataset(ds, output, seed, settings, overwrite=overwrite)
+    write_jets_dataset(ds, output, seed, settings, force=force)
     _done(output, start)
 
 
@@ -87,7 +89,7 @@ def tracks(
     seed: Seed = 1,
     workers: Workers = None,
     scheduler: Scheduler = None,
-    overwrite: Overwrite = False,
+    force: ForceOrOverwrite = False,
     progress: Progress = True,
 ) -> None:
     """Tracker hits: charged particles as helices (3.8 T) through the six Phase-2 outer-tracker barrel layers.
@@ -104,12 +106,13 @@ def tracks(
     from l1ml.simulation.pythia import Process
     from l1ml.simulation.tracker import TrackerConfig, TrackSample, simulate_tracks
 
+    check_output_dir(output, force=force)  # before the simulation, not after it
     start = time.perf_counter()
     sample = TrackSample(process=Process(process.value), pileup=pileup,
                          tracker=TrackerConfig(stub_pt_min=stub_pt, noise_hits_per_layer=noise))
     tables = simulate_tracks(events, seed, sample, workers=workers, scheduler=scheduler, progress=progress)
     manifest = {"kind": "tracks", "n_events": events, "seed": seed, "generator": sample.to_dict()}
-    write_dataset(output, tables, manifest, plots=tracker_plots, overwrite=overwrite)
+    write_dataset(output, tables, manifest, plots=tracker_plots, force=force)
     _done(output, start)
 
 
@@ -123,7 +126,7 @@ def hgcal(
     seed: Seed = 1,
     workers: Workers = None,
     scheduler: Scheduler = None,
-    overwrite: Overwrite = False,
+    force: ForceOrOverwrite = False,
     progress: Progress = True,
 ) -> None:
     """HGCal trigger-cell clusters (EM / hadronic / pileup) in the endcap, 1.5 < |eta| < 3.0.
@@ -136,10 +139,11 @@ def hgcal(
     from l1ml.simulation import hgcal as hgcal_sim
     from l1ml.simulation.dataset import write_dataset
 
+    check_output_dir(output, force=force)  # before the simulation, not after it
     start = time.perf_counter()
     tables = hgcal_sim.simulate_hgcal(events, seed, pileup=pileup, workers=workers, scheduler=scheduler,
                                       progress=progress)
     manifest = {"kind": "hgcal", "n_events": events, "seed": seed, "pileup": pileup,
                 "generator": getattr(hgcal_sim, "GENERATOR_SETTINGS", None)}
-    write_dataset(output, tables, manifest, plots=hgcal_sim.validation_plots, overwrite=overwrite)
+    write_dataset(output, tables, manifest, plots=hgcal_sim.validation_plots, force=force)
     _done(output, start)

@@ -7,7 +7,8 @@ A dataset directory looks like::
     DIR/plots/*.png          validation plots
 
 Everything is written into a temporary sibling directory and renamed into place at the end, so a
-failed run never leaves a half-written dataset. Nothing depends on the clock, so rerunning with the
+failed run never leaves a half-written dataset (``l1ml.atomic``: an existing directory is replaced only
+if l1ml wrote it or with ``force``). Nothing depends on the clock, so rerunning with the
 same seed reproduces every file byte for byte.
 """
 
@@ -15,16 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from l1ml.errors import InputFileError, L1MLError
+from l1ml.atomic import atomic_dir
+from l1ml.errors import InputFileError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -45,38 +43,6 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-@contextmanager
-def atomic_directory(dest: Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory next to ``dest``; on success it replaces ``dest`` in one rename."""
-    dest = Path(dest)
-    if dest.exists() and not overwrite:
-        raise L1MLError(f"output directory {dest} already exists; choose another -o or pass --overwrite")
-    if dest.exists() and not dest.is_dir():
-        raise L1MLError(f"output path {dest} exists and is not a directory; choose another -o")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the dataset should look like any new directory
-    try:
-        yield tmp
-        old = None
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-            os.replace(dest, old / "data")
-        os.replace(tmp, dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
@@ -112,14 +78,14 @@ def file_sha256(path: Path) -> str:
 
 def write_dataset(dest: Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
                   plots: Callable[[Mapping[str, pd.DataFrame], Path], list[Path]] | None = None,
-                  overwrite: bool = False) -> Path:
+                  force: bool = False) -> Path:
     """Write ``tables`` + manifest (+ plots made by ``plots(tables, plots_dir)``) atomically to ``dest``.
 
     ``manifest`` holds the caller's description (kind, generator settings, seed, ...); this function
     adds format version, package versions, row counts and SHA-256 checksums of the tables.
     """
     dest = Path(dest)
-    with atomic_directory(dest, overwrite) as tmp:
+    with atomic_dir(dest, f"simulate {manifest.get('kind', '')}".strip(), force=force) as tmp:
         files = {}
         for name in sorted(tables):
             path = tmp / f"{name}.parquet"

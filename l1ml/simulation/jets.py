@@ -264,7 +264,7 @@ def jets_dataset(n_jets: int, seed: int = 1, cache_dir: Path | None = None, **kw
     if (entry / "jets.parquet").is_file():
         return load_jets(entry)
     ds = simulate_jets(n_jets, seed, settings=settings, **kw)
-    write_jets_dataset(ds, entry, seed, settings, overwrite=True, plots=False)
+    write_jets_dataset(ds, entry, seed, settings, force=True, plots=False)
     return ds
 
 
@@ -274,7 +274,7 @@ def jets_manifest(ds: JetDataset, seed: int, settings: JetSettings) -> dict[str,
             "classes": list(CLASS_NAMES), "class_counts": ds.class_counts(), "features": list(FEATURE_NAMES)}
 
 
-def write_jets_dataset(ds: JetDataset, dest: Path, seed: int, settings: JetSettings, overwrite: bool = False,
+def write_jets_dataset(ds: JetDataset, dest: Path, seed: int, settings: JetSettings, force: bool = False,
                        plots: bool = True) -> Path:
     """Write a jet dataset directory (``jets.parquet`` + manifest + validation plots) atomically."""
     from l1ml.simulation.dataset import write_dataset
@@ -285,4 +285,4 @@ def write_jets_dataset(ds: JetDataset, dest: Path, seed: int, settings: JetSetti
 
         plot_fn = jet_plots
     return write_dataset(dest, {"jets": jets_table(ds)}, jets_manifest(ds, seed, settings), plots=plot_fn,
-                         overwrite=overwrite)
+                         force=force)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
-from l1ml.atomic import atomic_dir
+from l1ml.atomic import Force, atomic_dir, check_output_dir
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.models.hgcal_cnn import Downsample
 
@@ -143,8 +143,10 @@ def _roc_plot(curves: dict[str, np.ndarray], y: np.ndarray, names: tuple[str, ..
 
 
 def train_hgcal_cnn(cfg: HGCalCNNConfig, out: Path, n_events: int = 15000, data: Path | None = None,
-                    console: Console | None = None, dataset: pd.DataFrame | tuple | None = None) -> dict:
+                    console: Console | None = None, dataset: pd.DataFrame | tuple | None = None,
+                    force: bool = False) -> dict:
     """Train float twin and QAT CNN, export QONNX, check it against the emulator; ``out`` appears at once."""
+    check_output_dir(out, [data], force)  # before minutes of simulation and training
     import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -179,7 +181,7 @@ def train_hgcal_cnn(cfg: HGCalCNNConfig, out: Path, n_events: int = 15000, data:
     _, fout = accuracy(fmodel, x[te], y[te])
     _, qout = accuracy(qmodel, x[te], y[te])
     fmet, qmet = class_metrics(fout, y[te], cfg.class_names), class_metrics(qout, y[te], cfg.class_names)
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(out, "train hgcal-cnn", [data], force) as tmp:
         export(qmodel, shape, str(tmp / "model.onnx"))
         torch.save(fmodel.state_dict(), tmp / "float_model.pt")
         np.save(tmp / "test_inputs.npy", x[te])
@@ -227,7 +229,7 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
 
 
 def train_hgcal_cnn_cmd(
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output directory (replaced atomically): model.onnx, "
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output directory (replaced only if l1ml wrote it): model.onnx, "
                                       "float_model.pt, training.json, roc.png, test/all inputs.")] = Path("hgcal_cnn"),
     events: Annotated[int, typer.Option(help="Clusters to simulate (a third each EM, hadronic, pileup).")] = 15000,
     data: Annotated[Path | None, typer.Option(help="Dataset from `l1ml simulate hgcal --pileup 200` (directory "
@@ -248,6 +250,7 @@ def train_hgcal_cnn_cmd(
     epochs: Annotated[int, typer.Option(help="Maximum float epochs (early stopping on validation loss).")] = 40,
     qat_epochs: Annotated[int, typer.Option(help="Maximum QAT epochs, starting from the float twin.")] = 15,
     seed: Annotated[int, typer.Option(help="Seed for simulation, split and initialisation.")] = 1,
+    force: Force = False,
 ) -> None:
     """Train the HGCal cluster CNN (EM / hadronic / pileup; default 4×8×8 → Conv 3×3 stride 2 (8 ch) →
     Dense 16 → 3) with Brevitas QAT and its float twin, report accuracy and ROC AUC per class for both,
@@ -267,7 +270,7 @@ def train_hgcal_cnn_cmd(
                          preprocessing=preprocessing, e0_gev=e0, pileup=pileup, max_epochs=epochs,
                          qat_epochs=qat_epochs, seed=seed)
     console = Console()
-    res = train_hgcal_cnn(cfg, out, n_events=events, data=data, console=console)
+    res = train_hgcal_cnn(cfg, out, n_events=events, data=data, console=console, force=force)
     for label, key in (("float twin", "float"), ("QAT", "qat")):
         aucs = ", ".join(f"{k} {v:.4f}" for k, v in res[key]["roc_auc"].items())
         console.print(f"{label}: accuracy {res[key]['accuracy']:.4f}; ROC AUC {aucs}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ml.atomic import atomic_dir
+from l1ml.atomic import atomic_dir, check_output_dir
 from l1ml.errors import InputFileError
 from l1ml.train.early_stopping import EarlyStopping
 
@@ -95,8 +95,9 @@ def load_data(n_jets: int, data: Path | None, seed: int):
 
 
 def train_tabular(cfg: TabularConfig, out: Path, n_jets: int = 25000, data: Path | None = None,
-                  console=None, dataset=None) -> dict:
+                  console=None, dataset=None, force: bool = False) -> dict:
     """Train float twin and QAT model, export QONNX; everything lands in ``out`` at once."""
+    check_output_dir(out, [data], force)  # before minutes of simulation and training
     import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -122,7 +123,7 @@ def train_tabular(cfg: TabularConfig, out: Path, n_jets: int = 25000, data: Path
         qhist = fit(qmodel, xs[tr], y[tr], xs[va], y[va], qcfg, "QAT (Brevitas)", progress)
     facc, _ = accuracy(fmodel, xs[te], y[te])
     qacc, qout = accuracy(qmodel, xs[te], y[te])
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(out, "train tabular", [data], force) as tmp:
         export(qmodel, shape.n_in, str(tmp / "model.onnx"))
         torch.save(fmodel.state_dict(), tmp / "float_model.pt")
         np.save(tmp / "test_inputs.npy", xs[te])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 
-from l1ml.atomic import atomic_dir
+from l1ml.atomic import Force, atomic_dir, check_output_dir
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.train.early_stopping import EarlyStopping
 
@@ -168,8 +168,9 @@ def load_hits(data: Path | None, events: int, pileup: float, seed: int):
 
 def train_track_gnn(cfg: TrackGNNConfig, out: Path, events: int = 50, pileup: float = 200.0,
                     data: Path | None = None, console=None, graphs: SectorGraphs | None = None,
-                    qonnx_graphs: int = 100) -> dict:
+                    qonnx_graphs: int = 100, force: bool = False) -> dict:
     """Train float twin and QAT interaction network, export QONNX; everything lands in ``out`` at once."""
+    check_output_dir(out, [data], force)  # before minutes of simulation and training
     import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -199,7 +200,7 @@ def train_track_gnn(cfg: TrackGNNConfig, out: Path, events: int = 50, pileup: fl
     fmet = edge_metrics(predict(fmodel, test), test, cfg.threshold)
     qscore = predict(qmodel, test)
     qmet = edge_metrics(qscore, test, cfg.threshold)
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(out, "train track-gnn", [data], force) as tmp:
         export(qmodel, geom.n_nodes, len(senders), str(tmp / "model.onnx"))
         torch.save(fmodel.state_dict(), tmp / "float_model.pt")
         np.savez_compressed(tmp / "test_graphs.npz", nodes=test.nodes, edges=test.edges,
@@ -243,6 +244,7 @@ def train_track_gnn_cmd(
     epochs: Annotated[int, typer.Option(help="Maximum float epochs (early stopping on validation loss).")] = 30,
     qat_epochs: Annotated[int, typer.Option(help="Maximum QAT epochs, starting from the float twin.")] = 15,
     seed: Annotated[int, typer.Option(help="Seed for simulation, split and initialisation.")] = 1,
+    force: Force = False,
 ) -> None:
     """Train the track-finding interaction network (edge classifier on fixed-slot φ-sector hit graphs)
     with Brevitas QAT and its float twin; report edge ROC AUC, efficiency and purity for both and export
@@ -255,7 +257,7 @@ def train_track_gnn_cmd(
     console = Console()
     cfg = TrackGNNConfig(hidden=hidden, steps=steps, weight_bits=weight_bits, act_bits=act_bits,
                          max_epochs=epochs, qat_epochs=qat_epochs, seed=seed)
-    res = train_track_gnn(cfg, out, events=events, pileup=pileup, data=data, console=console)
+    res = train_track_gnn(cfg, out, events=events, pileup=pileup, data=data, console=console, force=force)
     for kind in ("float", "qat"):
         m = res[kind]
         console.print(f"{kind:5s}: edge AUC {m['auc']:.4f}, efficiency {m['efficiency']:.3f}, purity "

@@ -63,7 +63,7 @@ def test_write_rtl_files_filelist_and_json(tmp_path):
     files = (tmp_path / "rtl" / "filelist.f").read_text().split()
     assert files == list(d.files) and files[-1] == "l1ml_top.v"
     assert all((tmp_path / "rtl" / f).exists() for f in files)
-    assert sorted(p.name for p in (tmp_path / "rtl").iterdir()) == sorted([*files, "filelist.f", "rtl.json"])
+    assert sorted(p.name for p in (tmp_path / "rtl").iterdir()) == sorted([*files, "filelist.f", "rtl.json", ".l1ml-output"])
     doc = json.loads((tmp_path / "rtl" / "rtl.json").read_text())
     assert RTLDesign.from_json(doc) == d == RTLDesign.load(tmp_path / "rtl")
     (x,), (y,) = d.inputs, d.outputs

@@ -60,7 +60,7 @@ def test_cli_writes_json_md_png(model_file, tmp_path):
     res = CliRunner().invoke(app, ["model", str(model_file), "--part", "xcku15p", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "FITS" in res.output
-    assert sorted(p.name for p in out.iterdir()) == ["estimate.json", "estimate.md", "estimate.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".l1ml-output", "estimate.json", "estimate.md", "estimate.png"]
     doc = json.loads((out / "estimate.json").read_text())
     assert doc["part"]["device"] == "xcku15p" and doc["budget"]["fits"] is True
 

@@ -1,35 +1,24 @@
-"""All-or-nothing output directories and the Markdown writer."""
+"""The inputs an offline output directory must not hold, and the Markdown writer (the output-directory
+policy itself is tested in tests/cli/test_outdir_policy.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from l1ml.atomic import check_output_dir
 from l1ml.errors import L1MLError
-from l1ml.offline.report import MARKER, Markdown, staged_directory
+from l1ml.offline.config import load_config
+from l1ml.offline.report import Markdown, config_inputs
 
 
-def test_failure_leaves_nothing_behind(tmp_path):
-    with pytest.raises(RuntimeError), staged_directory(tmp_path / "out") as stage:
-        (stage / "half.txt").write_text("x")
-        raise RuntimeError("boom")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_replaces_own_output_and_refuses_foreign(tmp_path):
-    dest = tmp_path / "out"
-    with staged_directory(dest) as stage:
-        (stage / "a.txt").write_text("1")
-    assert (dest / MARKER).is_file()
-    with staged_directory(dest) as stage:
-        (stage / "b.txt").write_text("2")
-    assert sorted(p.name for p in dest.iterdir()) == sorted([MARKER, "b.txt"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    foreign = tmp_path / "mine"
-    foreign.mkdir()
-    (foreign / "thesis.tex").write_text("precious")
-    with pytest.raises(L1MLError, match="not written by l1ml offline"), staged_directory(foreign):
-        pass
-    assert (foreign / "thesis.tex").read_text() == "precious"
+def test_config_and_table_are_inputs_an_output_may_not_hold(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "c.yaml").write_text("data: {path: ../data/t.parquet, label: label}\n")
+    config = load_config(tmp_path / "cfg" / "c.yaml")
+    assert config_inputs(config) == [tmp_path / "cfg" / "c.yaml", tmp_path / "data" / "t.parquet"]
+    for dest in ("cfg", "data"):
+        with pytest.raises(L1MLError, match="contains the input"):
+            check_output_dir(tmp_path / dest, config_inputs(config), force=True)
 
 
 def test_markdown_table():

@@ -54,7 +54,7 @@ def test_fit_apply_check(tables) -> None:
     assert report["auc_after"] < report["auc_before"] - 0.1
     assert all(a < b for a, b in zip(report["ks_after"], report["ks_before"], strict=True) if b > 0.1)
     assert {p.name for p in (d / "report").iterdir()} == {
-        "report.json", "report.md", "weights.png", "compare_pt.png", "compare_eta.png"}
+        ".l1ml-output", "report.json", "report.md", "weights.png", "compare_pt.png", "compare_eta.png"}
     assert "hold-out AUC" in result.output
     # Nothing but the outputs was left next to them.
     assert sorted(p.name for p in d.iterdir()) == ["data.csv", "mc.parquet", "mc_w.root", "model", "report"]
@@ -71,7 +71,7 @@ def test_errors_name_the_problem(tables) -> None:
     with pytest.raises(L1MLError, match="already has a column 'w0'"):
         invoke("apply", d / "mc.parquet", "-m", d / "model", "-o", d / "out.csv", "--weight-column", "w0")
     assert not (d / "out.csv").exists()
-    with pytest.raises(L1MLError, match="not an output of this command"):
+    with pytest.raises(L1MLError, match="contains the input"):
         invoke("check", d / "mc.parquet", d / "data.csv", "-c", "pt", "--weight-column", "w0", "-o", d)
 
 

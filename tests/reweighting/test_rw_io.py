@@ -62,23 +62,31 @@ def test_non_numeric_values_are_reported_by_column_and_row(tmp_path) -> None:
 
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path) -> None:
-    destination = tmp_path / "report"
+    destination = tmp_path / "t.parquet"
     with pytest.raises(RuntimeError, match="boom"):
-        with staged_output(destination, marker="report.json") as staged:
-            staged.mkdir()
-            (staged / "report.json").write_text("{}")
+        with staged_output(destination) as staged:
+            staged.write_text("half a table")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_only_our_own_output_directories_are_replaced(tmp_path) -> None:
+    original, target = mixture_problem(2).samples(500, 500, seed=0)
+    model = GBReweighter(n_estimators=2).fit(original, target)
     unrelated = tmp_path / "home"
     unrelated.mkdir()
     (unrelated / "thesis.tex").write_text("keep me")
-    with pytest.raises(L1MLError, match="not an output of this command"):
-        with staged_output(unrelated, marker="report.json") as staged:
-            staged.mkdir()
+    with pytest.raises(L1MLError, match="pass --force"):
+        save_model(model, {"columns": ["a", "b"]}, unrelated)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
     assert (unrelated / "thesis.tex").read_text() == "keep me"
+    (tmp_path / "t.parquet").mkdir()
+    with pytest.raises(L1MLError, match="is a directory"):
+        write_table(pd.DataFrame({"pt": [1.0]}), tmp_path / "t.parquet")
+    (tmp_path / "data").mkdir()
+    with pytest.raises(L1MLError, match="contains the input"):
+        save_model(model, {"columns": ["a", "b"]}, tmp_path / "data", force=True,
+                   inputs=(f"{tmp_path}/data/mc.root:events",))
 
 
 def test_models_round_trip(tmp_path) -> None:

@@ -70,15 +70,17 @@ def test_dask_scheduler_run_equals_local_run(tracks_dir: Path, tmp_path: Path) -
     assert _files(tmp_path / "dask") == _files(tracks_dir)
 
 
-def test_existing_output_needs_overwrite(tracks_dir: Path, tmp_path: Path) -> None:
+def test_existing_foreign_output_needs_force(tracks_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "exists"
     out.mkdir()
     (out / "old.txt").write_text("x")
     result = runner.invoke(app, [*TRACKS, "-o", str(out)])
     assert result.exit_code != 0 and isinstance(result.exception, L1MLError)
-    assert "--overwrite" in str(result.exception)
-    _run([*TRACKS, "-o", str(out), "--overwrite"])
+    assert "pass --force" in str(result.exception) and (out / "old.txt").is_file()
+    _run([*TRACKS, "-o", str(out), "--overwrite"])  # the older spelling of --force
     assert not (out / "old.txt").exists() and (out / "manifest.json").is_file()
+    _run([*TRACKS, "-o", str(out)])  # l1ml's own output: replaced without --force
+    assert _files(out) == _files(tracks_dir)
 
 
 def test_jets_command(tmp_path: Path) -> None:

@@ -109,7 +109,7 @@ def test_report_writes_everything(tmp_path):
     result = run_report(tmp_path / "report", settings, workers=1, progress=False)
     out = tmp_path / "report"
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(["report.md", "metrics.json", "marginals.png", "moments_vs_energy.png",
+    assert names == sorted([".l1ml-output", "report.md", "metrics.json", "marginals.png", "moments_vs_energy.png",
                             "moments_vs_eta.png", "correlations.png", "training.png", "surrogate_0.pt",
                             "surrogate_1.pt"])
     saved = json.loads((out / "metrics.json").read_text())
@@ -120,8 +120,10 @@ def test_report_writes_everything(tmp_path):
     assert len(saved["members"]) == 2 and saved["members"][0]["seed"] != saved["members"][1]["seed"]
     text = (out / "report.md").read_text()
     assert "classifier AUC" in text and "![marginals.png](marginals.png)" in text
-    with pytest.raises(L1MLError, match="already exists"):
-        run_report(out, settings, workers=1, progress=False)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("x")
+    with pytest.raises(L1MLError, match="pass --force"):  # refused before minutes of work
+        run_report(tmp_path / "mine", settings, workers=1, progress=False)
 
 
 def test_sample_command(tiny_model, tmp_path):

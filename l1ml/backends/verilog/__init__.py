@@ -146,7 +146,7 @@ def _module_file(text: str) -> str:
 
 
 def write_rtl(g: Graph, outdir: Path, *, reuse_factor: int = 1, clock_ns: float | None = None,
-              pipeline_stages: int | None = None, top: str = "l1ml_top") -> RTLDesign:
+              pipeline_stages: int | None = None, top: str = "l1ml_top", force: bool = False) -> RTLDesign:
     """Write the model's Verilog, the primitives it uses, ``filelist.f`` and ``rtl.json`` to ``outdir``.
 
     ``reuse_factor`` R > 1 time-multiplexes each Dense multiplier over R weights (II = R); in a graph
@@ -172,7 +172,7 @@ def write_rtl(g: Graph, outdir: Path, *, reuse_factor: int = 1, clock_ns: float 
     env = r.run({p.tensor: Bus(p.port, g.t(p.tensor).type, p.elements, 0) for p in inputs})
     latency = r.connect_outputs(env, {p.tensor: p.port for p in outputs})
 
-    with atomic_dir(Path(outdir)) as tmp:
+    with atomic_dir(outdir, "rtl write", force=force) as tmp:
         files = copy_primitives(r.used, tmp)
         for m in r.modules:
             (tmp / f"{m.name}.v").write_text(_module_file(m.text))

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from l1ml.atomic import OUT_HELP, Force, check_output_dir
+
 app = typer.Typer(
     help="Synthesizable Verilog from a quantized model, and its bit-exact check with cocotb on Verilator.",
     no_args_is_help=True,
@@ -16,7 +18,6 @@ console = Console()
 
 MODEL_HELP = ("QONNX model (.onnx), typed IR (.l1ml.json), or a directory written by `l1ml compile` "
               "(its model.l1ml.json is used).")
-OUT_HELP = "Output directory (replaced atomically)."
 DEFAULT_BUILD_DIR = Path(".l1ml_cache/rtl")
 
 
@@ -43,6 +44,7 @@ def write_cmd(
         "Instead of a clock target: this many registers per Dense layer, spread over its adder tree "
         "(0 = purely combinational)."))] = None,
     top: Annotated[str, typer.Option(help="Name of the top module.")] = "l1ml_top",
+    force: Force = False,
 ) -> None:
     """Write MODEL as Verilog into OUT: one file per module plus the reviewed primitives it uses,
     filelist.f (for `verilator -F`, or your synthesis script) and rtl.json (ports, element order,
@@ -55,9 +57,10 @@ def write_cmd(
     """
     from l1ml.backends.verilog import write_rtl
 
+    check_output_dir(out, [model], force)
     g = _graph(model)
     d = write_rtl(g, out, reuse_factor=reuse_factor, clock_ns=clock_ns, pipeline_stages=pipeline_stages,
-                  top=top)
+                  top=top, force=force)
     console.print(f"wrote {out}/ ({len(d.files)} Verilog files, top module [bold]{d.top}[/])")
     console.print(f"  latency {d.latency_cycles} cycles, one input every {d.ii} cycle(s)")
     for p in (*d.inputs, *d.outputs):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from l1ml.atomic import ForceOrOverwrite
+
 app = typer.Typer(
     help="Generative fast simulation of HGCal clusters: a conditional normalizing flow that maps a "
     "particle's (E, |eta|, phi, type) to its cluster energy in 8 longitudinal compartments, trained on "
@@ -26,7 +28,7 @@ def report(
     epochs: int = typer.Option(12, help="Training epochs per member."),
     seed: int = typer.Option(1, help="Master seed of simulation and training."),
     workers: int | None = typer.Option(None, help="Processes for the simulation (default: all cores)."),
-    overwrite: bool = typer.Option(False, help="Replace OUT if it exists."),
+    force: ForceOrOverwrite = False,
 ) -> None:
     """Simulate, train an ensemble, and write the validation report (about 2 minutes on 2 cores).
 
@@ -41,7 +43,7 @@ def report(
     defaults = ReportSettings()
     settings = replace(defaults, n_train=train, n_test=test, members=members, seed=seed,
                        flow=replace(defaults.flow, epochs=epochs))
-    result = run_report(out, settings, workers=workers, overwrite=overwrite)
+    result = run_report(out, settings, workers=workers, force=force)
     console = Console()
     console.print(f"classifier AUC {result.mean_auc:.3f} (target <= {MAX_AUC}), worst KS "
                   f"{result.worst_ks:.3f} (target <= {MAX_KS}), speed-up {result.speedup:.0f}x: "

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from l1ml.errors import L1MLError
 from l1ml.simulation.surrogate import metrics
 from l1ml.simulation.surrogate.data import (
     COMPARTMENT_NAMES,
@@ -138,16 +137,15 @@ def _time_per_particle(fn: Any, n: int) -> float:
 
 
 def run_report(outdir: Path, settings: ReportSettings = ReportSettings(), workers: int | None = None,
-               progress: bool = True, overwrite: bool = False) -> ReportResult:
+               progress: bool = True, force: bool = False) -> ReportResult:
     """Simulate, train the ensemble, validate, and write report.md + PNGs + metrics.json + models."""
     import torch
 
-    from l1ml.simulation.dataset import atomic_directory
+    from l1ml.atomic import atomic_dir, check_output_dir
     from l1ml.simulation.hgcal import simulate_particles
     from l1ml.simulation.parallel import map_chunks
 
-    if Path(outdir).exists() and not overwrite:  # fail before minutes of work, not after
-        raise L1MLError(f"output directory {outdir} already exists; choose another -o or pass --overwrite")
+    check_output_dir(outdir, force=force)  # fail before minutes of work, not after
     torch.set_num_threads(1)  # fair single-core timing; simulation and training use ``workers`` processes
     s = settings
     full = simulate_set(s.n_train + s.n_val + s.n_test, s.seed, workers=workers, progress=progress)
@@ -175,7 +173,7 @@ def run_report(outdir: Path, settings: ReportSettings = ReportSettings(), worker
                                                            timing.ptype, seed=0), n_t)
     gen_us = _time_per_particle(lambda: members[0].generate(timing), n_t)
     result = ReportResult(results, sim_us, gen_us, _moments(test, generated), s.to_dict())
-    with atomic_directory(Path(outdir), overwrite=overwrite) as tmp:
+    with atomic_dir(outdir, "surrogate report", force=force) as tmp:
         from l1ml.simulation.surrogate.plots import report_plots
 
         plots = report_plots(test, generated, result, tmp)
