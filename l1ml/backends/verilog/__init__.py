@@ -88,8 +88,15 @@ class RTLDesign:
             return tuple(Port(p["port"], p["tensor"], tuple(p["shape"]), p["type"], p["elements"],
                               p["element_width"]) for p in items)
 
-        return cls(d["top"], tuple(d["files"]), ports(d["inputs"]), ports(d["outputs"]), d["latency_cycles"],
-                   d["ii"], d["reuse_factor"], d["clock_ns"], d["pipeline_stages"])
+        design = cls(d["top"], tuple(d["files"]), ports(d["inputs"]), ports(d["outputs"]), d["latency_cycles"],
+                     d["ii"], d["reuse_factor"], d["clock_ns"], d["pipeline_stages"])
+        # the top, file and port names go into Verilator, cocotb and yosys command lines and scripts
+        names = [design.top, *(p.port for p in (*design.inputs, *design.outputs))]
+        files = [f.removesuffix(".v") for f in design.files if f.endswith(".v")]
+        if len(files) != len(design.files) or not all(map(is_identifier, names + files)):
+            raise L1MLError("rtl.json names a top module, port or file that is not a plain identifier; "
+                            "regenerate the RTL with `l1ml compile`")
+        return design
 
     @classmethod
     def load(cls, rtl_dir: Path) -> RTLDesign:
