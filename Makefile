@@ -6,7 +6,7 @@ STAMP := $(VENV)/.l1ml-installed
 
 .PHONY: setup demo test test-all lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# the local CPU wheel first: a plain `torch` would pull several GB of CUDA
 	$(BIN)/pip install -q torch==2.13.0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ml import names
 from l1ml.atomic import atomic_dir, check_output_dir
 from l1ml.backends.emulate import Emulator, input_codes
 from l1ml.backends.verilog import write_rtl
@@ -19,8 +20,8 @@ from l1ml.passes import run_pipeline
 from l1ml.report import build_report, write_report
 from l1ml.verify.vectors import make_vectors
 
-HLS_BACKENDS = ("Vitis", "Vivado")
 TB_VECTORS = 1000  # written into hls/tb_data for a user's Vitis csim/cosim
+HLS_BACKENDS = names.HLS_BACKENDS
 AUTO_REUSE = 0  # reuse_factor meaning "the cheapest setting of AUTO_REUSE_GRID that meets the budget"
 AUTO_REUSE_GRID = (1, 2, 4, 8, 16, 24, 32, 48, 64, 104, 128, 208, 256)
 
@@ -37,6 +38,11 @@ class CompileOptions:
     latency_budget_ns: float = 1000.0  # this algorithm's share of the Level-1 latency
     total_budget_ns: float = 12500.0  # the whole CMS Phase-2 Level-1 trigger
     tmux: int = 1  # time-multiplexing period in bunch crossings: allowed II = tmux x 25 ns
+
+    def __post_init__(self) -> None:
+        # part, clock, backend, strategy and project are written into tcl, shell and C++: each must match
+        # its grammar before anything is written
+        names.check_script_options(self.part, self.clock_ns, self.hls_backend, self.strategy, self.project)
 
     def budget(self):
         from l1ml.estimate import Budget
@@ -74,8 +80,12 @@ def write_hls(g: Graph, prj: Path, final: Path, opts: CompileOptions) -> None:
                          project=opts.project, reuse_factor=opts.reuse_factor, strategy=opts.strategy)
     hm.write()
     cfg = prj / "hls4ml_config.yml"
-    if cfg.exists():
-        cfg.write_text(cfg.read_text().replace(str(prj), str(final)))
+    if cfg.exists():  # re-dumped, not text-replaced: the final path may hold any character
+        import yaml
+
+        doc = yaml.safe_load(cfg.read_text())
+        doc["OutputDir"] = str(final)
+        cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
     # golden vectors for the project's own C++ testbench: emulator outputs for corner + random inputs
     x = make_vectors(g, TB_VECTORS, seed=12345)
     codes = input_codes(g, x)

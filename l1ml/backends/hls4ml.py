@@ -9,7 +9,6 @@ layers (``l1ml.backends.hls4ml_gnn``, docs/hls4ml-gnn.md).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import to_real
 from l1ml.ir.types import FixedType, Overflow, Rounding, covering
+from l1ml.names import Namespace, check_script_options, is_identifier
 
 AP_ROUNDING = {
     Rounding.TRUNC: "AP_TRN",
@@ -80,14 +80,17 @@ class HLSLowering(Interpreter[str]):
         self.tmux = time_multiplexed(graph, reuse_factor)
         self.fused: set[str] = set()  # ReLU/Quantize nodes computed inside a row-wise Dense
         self.gathered: dict[str, tuple[str, list[int], int]] = {}  # fused Gather output: (source, table, rows)
+        # layer names become C++ variables, yaml keys and comments: each is a fresh identifier
+        self.names = Namespace()
 
     def const(self, t: Tensor) -> str:
         return t.name
 
     def emit(self, node: Node, layer: dict, precision: dict[str, str], config: dict | None = None) -> list[str]:
-        layer = {"name": node.name, **layer}
+        name = self.names.fresh(node.name)
+        layer = {"name": name, **layer}
         self.layers.append(HLSLayer(layer, precision, config or {}))
-        return [node.name]
+        return [name]
 
     @rule(Op.DENSE)
     def dense(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
@@ -316,10 +319,13 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     import hls4ml
     from hls4ml.model.graph import ModelGraph
 
+    check_script_options(part, clock_ns, backend, strategy, project)  # written verbatim into tcl and C++
     register()
     lowering = HLSLowering(g, reuse_factor, strategy)
     lowering.check_supported()
-    in_names = {name: "in_" + re.sub(r"\W", "_", name) for name in g.inputs}
+    # an input layer's name is the C++ argument of the top function; "in_" keeps it clear of hls4ml's own
+    # layer<N>_out, w<N>, b<N> and config<N>
+    in_names = {name: lowering.names.fresh("in_" + name) for name in g.inputs}
     env = lowering.run(dict(in_names))
     # the input precision is the plain input type: codes arrive exact, nothing rounds twice
     input_layers = [{"class_name": "InputLayer", "name": in_names[n], "input_shape": list(g.t(n).shape)}
@@ -327,6 +333,9 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     layer_list = input_layers + [h.layer for h in lowering.layers]
     if lowering.tmux:
         layer_list = insert_clones(layer_list)
+    taken = [layer["name"] for layer in layer_list]
+    if len(set(taken)) != len(taken) or not all(map(is_identifier, taken)):
+        raise ValueError(f"hls4ml layer names are not unique identifiers: {taken}")
     layer_cfg = {in_names[n]: {"Precision": {"result": ap_type(g.t(n).type.plain())}, "Trace": False}
                  for n in g.inputs}
     for h in lowering.layers:

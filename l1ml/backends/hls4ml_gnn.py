@@ -12,11 +12,17 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from l1ml.backends.templates import templates_root
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph, Node
 from l1ml.ir.ops import Op
 
-HEADER = Path(__file__).resolve().parents[2] / "firmware_templates" / "hls" / "nnet_l1ml_gnn.h"
+
+def header() -> Path:
+    """The extension layers' C++ header, ``hls/nnet_l1ml_gnn.h`` of the firmware templates."""
+    return templates_root() / "hls" / "nnet_l1ml_gnn.h"
+
+
 INCLUDE = ["nnet_utils/nnet_l1ml_gnn.h"]
 BACKENDS = ("Vivado", "Vitis")
 _registered = False
@@ -303,7 +309,7 @@ def register() -> None:
         for template in (RowDenseConfig, RowDenseCall, MaskMulConfig, MaskMulCall, GatherConfig, GatherCall,
                          ConcatConfig, ConcatCall, SegmentSumConfig, SegmentSumCall, CloneConfig, CloneCall):
             backend.register_template(template)
-        backend.register_source(HEADER)
+        backend.register_source(header())
     _registered = True
 
 

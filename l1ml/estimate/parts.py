@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from l1ml.errors import L1MLError
+from l1ml.names import PART_GRAMMAR, comment_text
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,16 @@ PARTS: dict[str, Part] = {p.device: p for p in (
 
 
 def get_part(name: str) -> Part:
-    """The part for a device name or a full part string (``xcvu13p-flga2577-2-e`` -> ``xcvu13p``)."""
-    key = name.strip().lower()
-    for device in sorted(PARTS, key=len, reverse=True):
-        if key == device or key.startswith(device + "-") or key.startswith(device + "_"):
-            return PARTS[device]
+    """The part for a device name or a full part string (``xcvu13p-flga2577-2-e`` -> ``xcvu13p``).
+    The string must match ``l1ml.names.PART_GRAMMAR``: it is written into the hls4ml project's tcl."""
     known = ", ".join(sorted(PARTS))
+    if not isinstance(name, str) or not PART_GRAMMAR.fullmatch(name):
+        raise L1MLError(f"FPGA part {comment_text(name)} is not a part name (letters, digits and '-', such as "
+                        f"xcvu13p-flga2577-2-e); l1ml knows the resources of {known}")
+    key = name.lower()
+    for device in sorted(PARTS, key=len, reverse=True):
+        if key == device or key.startswith(device + "-"):
+            return PARTS[device]
     raise L1MLError(f"unknown FPGA part '{name}'; l1ml knows the resources of {known} (a full part string "
                     "such as xcvu13p-flga2577-2-e is matched by its device prefix). Ask for a part to be added "
                     "with its data-sheet figures.")

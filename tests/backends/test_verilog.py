@@ -23,6 +23,7 @@ from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import NoAttrs, Op
 from l1ml.ir.types import FixedType, Overflow, Rounding, covering
+from l1ml.names import comment_text
 from l1ml.passes.infer_types import infer_types
 from l1ml.verify.runner import lint
 
@@ -103,11 +104,11 @@ def test_every_instance_names_its_ir_and_onnx_node(tmp_path, reuse):
             if not m or line.lstrip().startswith("module"):
                 continue
             where = line if "//" in line else lines[k - 1]
-            tag = re.search(r"// node: (\w+) \(onnx: ([^)]+)\)", where)
+            tag = re.search(r"// node: '(\w+)' \(onnx: ('(?:[^'\\]|\\.)*')\)", where)
             if tag is None:
                 assert "// pipeline:" in where, f"{f}:{k + 1}: instance without provenance: {line.strip()}"
                 continue
-            assert onnx[tag[1]] == tag[2]
+            assert comment_text(onnx[tag[1]]) == tag[2]
             tagged.add(tag[1])
     assert tagged == set(onnx)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
 from l1ml.backends.verilog.dense import DenseModule, constant_product
-from l1ml.backends.verilog.emitter import Emitter, literal
+from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
@@ -73,7 +73,7 @@ class ConvProblem:
         return int(self.c.shape[3])
 
     def tag(self) -> str:
-        return f"node: {self.node.name} (onnx: {self.node.meta.get('onnx_name') or '-'})"
+        return tag(self.node)
 
     def terms(self, oy: int, ox: int, o: int) -> list[tuple[int, int]]:
         """The non-zero products of one output element as (input element index, weight code)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
-from l1ml.backends.verilog.emitter import Emitter, literal, packed
+from l1ml.backends.verilog.emitter import Emitter, literal, packed, tag
 from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
@@ -54,8 +54,7 @@ class _Dense:
         return int(self.c.shape[1])
 
     def tag(self) -> str:
-        onnx = self.node.meta.get("onnx_name") or "-"
-        return f"node: {self.node.name} (onnx: {onnx})"
+        return tag(self.node)
 
 
 def _problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor) -> _Dense:

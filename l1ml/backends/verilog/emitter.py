@@ -1,59 +1,36 @@
 """A thin Verilog text emitter: lines, indentation, identifiers and sized literals.
 
 Every generated file goes through ``Emitter`` so that layout and literal spelling live in one place
-and the output is byte-identical for the same input.
+and the output is byte-identical for the same input. Identifiers and comment text come from
+``l1ml.names``; a line holding a control character (an unsanitised name) is refused.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-#: Verilog-2005 / SystemVerilog keywords a tensor name could collide with (after sanitising).
-KEYWORDS = frozenset("""
-always and assign automatic begin buf case casex casez cell config deassign default defparam design
-disable edge else end endcase endconfig endfunction endgenerate endmodule endprimitive endspecify
-endtable endtask event for force forever fork function generate genvar highz0 highz1 if ifnone
-incdir include initial inout input instance integer join large liblist library localparam macromodule
-medium module nand negedge nmos nor noshowcancelled not notif0 notif1 or output parameter pmos posedge
-primitive pull0 pull1 pulldown pullup pulsestyle_ondetect pulsestyle_onevent rcmos real realtime reg
-release repeat rnmos rpmos rtran rtranif0 rtranif1 scalared showcancelled signed small specify
-specparam strong0 strong1 supply0 supply1 table task time tran tranif0 tranif1 tri tri0 tri1 triand
-trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor logic bit byte
-int shortint longint string type var
-""".split())
+from l1ml import names
+
+if TYPE_CHECKING:  # pragma: no cover
+    from l1ml.ir.graph import Node
+
+#: Names no generated identifier may take (Verilog, SystemVerilog and C++ keywords).
+KEYWORDS = names.KEYWORDS
+
+#: Unique identifiers within one module; every wire, instance and port name comes from one.
+Names = names.Namespace
 
 
 def ident(name: str) -> str:
     """A legal, readable Verilog identifier for an IR or ONNX name (``/fc1/MatMul`` -> ``fc1_MatMul``)."""
-    s = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_")
-    s = re.sub(r"__+", "_", s) or "x"
-    if s[0].isdigit():
-        s = "n" + s
-    return s + "_" if s in KEYWORDS else s
+    return names.identifier(name)
 
 
-class Names:
-    """Hands out unique identifiers within one module, derived from readable bases."""
-
-    def __init__(self, reserved: Iterable[str] = ()):
-        self._taken: set[str] = set(reserved)
-
-    def reserve(self, name: str) -> None:
-        """Claim an exact name (a port) before any other is handed out."""
-        if name in self._taken:
-            raise ValueError(f"identifier '{name}' is already taken")
-        self._taken.add(name)
-
-    def fresh(self, base: str) -> str:
-        base = ident(base)
-        name, k = base, 1
-        while name in self._taken:
-            name = f"{base}_{k}"
-            k += 1
-        self._taken.add(name)
-        return name
+def tag(node: Node) -> str:
+    """The provenance comment of everything generated for ``node``: its l1ml and ONNX names, escaped."""
+    return f"node: {names.comment_text(node.name)} (onnx: {names.comment_text(node.meta.get('onnx_name') or '-')})"
 
 
 def literal(value: int, width: int) -> str:
@@ -88,7 +65,7 @@ class Emitter:
         self._level = 0
 
     def line(self, text: str = "") -> None:
-        self.lines.append(("    " * self._level + text) if text else "")
+        self.lines.append(("    " * self._level + names.check_line(text)) if text else "")
 
     def comment(self, text: str) -> None:
         for part in text.splitlines() or [""]:

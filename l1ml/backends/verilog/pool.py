@@ -14,7 +14,7 @@ from enum import Enum
 from l1ml.backends.verilog.arith import clog2
 from l1ml.backends.verilog.conv import Window
 from l1ml.backends.verilog.dense import DenseModule, balance_tree
-from l1ml.backends.verilog.emitter import Emitter, literal
+from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
@@ -64,10 +64,10 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
     plan = plan_dense(pool_levels(kind, win, cfg), delay_in_ns, cfg)
     xt, yt = x.type, out.type
     xw, yw = xt.width, yt.width
-    tag = f"node: {node.name} (onnx: {node.meta.get('onnx_name') or '-'})"
+    provenance = tag(node)
     used = {Primitive.MAX_TREE if kind is PoolKind.MAX else Primitive.ADDER_TREE}
     e = Emitter()
-    e.comment(f"{tag}: {node.op.value} {x.shape} -> {out.shape}, kernel {win.kernel}, stride {win.stride}, "
+    e.comment(f"{provenance}: {node.op.value} {x.shape} -> {out.shape}, kernel {win.kernel}, stride {win.stride}, "
               f"pads {win.pads}")
     e.comment(f"x: {x.size} x {xt} channels-last; y: {out.size} x {yt}")
     e.line(f"module {module} (")
@@ -82,7 +82,7 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
             xin = "x_r"
             e.line(f"wire [{x.size * xw - 1}:0] x_r;")
             e.instance("l1ml_delay", "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
-                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{tag}: input register (clock rule)")
+                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
             used.add(Primitive.DELAY)
         ho, wo = win.out_hw
         channels = x.shape[2]
@@ -99,7 +99,7 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
                         words = [f"{{1'b0, {w}}}" for w in words]
                     where = f"y[{oy}][{ox}][{ch}]"
                     if not words:
-                        e.line(f"assign {out_bits} = {literal(0, yw)};  // {tag}: {where} sees only padding")
+                        e.line(f"assign {out_bits} = {literal(0, yw)};  // {provenance}: {where} sees only padding")
                         continue
                     mask, extra = split_tree_mask(plan.reg_mask, len(words))
                     s = f"s_{j}"
@@ -108,11 +108,11 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
                     if kind is PoolKind.MAX:
                         e.line(f"l1ml_max_tree #(.N({len(words)}), .W({xw}), .SIGNED({int(xt.signed)}), "
                                f".REG_MASK({literal(mask, 32)})) u_{s} (.clk(clk), .x({bus}), .y({s}));  "
-                               f"// {tag}: {where} = max of {len(words)}")
+                               f"// {provenance}: {where} = max of {len(words)}")
                     else:
                         e.line(f"l1ml_adder_tree #(.N({len(words)}), .IN_W({tw}), .OUT_W({yw}), "
                                f".REG_MASK({literal(mask, 32)})) u_{s} (.clk(clk), .terms({bus}), .sum({s}));  "
-                               f"// {tag}: {where} = sum of {len(words)}")
-                    balance_tree(e, s, out_bits, yw, extra, f"{tag}: balances {where}'s shorter tree", used)
+                               f"// {provenance}: {where} = sum of {len(words)}")
+                    balance_tree(e, s, out_bits, yw, extra, f"{provenance}: balances {where}'s shorter tree", used)
     e.line("endmodule")
     return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)

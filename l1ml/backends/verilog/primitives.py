@@ -10,7 +10,7 @@ import shutil
 from enum import Enum
 from pathlib import Path
 
-from l1ml.errors import L1MLError
+from l1ml.backends.templates import templates_root
 from l1ml.ir.types import Rounding
 
 
@@ -51,12 +51,8 @@ ROUNDING_CODE: dict[Rounding, int] = {
 
 
 def template_dir() -> Path:
-    """Where the primitives live: ``firmware_templates/verilog`` at the root of the l1ml checkout."""
-    d = Path(__file__).resolve().parents[3] / "firmware_templates" / "verilog"
-    if not d.is_dir():
-        raise L1MLError(f"the Verilog primitives are missing: expected them in {d}. Install l1ml from its "
-                        "source checkout (pip install -e .) so that firmware_templates/ is available.")
-    return d
+    """Where the primitives live: ``verilog/`` of the firmware templates (``templates_root``)."""
+    return templates_root() / "verilog"
 
 
 def with_dependencies(used: set[Primitive]) -> list[Primitive]:

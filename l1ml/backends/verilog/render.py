@@ -15,7 +15,7 @@ import numpy as np
 
 from l1ml.backends.verilog.conv import render_conv
 from l1ml.backends.verilog.dense import DenseModule, render_dense
-from l1ml.backends.verilog.emitter import Emitter, Names, packed
+from l1ml.backends.verilog.emitter import Emitter, Names, packed, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
 from l1ml.backends.verilog.pool import render_pool
 from l1ml.backends.verilog.primitives import ROUNDING_CODE, Primitive
@@ -24,6 +24,7 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import ConcatAttrs, Op, TransposeAttrs
 from l1ml.ir.types import FixedType, Overflow
+from l1ml.names import comment_text
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,7 @@ class Bus:
         return self.n * self.type.width
 
 
-def _tag(node: Node) -> str:
-    return f"node: {node.name} (onnx: {node.meta.get('onnx_name') or '-'})"
+_tag = tag
 
 
 class VerilogRenderer(Interpreter[Bus]):
@@ -208,7 +208,7 @@ class VerilogRenderer(Interpreter[Bus]):
         ops = []
         for t, b in zip(ins, v, strict=True):
             b = self.materialise(b, node.name)
-            b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns '{t.name}'")
+            b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns {comment_text(t.name)}")
             ops.append(self.broadcast(b, t, out_t, node))
         a, b = ops
         out = Bus(self.wire(f"t_{out_t.name}", out_t.size * out_t.type.width), out_t.type, out_t.size, lat,
@@ -247,7 +247,7 @@ class VerilogRenderer(Interpreter[Bus]):
                             "frac 0), as the GNN's node and edge masks are; other products have no primitive")
         out_t = outs[0]
         lat = max(b.latency for b in v)
-        xb, mb = (self.delayed(self.materialise(b, node.name), lat - b.latency, f"{_tag(node)}: aligns '{t.name}'")
+        xb, mb = (self.delayed(self.materialise(b, node.name), lat - b.latency, f"{_tag(node)}: aligns {comment_text(t.name)}")
                   for t, b in ((ins[1 - k], v[1 - k]), (ins[k], v[k])))
         xb = self.convert(xb, out_t.type, node)
         midx = np.broadcast_to(np.arange(mb.n).reshape(ins[k].shape), out_t.shape).reshape(-1)
@@ -291,7 +291,7 @@ class VerilogRenderer(Interpreter[Bus]):
         lat = max(b.latency for b in v)
         parts = []
         for t, b in zip(ins, v, strict=True):
-            b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns '{t.name}'")
+            b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns {comment_text(t.name)}")
             parts.append((self.convert(b, out_t.type, node), t.shape[-1]))
         w = out_t.type.width
         rows = out_t.size // out_t.shape[-1]
@@ -320,10 +320,10 @@ class VerilogRenderer(Interpreter[Bus]):
             b = values[o]
             if b.const is not None:
                 self.e.line(f"assign {ports[o]} = {packed(b.const, b.type.width)};  "
-                            f"// output '{o}' is a constant")
+                            f"// output {comment_text(o)} is a constant")
                 continue
             b = self.delayed(b, lat - b.latency,
-                             f"pipeline: output '{o}' registered and aligned to cycle {lat}")
+                             f"pipeline: output {comment_text(o)} registered and aligned to cycle {lat}")
             self.e.line(f"assign {ports[o]} = {b.expr};")
         if not valid:
             return lat

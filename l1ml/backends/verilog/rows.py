@@ -34,6 +34,7 @@ from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import rule
 from l1ml.ir.ops import Op
+from l1ml.names import comment_text
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class RowsRenderer(VerilogRenderer):
         if src.index is not None:
             idx = tuple(src.index[i] for i in idx)
         self.views[outs[0].name] = View(src.source, idx)
-        self.e.comment(f"node: {node.name}: Gather of {len(idx)} rows, wired into the readers' multiplexers")
+        self.e.comment(f"node: {comment_text(node.name)}: Gather of {len(idx)} rows, wired into the readers' multiplexers")
         return [replace(v[0], expr="", n=outs[0].size)]
 
     @rule(Op.SEGMENT_SUM)
@@ -118,7 +119,7 @@ class RowsRenderer(VerilogRenderer):
         lane = self.lane_module(region, lanes)
         sel = self.phase_counter(region, start)
         e = self.e
-        e.comment(f"{region.name}: nodes {', '.join(region.nodes)} on {region.rows} rows, {lanes} lane(s) x "
+        e.comment(f"{region.name}: nodes {', '.join(map(comment_text, region.nodes))} on {region.rows} rows, {lanes} lane(s) x "
                   f"{reuse} step(s); inputs captured in cycle {start}, output valid in cycle "
                   f"{region_valid(start, reuse, lane.latency)}")
         ports = {"clk": "clk"}
@@ -140,11 +141,11 @@ class RowsRenderer(VerilogRenderer):
                     words.append(f"{self.stage(vw.source, j)}[{sr * row_bits} +: {row_bits}]")
                 y = f"{lin}[{p * row_bits} +: {row_bits}]"
                 if reuse == 1:
-                    e.line(f"assign {y} = {words[0]};  // {region.name}: '{t}' row {p}")
+                    e.line(f"assign {y} = {words[0]};  // {region.name}: {comment_text(t)} row {p}")
                 else:
                     e.line(f"l1ml_mux #(.N({reuse}), .W({row_bits}), .SEL_W({max(1, clog2(reuse))})) "
                            f"{self.names.fresh(f'u_{lin}_{p}')} (.words({{{', '.join(reversed(words))}}}), "
-                           f".sel({sel}), .y({y}));  // {region.name}: lane {p} reads '{t}' row "
+                           f".sel({sel}), .y({y}));  // {region.name}: lane {p} reads {comment_text(t)} row "
                            f"step * {lanes} + {p}" + ("" if vw.index is None else " through a Gather"))
                     self.used.add(Primitive.MUX)
             ports[lane.in_ports[t]] = lin
@@ -186,7 +187,7 @@ class RowsRenderer(VerilogRenderer):
             d = lane_y if reuse == 2 else f"{{{lane_y}, {q}[{(reuse - 1) * block - 1}:{block}]}}"
             self.e.instance("l1ml_delay", self.names.fresh(f"u_{q}"), {"W": (reuse - 1) * block, "DEPTH": 1},
                             {"clk": "clk", "d": d, "q": q},
-                            f"{region.name}: collects '{o}', one lane block per step (shift register)")
+                            f"{region.name}: collects {comment_text(o)}, one lane block per step (shift register)")
             self.used.add(Primitive.DELAY)
             full = self.wire(f"f_{region.name}_{o}", reuse * block)
             self.e.line(f"assign {full} = {{{lane_y}, {q}}};")
@@ -194,7 +195,7 @@ class RowsRenderer(VerilogRenderer):
         if reuse * block > bits:
             self.unread.append(f"{full}[{reuse * block - 1}:{bits}]")
         y = self.wire(f"t_{o}", bits)
-        self.e.line(f"assign {y} = {full}[{bits - 1}:0];  // {region.name}: '{o}' valid in cycle {valid}")
+        self.e.line(f"assign {y} = {full}[{bits - 1}:0];  // {region.name}: {comment_text(o)} valid in cycle {valid}")
         return Bus(y, t.type, t.size, valid, delay_ns)
 
     def lane_module(self, region: Region, lanes: int) -> LaneModule:
@@ -214,7 +215,7 @@ class RowsRenderer(VerilogRenderer):
         delay_out = 0.0 if register_outputs(d, self.cfg) else d
         latency = r.connect_outputs(env, out_ports, valid=False)
         e = Emitter()
-        e.comment(f"{region.name}: nodes {', '.join(region.nodes)} on {lanes} row(s) at once "
+        e.comment(f"{region.name}: nodes {', '.join(map(comment_text, region.nodes))} on {lanes} row(s) at once "
                   f"(one step of {region.rows} rows); latency {latency} cycle(s)")
         e.line(f"module {name} (")
         with e.indent():

@@ -8,7 +8,7 @@ The topology is static, so a segment's rows are wires into its tree; an empty se
 from __future__ import annotations
 
 from l1ml.backends.verilog.dense import DenseModule, balance_tree
-from l1ml.backends.verilog.emitter import Emitter, literal
+from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.backends.verilog.rows_plan import segment_members, segment_plan
@@ -28,10 +28,9 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
     in_w = xw + (0 if x.type.signed else 1)
     plan = segment_plan(node, cfg, delay_in_ns)
     used = {Primitive.ADDER_TREE}
-    onnx = node.meta.get("onnx_name") or "-"
-    tag = f"node: {node.name} (onnx: {onnx})"
+    provenance = tag(node)
     e = Emitter()
-    e.comment(f"{tag}: SegmentSum of {x.shape[0]} rows into {len(members)} segments of {feats} features")
+    e.comment(f"{provenance}: SegmentSum of {x.shape[0]} rows into {len(members)} segments of {feats} features")
     e.comment(f"x: {x.size} x {x.type}; y: {out.size} x {out.type}; latency {plan.latency} cycle(s)")
     e.line(f"module {module} (")
     with e.indent():
@@ -54,13 +53,13 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
             xin = "x_r"
             e.line(f"wire [{x.size * xw - 1}:0] x_r;")
             e.instance("l1ml_delay", "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
-                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{tag}: input register (clock rule)")
+                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
             used.add(Primitive.DELAY)
         for s, rows in enumerate(members):
             for f in range(feats):
                 y = f"y[{(s * feats + f) * yw} +: {yw}]"
                 if not rows:
-                    e.line(f"assign {y} = {literal(0, yw)};  // {tag}: segment {s} is empty")
+                    e.line(f"assign {y} = {literal(0, yw)};  // {provenance}: segment {s} is empty")
                     continue
                 terms = [f"{xin}[{(r * feats + f) * xw} +: {xw}]" for r in rows]
                 if not x.type.signed:
@@ -71,7 +70,7 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
                 e.line(f"l1ml_adder_tree #(.N({len(rows)}), .IN_W({in_w}), .OUT_W({yw}), "
                        f".REG_MASK({literal(mask, 32)})) u_{s_wire} (.clk(clk), "
                        f".terms({{{', '.join(reversed(terms))}}}), .sum({s_wire}));  "
-                       f"// {tag}: segment {s}, feature {f}: rows {rows}")
-                balance_tree(e, s_wire, y, yw, extra, f"{tag}: balances a shorter tree", used)
+                       f"// {provenance}: segment {s}, feature {f}: rows {rows}")
+                balance_tree(e, s_wire, y, yw, extra, f"{provenance}: balances a shorter tree", used)
     e.line("endmodule")
     return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
