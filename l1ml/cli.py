@@ -60,7 +60,9 @@ def compile_cmd(
     out: Annotated[Path, typer.Option("-o", "--out", help="Output directory (replaced atomically).")] = Path("l1ml_out"),
     backend: Annotated[str, typer.Option(help="Firmware backend: hls4ml.")] = "hls4ml",
     part: Annotated[str, typer.Option(help="FPGA part, e.g. xcvu13p-flga2577-2-e, xcvu9p-flga2104-2L-e.")] = "xcvu13p-flga2577-2-e",
-    clock_ns: Annotated[float, typer.Option("--clock-ns", help="Target clock period in ns (5 ns = 200 MHz).")] = 5.0,
+    clock_ns: Annotated[float, typer.Option("--clock-ns", help=(
+        "Target clock period in ns (5 ns = 200 MHz); places the Verilog registers unless --pipeline-stages "
+        "is given, and converts cycles to ns in the report."))] = 5.0,
     hls_backend: Annotated[str, typer.Option("--hls-backend", help="Vitis (default) or Vivado HLS project.")] = "Vitis",
     reuse_factor: Annotated[str, typer.Option("--reuse-factor", help=(
         "1 = fully parallel. R > 1: each Dense multiplier serves R weights (II = R); for a GNN, R rows (edges or "
@@ -68,7 +70,8 @@ def compile_cmd(
         "with the sweep in the report."))] = "1",
     strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
     pipeline_stages: Annotated[int | None, typer.Option("--pipeline-stages", help=(
-        "Verilog: register stages per Dense layer instead of placing them by the clock period."))] = None,
+        "Verilog: this many registers per Dense layer instead of placing them by the clock period "
+        "(0 = combinational); --clock-ns then only converts cycles to ns."))] = None,
     latency_budget_ns: Annotated[float, typer.Option("--latency-budget-ns", help=(
         "Latency this algorithm may use, ns (of the 12.5 us Level-1 total).")) ] = 1000.0,
     total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns.")] = 12500.0,

@@ -112,8 +112,9 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
         step(f"writing the hls4ml project ({opts.hls_backend})")
         write_hls(g, tmp / "hls", outdir / "hls", opts)
         step("writing the Verilog")
-        design = write_rtl(g, tmp / "rtl", reuse_factor=opts.reuse_factor, clock_ns=opts.clock_ns,
-                           pipeline_stages=opts.pipeline_stages)
+        # a stage count places the registers itself; the clock period then only converts cycles to ns
+        design = write_rtl(g, tmp / "rtl", reuse_factor=opts.reuse_factor, pipeline_stages=opts.pipeline_stages,
+                           clock_ns=opts.clock_ns if opts.pipeline_stages is None else None)
         (tmp / "compile.json").write_text(json.dumps(asdict(opts), indent=1, sort_keys=True) + "\n")
         step("estimating latency and resources")
         rep = build_report(g, asdict(opts))
