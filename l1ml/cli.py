@@ -14,6 +14,15 @@ from typer._click.exceptions import ClickException
 from l1ml.backends.verilog.cli import app as rtl_app
 from l1ml.errors import L1MLError
 from l1ml.estimate.cli import estimate_cmd
+from l1ml.limits import (
+    BUDGET_LIMIT_HELP,
+    CLOCK_LIMIT_HELP,
+    REUSE_LIMIT_HELP,
+    STAGES_LIMIT_HELP,
+    TMUX_LIMIT_HELP,
+    VECTORS_LIMIT_HELP,
+    check_options,
+)
 from l1ml.offline.cli import app as offline_app
 from l1ml.reweighting.cli import app as reweight_app
 from l1ml.simulation.cli import app as simulate_app
@@ -62,21 +71,23 @@ def compile_cmd(
     part: Annotated[str, typer.Option(help="FPGA part, e.g. xcvu13p-flga2577-2-e, xcvu9p-flga2104-2L-e.")] = "xcvu13p-flga2577-2-e",
     clock_ns: Annotated[float, typer.Option("--clock-ns", help=(
         "Target clock period in ns (5 ns = 200 MHz); places the Verilog registers unless --pipeline-stages "
-        "is given, and converts cycles to ns in the report."))] = 5.0,
+        "is given, and converts cycles to ns in the report. " + CLOCK_LIMIT_HELP))] = 5.0,
     hls_backend: Annotated[str, typer.Option("--hls-backend", help="Vitis (default) or Vivado HLS project.")] = "Vitis",
     reuse_factor: Annotated[str, typer.Option("--reuse-factor", help=(
         "1 = fully parallel. R > 1: each Dense multiplier serves R weights (II = R); for a GNN, R rows (edges or "
         "nodes) share one lane (II = R). 'auto': the cheapest of 1, 2, 4, ..., 256 that meets the budget, "
-        "with the sweep in the report."))] = "1",
+        "with the sweep in the report. " + REUSE_LIMIT_HELP))] = "1",
     strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
     pipeline_stages: Annotated[int | None, typer.Option("--pipeline-stages", help=(
         "Verilog: this many registers per Dense layer instead of placing them by the clock period "
-        "(0 = combinational); --clock-ns then only converts cycles to ns."))] = None,
+        "(0 = combinational); --clock-ns then only converts cycles to ns. " + STAGES_LIMIT_HELP))] = None,
     latency_budget_ns: Annotated[float, typer.Option("--latency-budget-ns", help=(
-        "Latency this algorithm may use, ns (of the 12.5 us Level-1 total).")) ] = 1000.0,
-    total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns.")] = 12500.0,
-    tmux: Annotated[int, typer.Option(min=1, help=(
-        "Time-multiplexing period in bunch crossings: a new event every tmux x 25 ns sets the allowed II."))] = 1,
+        "Latency this algorithm may use, ns (of the 12.5 us Level-1 total). " + BUDGET_LIMIT_HELP)) ] = 1000.0,
+    total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns. "
+                                                   + BUDGET_LIMIT_HELP)] = 12500.0,
+    tmux: Annotated[int, typer.Option(help=(
+        "Time-multiplexing period in bunch crossings: a new event every tmux x 25 ns sets the allowed II. "
+        + TMUX_LIMIT_HELP))] = 1,
 ) -> None:
     """Compile MODEL into OUTDIR: model.l1ml.json (typed IR), hls/ (hls4ml project with build script),
     rtl/ (synthesizable Verilog and a file list), report.json, report.md and budget.png (latency and
@@ -95,10 +106,13 @@ def compile_cmd(
         raise L1MLError(f"unknown --strategy '{strategy}'; choose Latency or Resource")
     if reuse_factor == "auto":
         rf = AUTO_REUSE
-    elif reuse_factor.isdigit() and int(reuse_factor) >= 1:
+    elif reuse_factor.isascii() and reuse_factor.isdigit() and int(reuse_factor) >= 1:
         rf = int(reuse_factor)
     else:
         raise L1MLError(f"--reuse-factor '{reuse_factor}': give a whole number >= 1 or 'auto'")
+    check_options(reuse_factor=None if rf == AUTO_REUSE else rf, clock_ns=clock_ns, tmux=tmux,
+                  pipeline_stages=pipeline_stages, latency_budget_ns=latency_budget_ns,
+                  total_budget_ns=total_budget_ns)
     opts = CompileOptions(part=part, clock_ns=clock_ns, hls_backend=hls_backend, reuse_factor=rf,
                           strategy=strategy, pipeline_stages=pipeline_stages,
                           latency_budget_ns=latency_budget_ns, total_budget_ns=total_budget_ns, tmux=tmux)
@@ -122,7 +136,8 @@ def compile_cmd(
 @app.command("verify")
 def verify_cmd(
     outdir: Annotated[Path, typer.Argument(help="Directory written by `l1ml compile`.")],
-    vectors: Annotated[int, typer.Option(min=1, help="Number of test vectors (corner cases first).")] = 1000,
+    vectors: Annotated[int, typer.Option(help="Number of test vectors (corner cases first). "
+                                         + VECTORS_LIMIT_HELP)] = 1000,
     levels: Annotated[str, typer.Option(help="Comma-separated levels to compare with the emulator: "
                                         "qonnx (qonnx execute_onnx), hls (hls4ml C-sim with g++), rtl (the Verilog in Verilator with cocotb; "
                                         "also measures latency and II).")] = "qonnx,hls,rtl",
@@ -140,6 +155,7 @@ def verify_cmd(
     from l1ml.ir.graph import Graph
     from l1ml.verify.levels import load_vectors, run_levels, write_verify_json
 
+    check_options(vectors=vectors, seed=seed)
     lv = _levels(levels)
     arr = None
     if data is not None:
@@ -232,6 +248,7 @@ def demo_cmd(
     """
     from l1ml.demo import DemoModel, run_demo
 
+    check_options(vectors=vectors, qonnx_vectors=qonnx_vectors)
     try:
         which = DemoModel(model)
     except ValueError:

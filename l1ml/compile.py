@@ -15,6 +15,7 @@ from l1ml.backends.verilog import write_rtl
 from l1ml.frontend.qonnx import from_qonnx
 from l1ml.ir.graph import Graph
 from l1ml.ir.quantize import to_real
+from l1ml.limits import check_graph_size
 from l1ml.passes import run_pipeline
 from l1ml.report import build_report, write_report
 from l1ml.verify.vectors import make_vectors
@@ -45,7 +46,10 @@ class CompileOptions:
 
 
 def compile_graph(onnx_path: Path) -> Graph:
-    return run_pipeline(from_qonnx(onnx_path))
+    """The typed IR of a QONNX file, refused when it exceeds the size limits of ``l1ml.limits``."""
+    g = run_pipeline(from_qonnx(onnx_path))
+    check_graph_size(g)
+    return g
 
 
 def choose_reuse(g: Graph, opts: CompileOptions) -> tuple[int, list]:
