@@ -152,16 +152,14 @@ def verify_cmd(
 
     Example: l1ml verify out --vectors 10000 --levels qonnx,hls
     """
-    from l1ml.ir.graph import Graph
+    from l1ml.compiled import load_compiled
     from l1ml.verify.levels import load_vectors, run_levels, write_verify_json
 
     check_options(vectors=vectors, seed=seed)
     lv = _levels(levels)
     arr = None
     if data is not None:
-        if not (outdir / "model.l1ml.json").exists():
-            raise L1MLError(f"{outdir}: not an l1ml compile output (no model.l1ml.json)")
-        arr = load_vectors(data, Graph.load(outdir / "model.l1ml.json"))
+        arr = load_vectors(data, load_compiled(outdir))
 
     def show(r) -> None:
         colour = "green" if r.mismatches == 0 else "red"

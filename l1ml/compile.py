@@ -112,7 +112,7 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
 
         # re-saved with any external tensor data inlined, so the copy stands alone
         onnx.save(onnx.load(str(onnx_path)), str(tmp / "model.onnx"))
-        g.save(tmp / "model.l1ml.json")
+        g.save(tmp / "model.l1ml.json", source=tmp / "model.onnx")  # records both files' sha256
         step(f"writing the hls4ml project ({opts.hls_backend})")
         write_hls(g, tmp / "hls", outdir / "hls", opts)
         step("writing the Verilog")
@@ -153,4 +153,7 @@ def add_estimates(rep: dict, g: Graph, opts: CompileOptions, outdir: Path) -> No
 
 
 def load_options(outdir: Path) -> CompileOptions:
-    return CompileOptions(**json.loads((Path(outdir) / "compile.json").read_text()))
+    """The options of a compile output (its compile.json), checked: see ``l1ml.compiled``."""
+    from l1ml.compiled import load_options as _load
+
+    return _load(outdir)
