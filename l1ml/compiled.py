@@ -9,6 +9,7 @@ after minutes of simulation.
 
 from __future__ import annotations
 
+import json
 import typing
 from dataclasses import fields
 from pathlib import Path
@@ -84,7 +85,8 @@ def load_options(outdir: str | Path) -> CompileOptions:
                             f"(known: {', '.join(sorted(known))}); {COMPILE_AGAIN}")
     for k, v in d.items():
         if not _matches(v, hints[k]):
-            raise JSONFileError(f"{path}: '{k}' is {a_json_kind(v)} {v!r}, expected {_describe(hints[k])}; "
+            shown = "null" if v is None else f"{a_json_kind(v)} {json.dumps(v)}"
+            raise JSONFileError(f"{path}: '{k}' is {shown}, expected {_describe(hints[k])}; "
                                 f"{COMPILE_AGAIN}")
     try:
         check_options(**{k: d[k] for k in LIMITED_OPTIONS if k in d})

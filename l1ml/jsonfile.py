@@ -23,6 +23,8 @@ def read_json(path: Path, what: str, remedy: str) -> dict:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise JSONFileError(f"{path}: cannot read the {what} ({e}); {remedy}") from e
+    if not text.strip():
+        raise JSONFileError(f"{path}: the {what} is empty; {remedy}")
     try:
         doc = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:

@@ -95,12 +95,14 @@ def _data(td: dict, shape: tuple[int, ...], ty: FixedType | None, where: str) ->
         _fail(f"{where}.dtype", f"{_show(td['dtype'])} is not one of {', '.join(DTYPES)}")
     try:
         a = np.array(td["data"])
-    except (ValueError, OverflowError) as e:  # ragged nesting, integers beyond 64 bits
-        _fail(f"{where}.data", f"not a regular array of numbers ({e})")
+    except (ValueError, OverflowError):
+        _fail(f"{where}.data", "not a regular array of numbers (rows of different lengths, or integers beyond "
+                               "64 bits)")
     allowed = "iu" if td["dtype"] == "int64" else "iuf"
-    if a.dtype.kind not in allowed or a.dtype == np.bool_:
+    if a.dtype.kind not in allowed:
         what = "whole numbers" if td["dtype"] == "int64" else "numbers"
-        _fail(f"{where}.data", f"expected {what} (dtype {td['dtype']}), found {a.dtype.kind!r} values")
+        found = {"b": "true/false", "f": "fractional numbers", "U": "strings"}.get(a.dtype.kind, "mixed values")
+        _fail(f"{where}.data", f"expected {what} (dtype {td['dtype']}), found {found}")
     if a.shape != shape:
         _fail(f"{where}.data", f"holds an array of shape {list(a.shape)}, the tensor's shape is {list(shape)}")
     if ty is not None and td["dtype"] == "int64" and a.size:
@@ -123,11 +125,12 @@ def _attr(v: object, hint: Any, where: str) -> None:
         for i, (x, h) in enumerate(zip(v, args, strict=True)):
             _attr(x, h, f"{where}[{i}]")
         return
-    ok = {int: lambda x: isinstance(x, int) and not isinstance(x, bool),
-          float: lambda x: isinstance(x, int | float) and not isinstance(x, bool),
-          bool: lambda x: isinstance(x, bool), str: lambda x: isinstance(x, str)}[hint](v)
-    if not ok:
-        _fail(where, f"expected a {hint.__name__}, found {_show(v)}")
+    checks = {int: ("a whole number", lambda x: isinstance(x, int) and not isinstance(x, bool)),
+              float: ("a number", lambda x: isinstance(x, int | float) and not isinstance(x, bool)),
+              bool: ("true or false", lambda x: isinstance(x, bool)), str: ("a string", lambda x: isinstance(x, str))}
+    what, ok = checks[hint]
+    if not ok(v):
+        _fail(where, f"expected {what}, found {_show(v)}")
 
 
 def _node(nd: object, where: str) -> None:
@@ -135,7 +138,7 @@ def _node(nd: object, where: str) -> None:
     _str(nd["name"], f"{where}.name")
     known = {op.value: op for op in Op}
     if nd["op"] not in known:
-        _fail(f"{where}.op", f"unknown op {_show(nd['op'])}; this l1ml knows {', '.join(sorted(known))}")
+        _fail(f"{where}.op", f"unknown op {nd['op']!r}; this l1ml knows {', '.join(sorted(known))}")
     _names(nd["inputs"], f"{where}.inputs")
     _names(nd["outputs"], f"{where}.outputs")
     cls = ATTRS[known[nd["op"]]]
