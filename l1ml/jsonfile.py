@@ -30,7 +30,9 @@ def read_json(path: Path, what: str, remedy: str) -> dict:
     except (json.JSONDecodeError, RecursionError) as e:
         decode = isinstance(e, json.JSONDecodeError)
         detail = f"line {e.lineno} column {e.colno}: {e.msg}" if decode else "nested too deeply"
-        kind = "truncated" if decode and e.pos >= len(text.rstrip()) else "not valid JSON"
+        # the text ends before the document does (a write cut short): an error at its end, or a string never closed
+        cut = decode and (e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"))
+        kind = "truncated" if cut else "not valid JSON"
         raise JSONFileError(f"{path}: the {what} is {kind} ({detail}); {remedy}") from e
     if not isinstance(doc, dict):
         raise JSONFileError(f"{path}: the {what} is {a_json_kind(doc)}, not an object; {remedy}")

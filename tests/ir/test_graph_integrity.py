@@ -295,3 +295,17 @@ def test_the_real_command_line_prints_one_line_and_no_traceback(outdir):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "unknown op" in r.stderr
+
+
+@pytest.mark.parametrize("text,needle", [
+    ('{"format": "l1ml-rtl", "version": 1}', "not a complete RTL description (KeyError: 'top')"),
+    ('{"format": "l1ml-rtl", "ver', "is truncated"),
+])
+def test_a_malformed_rtl_json_is_a_named_error(capsys, outdir, compiled, text, needle):
+    (outdir / "rtl").mkdir()
+    (outdir / "rtl" / "rtl.json").write_text(text)
+    code, _, err = run(capsys, "verify", outdir, "--levels", "rtl", "--vectors", 5)
+    assert_refused(code, err, "rtl.json", needle, "regenerate the RTL")
+    code, _, err = run(capsys, "rtl", "lint", outdir / "rtl")
+    assert_refused(code, err, "rtl.json", needle)
+    assert sorted(p.name for p in outdir.iterdir()) == sorted([*KEPT, "rtl"])
