@@ -17,8 +17,10 @@ class JSONFileError(InputFileError):
 def read_json(path: Path, what: str, remedy: str) -> dict:
     """The top-level object of ``path``; ``what`` names the file's role, ``remedy`` how to get a good one."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise JSONFileError(f"{path}: no such file ({what}); {remedy}")
+    if not path.is_file():  # a directory, FIFO or device: never opened, so never a hang
+        raise JSONFileError(f"{path}: not a regular file ({what}); {remedy}")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

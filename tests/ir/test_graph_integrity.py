@@ -309,3 +309,13 @@ def test_a_malformed_rtl_json_is_a_named_error(capsys, outdir, compiled, text, n
     code, _, err = run(capsys, "rtl", "lint", outdir / "rtl")
     assert_refused(code, err, "rtl.json", needle)
     assert sorted(p.name for p in outdir.iterdir()) == sorted([*KEPT, "rtl"])
+
+
+def test_a_fifo_in_place_of_the_ir_is_refused_without_opening_it(capsys, outdir, tmp_path):
+    import os
+
+    (outdir / "model.l1ml.json").unlink()
+    os.mkfifo(outdir / "model.l1ml.json")  # opening it for reading would block forever
+    verify_refuses(capsys, outdir, "model.l1ml.json: not a regular file")
+    code, _, err = run(capsys, "emulate", outdir / "model.l1ml.json", "-i", tmp_path / "x.npy")
+    assert_refused(code, err, "not a regular file")
