@@ -15,6 +15,15 @@ from l1ml.atomic import OUT_HELP, Force
 from l1ml.backends.verilog.cli import app as rtl_app
 from l1ml.errors import L1MLError
 from l1ml.estimate.cli import estimate_cmd
+from l1ml.limits import (
+    BUDGET_LIMIT_HELP,
+    CLOCK_LIMIT_HELP,
+    REUSE_LIMIT_HELP,
+    STAGES_LIMIT_HELP,
+    TMUX_LIMIT_HELP,
+    VECTORS_LIMIT_HELP,
+    check_options,
+)
 from l1ml.offline.cli import app as offline_app
 from l1ml.reweighting.cli import app as reweight_app
 from l1ml.simulation.cli import app as simulate_app
@@ -61,20 +70,25 @@ def compile_cmd(
     out: Annotated[Path, typer.Option("-o", "--out", help=OUT_HELP)] = Path("l1ml_out"),
     backend: Annotated[str, typer.Option(help="Firmware backend: hls4ml.")] = "hls4ml",
     part: Annotated[str, typer.Option(help="FPGA part, e.g. xcvu13p-flga2577-2-e, xcvu9p-flga2104-2L-e.")] = "xcvu13p-flga2577-2-e",
-    clock_ns: Annotated[float, typer.Option("--clock-ns", help="Target clock period in ns (5 ns = 200 MHz).")] = 5.0,
+    clock_ns: Annotated[float, typer.Option("--clock-ns", help=(
+        "Target clock period in ns (5 ns = 200 MHz); places the Verilog registers unless --pipeline-stages "
+        "is given, and converts cycles to ns in the report. " + CLOCK_LIMIT_HELP))] = 5.0,
     hls_backend: Annotated[str, typer.Option("--hls-backend", help="Vitis (default) or Vivado HLS project.")] = "Vitis",
     reuse_factor: Annotated[str, typer.Option("--reuse-factor", help=(
         "1 = fully parallel. R > 1: each Dense multiplier serves R weights (II = R); for a GNN, R rows (edges or "
         "nodes) share one lane (II = R). 'auto': the cheapest of 1, 2, 4, ..., 256 that meets the budget, "
-        "with the sweep in the report."))] = "1",
+        "with the sweep in the report. " + REUSE_LIMIT_HELP))] = "1",
     strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
     pipeline_stages: Annotated[int | None, typer.Option("--pipeline-stages", help=(
-        "Verilog: register stages per Dense layer instead of placing them by the clock period."))] = None,
+        "Verilog: this many registers per Dense layer instead of placing them by the clock period "
+        "(0 = combinational); --clock-ns then only converts cycles to ns. " + STAGES_LIMIT_HELP))] = None,
     latency_budget_ns: Annotated[float, typer.Option("--latency-budget-ns", help=(
-        "Latency this algorithm may use, ns (of the 12.5 us Level-1 total).")) ] = 1000.0,
-    total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns.")] = 12500.0,
-    tmux: Annotated[int, typer.Option(min=1, help=(
-        "Time-multiplexing period in bunch crossings: a new event every tmux x 25 ns sets the allowed II."))] = 1,
+        "Latency this algorithm may use, ns (of the 12.5 us Level-1 total). " + BUDGET_LIMIT_HELP)) ] = 1000.0,
+    total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns. "
+                                                   + BUDGET_LIMIT_HELP)] = 12500.0,
+    tmux: Annotated[int, typer.Option(help=(
+        "Time-multiplexing period in bunch crossings: a new event every tmux x 25 ns sets the allowed II. "
+        + TMUX_LIMIT_HELP))] = 1,
     force: Force = False,
 ) -> None:
     """Compile MODEL into OUTDIR: model.l1ml.json (typed IR), hls/ (hls4ml project with build script),
@@ -94,10 +108,13 @@ def compile_cmd(
         raise L1MLError(f"unknown --strategy '{strategy}'; choose Latency or Resource")
     if reuse_factor == "auto":
         rf = AUTO_REUSE
-    elif reuse_factor.isdigit() and int(reuse_factor) >= 1:
+    elif reuse_factor.isascii() and reuse_factor.isdigit() and int(reuse_factor) >= 1:
         rf = int(reuse_factor)
     else:
         raise L1MLError(f"--reuse-factor '{reuse_factor}': give a whole number >= 1 or 'auto'")
+    check_options(reuse_factor=None if rf == AUTO_REUSE else rf, clock_ns=clock_ns, tmux=tmux,
+                  pipeline_stages=pipeline_stages, latency_budget_ns=latency_budget_ns,
+                  total_budget_ns=total_budget_ns)
     opts = CompileOptions(part=part, clock_ns=clock_ns, hls_backend=hls_backend, reuse_factor=rf,
                           strategy=strategy, pipeline_stages=pipeline_stages,
                           latency_budget_ns=latency_budget_ns, total_budget_ns=total_budget_ns, tmux=tmux)
@@ -121,7 +138,8 @@ def compile_cmd(
 @app.command("verify")
 def verify_cmd(
     outdir: Annotated[Path, typer.Argument(help="Directory written by `l1ml compile`.")],
-    vectors: Annotated[int, typer.Option(min=1, help="Number of test vectors (corner cases first).")] = 1000,
+    vectors: Annotated[int, typer.Option(help="Number of test vectors (corner cases first). "
+                                         + VECTORS_LIMIT_HELP)] = 1000,
     levels: Annotated[str, typer.Option(help="Comma-separated levels to compare with the emulator: "
                                         "qonnx (qonnx execute_onnx), hls (hls4ml C-sim with g++), rtl (the Verilog in Verilator with cocotb; "
                                         "also measures latency and II).")] = "qonnx,hls,rtl",
@@ -136,15 +154,14 @@ def verify_cmd(
 
     Example: l1ml verify out --vectors 10000 --levels qonnx,hls
     """
-    from l1ml.ir.graph import Graph
+    from l1ml.compiled import load_compiled
     from l1ml.verify.levels import load_vectors, run_levels, write_verify_json
 
+    check_options(vectors=vectors, seed=seed)
     lv = _levels(levels)
     arr = None
     if data is not None:
-        if not (outdir / "model.l1ml.json").exists():
-            raise L1MLError(f"{outdir}: not an l1ml compile output (no model.l1ml.json)")
-        arr = load_vectors(data, Graph.load(outdir / "model.l1ml.json"))
+        arr = load_vectors(data, load_compiled(outdir))
 
     def show(r) -> None:
         colour = "green" if r.mismatches == 0 else "red"
@@ -233,6 +250,7 @@ def demo_cmd(
     """
     from l1ml.demo import DemoModel, run_demo
 
+    check_options(vectors=vectors, qonnx_vectors=qonnx_vectors)
     try:
         which = DemoModel(model)
     except ValueError:

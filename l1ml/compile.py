@@ -16,6 +16,7 @@ from l1ml.backends.verilog import write_rtl
 from l1ml.frontend.qonnx import from_qonnx
 from l1ml.ir.graph import Graph
 from l1ml.ir.quantize import to_real
+from l1ml.limits import check_graph_size
 from l1ml.passes import run_pipeline
 from l1ml.report import build_report, write_report
 from l1ml.verify.vectors import make_vectors
@@ -51,7 +52,10 @@ class CompileOptions:
 
 
 def compile_graph(onnx_path: Path) -> Graph:
-    return run_pipeline(from_qonnx(onnx_path))
+    """The typed IR of a QONNX file, refused when it exceeds the size limits of ``l1ml.limits``."""
+    g = run_pipeline(from_qonnx(onnx_path))
+    check_graph_size(g)
+    return g
 
 
 def choose_reuse(g: Graph, opts: CompileOptions) -> tuple[int, list]:
@@ -120,12 +124,13 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
 
         # re-saved with any external tensor data inlined, so the copy stands alone
         onnx.save(onnx.load(str(onnx_path)), str(tmp / "model.onnx"))
-        g.save(tmp / "model.l1ml.json")
+        g.save(tmp / "model.l1ml.json", source=tmp / "model.onnx")  # records both files' sha256
         step(f"writing the hls4ml project ({opts.hls_backend})")
         write_hls(g, tmp / "hls", outdir / "hls", opts)
         step("writing the Verilog")
-        design = write_rtl(g, tmp / "rtl", reuse_factor=opts.reuse_factor, clock_ns=opts.clock_ns,
-                           pipeline_stages=opts.pipeline_stages)
+        # a stage count places the registers itself; the clock period then only converts cycles to ns
+        design = write_rtl(g, tmp / "rtl", reuse_factor=opts.reuse_factor, pipeline_stages=opts.pipeline_stages,
+                           clock_ns=opts.clock_ns if opts.pipeline_stages is None else None)
         (tmp / "compile.json").write_text(json.dumps(asdict(opts), indent=1, sort_keys=True) + "\n")
         step("estimating latency and resources")
         rep = build_report(g, asdict(opts))
@@ -160,4 +165,7 @@ def add_estimates(rep: dict, g: Graph, opts: CompileOptions, outdir: Path) -> No
 
 
 def load_options(outdir: Path) -> CompileOptions:
-    return CompileOptions(**json.loads((Path(outdir) / "compile.json").read_text()))
+    """The options of a compile output (its compile.json), checked: see ``l1ml.compiled``."""
+    from l1ml.compiled import load_options as _load
+
+    return _load(outdir)

@@ -208,6 +208,7 @@ class BitExact:
         on any output word that differs from the emulator or from the stored golden words."""
         from l1ml.backends.emulate import Emulator, input_codes, load_graph
         from l1ml.errors import L1MLError
+        from l1ml.limits import check_options
         from l1ml.verify.vectors import make_vectors
 
         chosen = _levels(levels)
@@ -217,6 +218,8 @@ class BitExact:
         golden = self._golden_path(model)
         update = self.config.getoption("--l1ml-update-golden")
         try:
+            check_options(vectors=vectors, seed=seed, reuse_factor=reuse_factor, clock_ns=clock_ns,
+                          pipeline_stages=pipeline_stages)
             g = load_graph(model)
             stored = None if update or not golden.exists() else self._load_golden(golden)
             x = stored["x"] if stored else make_vectors(g, vectors, seed=seed, data=data)

@@ -277,9 +277,12 @@ def load_graph(model: Graph | str | Path) -> Graph:
             raise InputFileError(f"{path}: no such file")
         return Graph.load(path)
     from l1ml.frontend.qonnx import from_qonnx
+    from l1ml.limits import check_graph_size
     from l1ml.passes import run_pipeline
 
-    return run_pipeline(from_qonnx(path))
+    g = run_pipeline(from_qonnx(path))
+    check_graph_size(g)
+    return g
 
 
 def emulate(model: Graph | str | Path, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:

@@ -12,6 +12,14 @@ from rich.console import Console
 
 from l1ml.atomic import Force, check_output_dir
 from l1ml.errors import L1MLError
+from l1ml.limits import (
+    BUDGET_LIMIT_HELP,
+    CLOCK_LIMIT_HELP,
+    REUSE_LIMIT_HELP,
+    STAGES_LIMIT_HELP,
+    TMUX_LIMIT_HELP,
+    check_options,
+)
 
 console = Console()
 
@@ -71,18 +79,20 @@ def estimate_cmd(
     part: Annotated[str, typer.Option(help="FPGA part; a full string like xcvu13p-flga2577-2-e matches by its "
                                            "device. Known: xcku15p, xcvu7p, xcvu9p, xcvu13p, xcvu37p.")]
     = "xcvu13p-flga2577-2-e",
-    clock_ns: Annotated[float, typer.Option("--clock-ns", help="Target clock period in ns (5 = 200 MHz).")] = 5.0,
-    reuse_factor: Annotated[int, typer.Option("--reuse-factor", min=1,
-                                              help="Multiplier reuse (1 = fully parallel; II = reuse).")] = 1,
+    clock_ns: Annotated[float, typer.Option("--clock-ns", help="Target clock period in ns (5 = 200 MHz). "
+                                            + CLOCK_LIMIT_HELP)] = 5.0,
+    reuse_factor: Annotated[int, typer.Option("--reuse-factor", help="Multiplier reuse (1 = fully parallel; "
+                                              "II = reuse). " + REUSE_LIMIT_HELP)] = 1,
     strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
     pipeline_stages: Annotated[int | None, typer.Option(
-        "--pipeline-stages", help="Verilog: registers per Dense layer instead of the clock rule.")] = None,
+        "--pipeline-stages", help="Verilog: registers per Dense layer instead of the clock rule (the clock "
+        "then only converts cycles to ns). " + STAGES_LIMIT_HELP)] = None,
     latency_budget_ns: Annotated[float, typer.Option(
-        "--latency-budget-ns", help="Latency this algorithm may take, ns.")] = 1000.0,
-    total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns.")]
-    = 12500.0,
+        "--latency-budget-ns", help="Latency this algorithm may take, ns. " + BUDGET_LIMIT_HELP)] = 1000.0,
+    total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns. "
+                                                   + BUDGET_LIMIT_HELP)] = 12500.0,
     tmux: Annotated[int, typer.Option(help="Time-multiplexing period in bunch crossings (allowed II = tmux x "
-                                            "25 ns).")] = 1,
+                                            "25 ns). " + TMUX_LIMIT_HELP)] = 1,
     resource_fraction: Annotated[float, typer.Option(
         "--resource-fraction", help="Share of each FPGA resource the algorithm may use (0-1].")] = 1.0,
     synth: Annotated[SynthTool | None, typer.Option(
@@ -118,17 +128,25 @@ def estimate_cmd(
     from l1ml.backends.emulate import load_graph
     from l1ml.estimate import Budget, estimate, markdown, plot_budget
 
+    check_options(clock_ns=clock_ns, reuse_factor=reuse_factor, pipeline_stages=pipeline_stages, tmux=tmux,
+                  latency_budget_ns=latency_budget_ns, total_budget_ns=total_budget_ns,
+                  resource_fraction=resource_fraction)
     if out is not None:
         check_output_dir(out, [model], force)
     if synth is not None and backend.lower() != "verilog":
         raise L1MLError("--synth yosys synthesises l1ml's own Verilog; use it with --backend verilog")
     budget = Budget(total_ns=total_budget_ns, algorithm_ns=latency_budget_ns, tmux=tmux,
                     resource_fraction=resource_fraction)
-    g = load_graph(model)
+    grid = None
     if sweep:
-        from l1ml.estimate.sweep import best_point, parse_sweep, run_sweep, sweep_table
+        from l1ml.estimate.sweep import parse_sweep
 
-        points = run_sweep(g, parse_sweep(sweep), backend=backend, part=part, clock_ns=clock_ns,
+        grid = parse_sweep(sweep)  # before the model is read: a bad sweep is refused at once
+    g = load_graph(model)
+    if grid is not None:
+        from l1ml.estimate.sweep import best_point, run_sweep, sweep_table
+
+        points = run_sweep(g, grid, backend=backend, part=part, clock_ns=clock_ns,
                            reuse_factor=reuse_factor, strategy=strategy, budget=budget,
                            pipeline_stages=pipeline_stages)
         console.print(sweep_table(points))

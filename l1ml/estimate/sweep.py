@@ -11,6 +11,7 @@ from l1ml.errors import L1MLError
 from l1ml.estimate.budget import Budget
 from l1ml.estimate.result import Estimate
 from l1ml.ir.graph import Graph
+from l1ml.limits import check_clock_ns, check_reuse_factor
 
 
 class SweepKey(Enum):
@@ -42,6 +43,8 @@ def parse_sweep(text: str) -> dict[SweepKey, list[float]]:
                             f"{' (whole numbers for reuse)' if key is SweepKey.REUSE else ''}") from None
         if any(v <= 0 for v in vals):
             raise L1MLError(f"sweep '{part}': values must be positive")
+        for v in vals:
+            (check_reuse_factor if key is SweepKey.REUSE else check_clock_ns)(v, f"sweep {name}")
         out[key] = vals
     if not out:
         raise L1MLError("empty sweep: write e.g. --sweep reuse=1,2,4,8")

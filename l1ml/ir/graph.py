@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from l1ml.ir.ops import ATTRS, Op, attrs_from_json, attrs_to_json
+from l1ml.ir.schema import IR_FORMAT, validate_ir_doc
 from l1ml.ir.types import FixedType
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: model.l1ml.json carries the sha256 of its content and of its source model
 
 
 @dataclass
@@ -35,7 +37,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)  # a Python int: a corrupt shape cannot overflow it
 
 
 @dataclass
@@ -179,7 +181,7 @@ class Graph:
             return d
 
         return {
-            "format": "l1ml-ir",
+            "format": IR_FORMAT,
             "version": FORMAT_VERSION,
             "name": self.name,
             "inputs": self.inputs,
@@ -201,8 +203,9 @@ class Graph:
 
     @classmethod
     def from_json(cls, d: dict) -> Graph:
-        if d.get("format") != "l1ml-ir" or d.get("version") != FORMAT_VERSION:
-            raise ValueError("not an l1ml IR file of a version this l1ml reads")
+        """The graph of a ``to_json`` dict, checked against the schema first (``IRSchemaError`` names the
+        field); an ``integrity`` block, if any, is not checked here (``Graph.load`` does)."""
+        validate_ir_doc(d, FORMAT_VERSION)
         tensors = {}
         for k, td in d["tensors"].items():
             data = None
@@ -218,9 +221,17 @@ class Graph:
         ]
         return cls(d["name"], tensors, nodes, list(d["inputs"]), list(d["outputs"]), dict(d["meta"]))
 
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
+    def save(self, path: str | Path, source: str | Path | None = None) -> None:
+        """Write the IR with the sha256 of its content and, given ``source`` (a file beside it, the model
+        it was compiled from), of that file's bytes, so that ``load`` detects later edits of either."""
+        from l1ml.ir.integrity import seal
+
+        Path(path).write_text(json.dumps(seal(self.to_json(), Path(path), source), indent=1, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> Graph:
-        return cls.from_json(json.loads(Path(path).read_text()))
+        """The IR written by ``save``, refused with a named error if it is malformed, was edited, or its
+        source model beside it changed (see ``l1ml.ir.integrity.load_ir``)."""
+        from l1ml.ir.integrity import load_ir
+
+        return load_ir(path)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from l1ml.backends.emulate import Emulator, input_codes, to_ir_layout, to_onnx_layout
+from l1ml.compiled import load_compiled, read_verify_json
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.ir.graph import Graph
 from l1ml.ir.quantize import to_real
@@ -86,10 +87,7 @@ def load_vectors(path: Path, g: Graph) -> Vectors:
 def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: Vectors | None = None,
                progress=None) -> list[LevelResult]:
     outdir = Path(outdir)
-    if not (outdir / "model.l1ml.json").exists():
-        raise InputFileError(f"{outdir}: not an l1ml compile output (no model.l1ml.json); run "
-                             f"`l1ml compile MODEL.onnx -o {outdir}` first")
-    g = Graph.load(outdir / "model.l1ml.json")
+    g = load_compiled(outdir)  # the IR with its hashes, the source model, compile.json and verify.json
     x = make_vectors(g, n, seed=seed, data=data)
     codes = input_codes(g, x)
     out_t = g.t(g.outputs[0]).type
@@ -136,7 +134,7 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: V
 
 def write_verify_json(outdir: Path, results: list[LevelResult]) -> None:
     path = Path(outdir) / "verify.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
+    old = read_verify_json(outdir)
     levels = old.get("levels", {})
     for r in results:
         levels[r.level] = asdict(r)

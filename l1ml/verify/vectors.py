@@ -12,6 +12,7 @@ import numpy as np
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph, Tensor
 from l1ml.ir.ops import Op
+from l1ml.limits import check_vector_values
 
 Vectors = np.ndarray | dict[str, np.ndarray]
 
@@ -121,6 +122,7 @@ def make_vectors(g: Graph, n: int, seed: int = 0, data: Vectors | None = None) -
 
     For a model with several inputs the result is a dict by input name; random events there draw each
     validity-mask bit with probability 1/2 (partly filled sectors)."""
+    check_vector_values(n, sum(g.t(i).size for i in g.inputs))  # before anything is allocated
     if len(g.inputs) != 1:
         return _make_multi(g, n, seed, data)
     corners, _ = corner_vectors(g)

@@ -100,10 +100,16 @@ class RTLDesign:
 
     @classmethod
     def load(cls, rtl_dir: Path) -> RTLDesign:
+        from l1ml.jsonfile import JSONFileError, read_json
+
         path = Path(rtl_dir) / "rtl.json"
         if not path.exists():
             raise L1MLError(f"{path}: no such file; generate the RTL first (l1ml compile, or write_rtl)")
-        return cls.from_json(json.loads(path.read_text()))
+        remedy = "regenerate the RTL (l1ml compile, or l1ml rtl write)"
+        try:
+            return cls.from_json(read_json(path, "RTL description", remedy))
+        except (KeyError, TypeError, ValueError) as e:  # a key missing or a value of the wrong kind
+            raise JSONFileError(f"{path}: not a complete RTL description ({type(e).__name__}: {e}); {remedy}") from e
 
 
 def _ports(g: Graph, names: list[str], prefix: str, taken: Names) -> tuple[Port, ...]:

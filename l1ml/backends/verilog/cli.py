@@ -9,6 +9,13 @@ import typer
 from rich.console import Console
 
 from l1ml.atomic import OUT_HELP, Force, check_output_dir
+from l1ml.limits import (
+    CLOCK_LIMIT_HELP,
+    REUSE_LIMIT_HELP,
+    STAGES_LIMIT_HELP,
+    VECTORS_LIMIT_HELP,
+    check_options,
+)
 
 app = typer.Typer(
     help="Synthesizable Verilog from a quantized model, and its bit-exact check with cocotb on Verilator.",
@@ -33,16 +40,16 @@ def _graph(model: Path):
 def write_cmd(
     model: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     out: Annotated[Path, typer.Option("-o", "--out", help=OUT_HELP)] = Path("rtl"),
-    reuse_factor: Annotated[int, typer.Option("--reuse-factor", min=1, help=(
+    reuse_factor: Annotated[int, typer.Option("--reuse-factor", help=(
         "Weights per Dense multiplier. 1 = fully parallel, one input per clock; R > 1 shares each "
         "multiplier over R weights and takes one input every R clocks. For a GNN (a model with Gather/"
-        "SegmentSum): rows per lane, one graph every R clocks, e.g. --reuse-factor 104."))] = 1,
+        "SegmentSum): rows per lane, one graph every R clocks, e.g. --reuse-factor 104. " + REUSE_LIMIT_HELP))] = 1,
     clock_ns: Annotated[float | None, typer.Option("--clock-ns", help=(
         "Target clock period: registers go wherever the estimated logic delay would exceed it. "
-        "Default 5 ns when --pipeline-stages is not given."))] = None,
-    pipeline_stages: Annotated[int | None, typer.Option("--pipeline-stages", min=0, help=(
+        "Default 5 ns when --pipeline-stages is not given. " + CLOCK_LIMIT_HELP))] = None,
+    pipeline_stages: Annotated[int | None, typer.Option("--pipeline-stages", help=(
         "Instead of a clock target: this many registers per Dense layer, spread over its adder tree "
-        "(0 = purely combinational)."))] = None,
+        "(0 = purely combinational). " + STAGES_LIMIT_HELP))] = None,
     top: Annotated[str, typer.Option(help="Name of the top module.")] = "l1ml_top",
     force: Force = False,
 ) -> None:
@@ -57,6 +64,7 @@ def write_cmd(
     """
     from l1ml.backends.verilog import write_rtl
 
+    check_options(reuse_factor=reuse_factor, clock_ns=clock_ns, pipeline_stages=pipeline_stages)
     check_output_dir(out, [model], force)
     g = _graph(model)
     d = write_rtl(g, out, reuse_factor=reuse_factor, clock_ns=clock_ns, pipeline_stages=pipeline_stages,
@@ -73,7 +81,8 @@ def write_cmd(
 def check_cmd(
     model: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     rtl: Annotated[Path, typer.Argument(help="Directory written by `l1ml rtl write` (or OUTDIR/rtl).")],
-    vectors: Annotated[int, typer.Option(min=1, help="Number of test vectors (corner cases first).")] = 1000,
+    vectors: Annotated[int, typer.Option(help="Number of test vectors (corner cases first). "
+                                         + VECTORS_LIMIT_HELP)] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the random vectors.")] = 0,
     build_dir: Annotated[Path, typer.Option("--build-dir", help=(
         "Cache of Verilator builds; a design built before is not built again."))] = DEFAULT_BUILD_DIR,
@@ -90,6 +99,7 @@ def check_cmd(
     from l1ml.verify.rtl import check_rtl
     from l1ml.verify.vectors import make_vectors
 
+    check_options(vectors=vectors, seed=seed)
     g = _graph(model)
     r = check_rtl(g, rtl, make_vectors(g, vectors, seed=seed), build_dir, progress=True)
     colour = "green" if r.ok else "red"
