@@ -10,7 +10,7 @@ layers (``l1ml.backends.hls4ml_gnn``, docs/hls4ml-gnn.md).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,22 @@ def ap_type(t: FixedType, where: str = "") -> str:
                         "use narrow_range=False for unsigned activations")
     sat = ("AP_SAT_SYM" if t.narrow else "AP_SAT") if t.overflow is Overflow.SAT else "AP_WRAP"
     return f"{base}<{t.width},{t.int_bits},{AP_ROUNDING[t.rounding]},{sat}>"
+
+
+def converts_input(t: FixedType) -> bool:
+    """Whether the input layer's ap_fixed type is the input quantizer itself, so that the C-simulation
+    (and a user's testbench) may be fed floats: true for every QONNX input Quant except unsigned narrow
+    range, whose largest code ap_ufixed cannot exclude (its inputs are quantized on the host)."""
+    return not (t.narrow and not t.signed)
+
+
+def input_precision(t: FixedType) -> str:
+    """The input layer's type. A float (double) assigned to it is rounded once, exactly, by the input
+    quantizer's rounding (AP_RND_CONV for ROUND, AP_TRN for FLOOR, ...) and saturated (AP_SAT, AP_SAT_SYM
+    for narrow range): the same code QONNX's Quant gives the exact value, ±inf included. An exact code
+    (a value already on the grid and in range) passes unchanged, so nothing ever rounds twice."""
+    # QONNX's Quant always clamps, whatever overflow the IR type records
+    return ap_type(replace(t, overflow=Overflow.SAT) if converts_input(t) else t.plain())
 
 
 @dataclass
@@ -321,13 +337,12 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     lowering.check_supported()
     in_names = {name: "in_" + re.sub(r"\W", "_", name) for name in g.inputs}
     env = lowering.run(dict(in_names))
-    # the input precision is the plain input type: codes arrive exact, nothing rounds twice
     input_layers = [{"class_name": "InputLayer", "name": in_names[n], "input_shape": list(g.t(n).shape)}
                     for n in g.inputs]
     layer_list = input_layers + [h.layer for h in lowering.layers]
     if lowering.tmux:
         layer_list = insert_clones(layer_list)
-    layer_cfg = {in_names[n]: {"Precision": {"result": ap_type(g.t(n).type.plain())}, "Trace": False}
+    layer_cfg = {in_names[n]: {"Precision": {"result": input_precision(g.t(n).type)}, "Trace": False}
                  for n in g.inputs}
     for h in lowering.layers:
         layer_cfg[h.layer["name"]] = {"Precision": h.precision, "ReuseFactor": reuse_factor,
