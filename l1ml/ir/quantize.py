@@ -147,6 +147,18 @@ def quantize_input(x: np.ndarray, t: FixedType) -> np.ndarray:
     if np.isnan(x).any():
         raise ValueError("input contains NaN")
     v = x.astype(np.float64)  # exact
+    if t.width <= 52 and abs(t.frac) < 900:
+        # float64 is exact here: a float32 (24 bits, 2**-149 to 2**128) times 2**frac stays a normal
+        # float64, the clip bounds are below 2**52 (so |y| +- 0.5 is exact for them), and |y| +- 0.5 of
+        # a value of 24 significant bits either is exact or stays within (0, 1) of a tiny |y|
+        y = np.clip(v * 2.0**t.frac, float(t.min_code), float(t.max_code))
+        return _round_float(y, t.rounding).astype(code_dtype(t.width))
+    return _quantize_input_int(v, t)
+
+
+def _quantize_input_int(v: np.ndarray, t: FixedType) -> np.ndarray:
+    """``quantize_input`` in int64 for widths above 53 bits or extreme scales: the float as mantissa and
+    exponent, the rounding as an integer shift."""
     finite = np.isfinite(v)
     m, e = np.frexp(np.where(finite, v, 0.0))
     mant = np.ldexp(m, 24).astype(np.int64)  # v = mant * 2**(e - 24) exactly, |mant| < 2**24
