@@ -10,7 +10,7 @@ layers (``l1ml.backends.hls4ml_gnn``, docs/hls4ml-gnn.md).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,13 +66,16 @@ def converts_input(t: FixedType) -> bool:
     return not (t.narrow and not t.signed)
 
 
-def input_precision(t: FixedType) -> str:
-    """The input layer's type. A float (double) assigned to it is rounded once, exactly, by the input
-    quantizer's rounding (AP_RND_CONV for ROUND, AP_TRN for FLOOR, ...) and saturated (AP_SAT, AP_SAT_SYM
-    for narrow range): the same code QONNX's Quant gives the exact value, ±inf included. An exact code
-    (a value already on the grid and in range) passes unchanged, so nothing ever rounds twice."""
-    # QONNX's Quant always clamps, whatever overflow the IR type records
-    return ap_type(replace(t, overflow=Overflow.SAT) if converts_input(t) else t.plain())
+def input_precision(g: Graph, name: str) -> str:
+    """The type of graph input ``name``'s input layer. A float (double) assigned to it is rounded once,
+    exactly, by the input quantizer's rounding (AP_RND_CONV for ROUND, AP_TRN for FLOOR, ...) and
+    saturated (AP_SAT, AP_SAT_SYM for narrow range): the same code QONNX's Quant gives the exact value,
+    ±inf included. An exact code (a value on the grid and in range) passes unchanged, so nothing rounds
+    twice. A GNN's validity mask (0 or 1 only, checked by ``input_codes``) keeps the plain 1-bit type."""
+    t = g.t(name).type
+    if name in g.meta.get("mask_inputs", ()) or not converts_input(t):
+        return ap_type(t.plain())
+    return ap_type(t)
 
 
 @dataclass
@@ -342,7 +345,7 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     layer_list = input_layers + [h.layer for h in lowering.layers]
     if lowering.tmux:
         layer_list = insert_clones(layer_list)
-    layer_cfg = {in_names[n]: {"Precision": {"result": input_precision(g.t(n).type)}, "Trace": False}
+    layer_cfg = {in_names[n]: {"Precision": {"result": input_precision(g, n)}, "Trace": False}
                  for n in g.inputs}
     for h in lowering.layers:
         layer_cfg[h.layer["name"]] = {"Precision": h.precision, "ReuseFactor": reuse_factor,

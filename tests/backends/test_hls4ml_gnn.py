@@ -98,7 +98,7 @@ def test_every_precision_is_set_by_l1ml(gnn):
     typedefs = dict((name, t) for t, name in re.findall(r"typedef (.+) (\w+);", defines))
     # the inputs are the input quantizers (the masks 1-bit): a float is rounded once, as by the Quant
     assert [typedefs[k] for k in ("input_t", "input2_t", "input3_t", "input4_t")] == \
-        [input_precision(g.t(i).type) for i in g.inputs]
+        [input_precision(g, i) for i in g.inputs]
     assert typedefs["input3_t"] == "ap_ufixed<1,1>"
     for n in g.nodes:
         if n.op is Op.DENSE:  # weights, bias and accumulator are the IR's exact types
