@@ -191,7 +191,7 @@ def emulate_cmd(
     from l1ml.verify.levels import load_vectors
 
     g = load_graph(model)
-    y = emulate(g, load_vectors(inputs, g))
+    y = emulate(g, load_vectors(inputs, g), layout="ir")  # load_vectors reads the model's layout
     np.save(out, y)
     console.print(f"emulated {len(y)} events → {out}")
 

@@ -19,6 +19,7 @@ from l1ml.ir.quantize import to_real
 from l1ml.limits import check_graph_size
 from l1ml.passes import run_pipeline
 from l1ml.report import build_report, write_report
+from l1ml.verify.hls_level import csim_inputs
 from l1ml.verify.vectors import make_vectors
 
 TB_VECTORS = 1000  # written into hls/tb_data for a user's Vitis csim/cosim
@@ -98,8 +99,10 @@ def write_hls(g: Graph, prj: Path, final: Path, opts: CompileOptions) -> None:
     tb.mkdir(exist_ok=True)
     n = len(out)
     # one line per event; a model with several inputs has them side by side in input order, which is how
-    # hls4ml's testbench splits the line
-    xin = np.concatenate([to_real(codes[i], g.t(i).type).reshape(n, -1) for i in g.inputs], axis=1)
+    # hls4ml's testbench splits the line. The float inputs themselves (inf as "inf", which atof reads): the
+    # project's input layer quantizes them, as `l1ml verify --levels hls` feeds them (hls_level.csim_inputs)
+    xs = csim_inputs(g, x)
+    xin = np.concatenate([xs[i].reshape(n, -1) for i in g.inputs], axis=1)
     yout = to_real(out, g.t(g.outputs[0]).type).reshape(n, -1)
     np.savetxt(tb / "tb_input_features.dat", xin, fmt="%.17g")
     np.savetxt(tb / "tb_output_predictions.dat", yout, fmt="%.17g")

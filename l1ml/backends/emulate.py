@@ -8,6 +8,7 @@ must equal it bit for bit.
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from l1ml.errors import InputFileError, L1MLError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
-from l1ml.ir.quantize import code_dtype, quantize_float, requantize
+from l1ml.ir.quantize import code_dtype, quantize_input, requantize
 from l1ml.passes.infer_types import conv_weight_matrix, dense_terms, pool_shift
 
 CHUNK = 4096  # events per block: keeps each layer's activations in cache
@@ -208,8 +209,10 @@ class Emulator(Interpreter[np.ndarray]):
         return self._blocks(codes, lambda k, v: v.astype(code_dtype(self.graph.t(k).type.width)))
 
     def run_float(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Float inputs -> output codes (int64): the input quantizers applied block by block."""
-        return self._blocks(x, lambda k, v: quantize_float(v, self.graph.t(k).type))
+        """Float inputs (IR layout) -> output codes (int64): the input quantizers applied block by block."""
+        for name, v in x.items():
+            refuse_nan(self.graph, name, v)
+        return self._blocks(x, lambda k, v: quantize_input(v, self.graph.t(k).type))
 
 
 def incidence_matrix(segments: tuple[int, ...], n_segments: int):
@@ -245,8 +248,31 @@ def to_onnx_layout(g: Graph, x: np.ndarray) -> np.ndarray:
     return np.asarray(x)
 
 
+class NaNInputError(L1MLError):
+    """A NaN among the float inputs: it has no fixed-point code (an ap_fixed word is always a number)."""
+
+
+def refuse_nan(g: Graph, name: str, x: np.ndarray, where: str = "", ir_layout: bool = True) -> None:
+    """Raise NaNInputError naming the first event and element of ``x`` that is NaN.
+
+    ±inf and values beyond the input type's range are fine: they saturate like the input quantizer
+    (QONNX clips); NaN would propagate through qonnx and has no meaning in the firmware."""
+    try:
+        bad = np.isnan(np.asarray(x, dtype=np.float32))
+    except (TypeError, ValueError) as e:
+        raise L1MLError(f"{where}input '{name}' is not an array of numbers ({e})") from e
+    if bad.any():
+        first = np.argwhere(bad)[0]
+        layout = " (channels-last)" if g.meta.get("input_layout") == "NCHW" and ir_layout else ""
+        raise NaNInputError(f"{where}input '{name}', event {int(first[0])}, element "
+                            f"{tuple(int(i) for i in first[1:])}{layout} is NaN ({int(bad.sum())} NaN values "
+                            "in all): the firmware has no NaN, so l1ml refuses it; replace NaN before the "
+                            "model (e.g. by the value the model was trained with for missing data)")
+
+
 def input_codes(g: Graph, x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Float inputs -> the codes the firmware receives, by each input's quantizer (QONNX semantics)."""
+    """Float inputs (IR layout) -> the codes the firmware receives: each input's quantizer applied to the
+    exact value (QONNX semantics; ±inf and out-of-range values saturate, NaN is refused)."""
     if not isinstance(x, dict):
         if len(g.inputs) != 1:
             raise L1MLError(f"the model has inputs {g.inputs}; pass a dict of arrays")
@@ -260,10 +286,8 @@ def input_codes(g: Graph, x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np
         if name in g.meta.get("mask_inputs", ()) and not np.isin(arr, (0, 1)).all():
             raise L1MLError(f"input '{name}' is a validity mask (it only multiplies, so l1ml gives it one bit); "
                             "feed 0 or 1 only")
-        try:
-            out[name] = quantize_float(arr, t.type).astype(np.int64)
-        except ValueError as e:
-            raise L1MLError(f"input '{name}': {e}") from e
+        refuse_nan(g, name, arr)
+        out[name] = quantize_input(arr, t.type).astype(np.int64)
     return out
 
 
@@ -285,19 +309,41 @@ def load_graph(model: Graph | str | Path) -> Graph:
     return g
 
 
-def emulate(model: Graph | str | Path, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:
-    """Run the model bit-exactly on float inputs; returns real-valued outputs (float64, exact)."""
+class Layout(Enum):
+    """The layout of the arrays given to ``emulate``."""
+
+    ONNX = "onnx"  # the exported model's own (NCHW for images): what `l1ml emulate -i` reads
+    IR = "ir"  # the IR's (channels-last (N, H, W, C) for images): what make_vectors gives
+
+
+def emulate(model: Graph | str | Path, x: np.ndarray | dict[str, np.ndarray],
+            layout: Layout | str = Layout.ONNX) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Run the model bit-exactly on float inputs; returns real-valued outputs (float64, exact).
+
+    ``x`` is in the exported model's layout (NCHW for images), as for ``l1ml emulate -i``; pass
+    ``layout="ir"`` for channels-last arrays. ±inf and values beyond an input's range saturate like its
+    quantizer; NaN is refused (NaNInputError names the event and element)."""
+    layout = Layout(layout)
     g = load_graph(model)
     if not isinstance(x, dict):
         if len(g.inputs) != 1:
             raise L1MLError(f"the model has inputs {g.inputs}; pass a dict of arrays")
         x = {g.inputs[0]: x}
+    missing = [i for i in g.inputs if i not in x]
+    if missing:
+        raise L1MLError(f"no arrays for inputs {missing}; the model has inputs {g.inputs}")
+    ir_x = {}
     for name in g.inputs:
-        shape = np.shape(x[name])[1:]
-        if shape != g.t(name).shape:
-            raise L1MLError(f"input '{name}' expects events of shape {g.t(name).shape}, got {shape}")
-        if np.isnan(x[name]).any():
-            raise L1MLError(f"input '{name}' contains NaN")
-    codes = Emulator(g).run_float(x)
+        arr = np.asarray(x[name])
+        want = g.t(name).shape
+        if layout is Layout.ONNX:
+            want = to_onnx_layout(g, np.zeros((1, *want))).shape[1:]
+        if arr.ndim < 1 or arr.shape[1:] != want:
+            raise L1MLError(f"input '{name}' expects events of shape {want} in the {layout.value} layout, "
+                            f"got {arr.shape[1:]}" + (" (give layout='ir' for channels-last arrays)"
+                                                      if layout is Layout.ONNX and len(want) == 3 else ""))
+        refuse_nan(g, name, arr, ir_layout=layout is Layout.IR)
+        ir_x[name] = to_ir_layout(g, arr) if layout is Layout.ONNX else arr
+    codes = Emulator(g).run_float(ir_x)
     outs = tuple(codes[o] * 2.0 ** -g.t(o).type.frac for o in g.outputs)
     return outs[0] if len(outs) == 1 else outs

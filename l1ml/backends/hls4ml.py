@@ -59,6 +59,25 @@ def ap_type(t: FixedType, where: str = "") -> str:
     return f"{base}<{t.width},{t.int_bits},{AP_ROUNDING[t.rounding]},{sat}>"
 
 
+def converts_input(t: FixedType) -> bool:
+    """Whether the input layer's ap_fixed type is the input quantizer itself, so that the C-simulation
+    (and a user's testbench) may be fed floats: true for every QONNX input Quant except unsigned narrow
+    range, whose largest code ap_ufixed cannot exclude (its inputs are quantized on the host)."""
+    return not (t.narrow and not t.signed)
+
+
+def input_precision(g: Graph, name: str) -> str:
+    """The type of graph input ``name``'s input layer. A float (double) assigned to it is rounded once,
+    exactly, by the input quantizer's rounding (AP_RND_CONV for ROUND, AP_TRN for FLOOR, ...) and
+    saturated (AP_SAT, AP_SAT_SYM for narrow range): the same code QONNX's Quant gives the exact value,
+    ±inf included. An exact code (a value on the grid and in range) passes unchanged, so nothing rounds
+    twice. A GNN's validity mask (0 or 1 only, checked by ``input_codes``) keeps the plain 1-bit type."""
+    t = g.t(name).type
+    if name in g.meta.get("mask_inputs", ()) or not converts_input(t):
+        return ap_type(t.plain())
+    return ap_type(t)
+
+
 @dataclass
 class HLSLayer:
     layer: dict
@@ -327,7 +346,6 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     # layer<N>_out, w<N>, b<N> and config<N>
     in_names = {name: lowering.names.fresh("in_" + name) for name in g.inputs}
     env = lowering.run(dict(in_names))
-    # the input precision is the plain input type: codes arrive exact, nothing rounds twice
     input_layers = [{"class_name": "InputLayer", "name": in_names[n], "input_shape": list(g.t(n).shape)}
                     for n in g.inputs]
     layer_list = input_layers + [h.layer for h in lowering.layers]
@@ -336,7 +354,7 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     taken = [layer["name"] for layer in layer_list]
     if len(set(taken)) != len(taken) or not all(map(is_identifier, taken)):
         raise ValueError(f"hls4ml layer names are not unique identifiers: {taken}")
-    layer_cfg = {in_names[n]: {"Precision": {"result": ap_type(g.t(n).type.plain())}, "Trace": False}
+    layer_cfg = {in_names[n]: {"Precision": {"result": input_precision(g, n)}, "Trace": False}
                  for n in g.inputs}
     for h in lowering.layers:
         layer_cfg[h.layer["name"]] = {"Precision": h.precision, "ReuseFactor": reuse_factor,

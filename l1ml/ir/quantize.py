@@ -130,3 +130,64 @@ def quantize_float(x: np.ndarray, t: FixedType, frac: np.ndarray | None = None) 
 def to_real(codes: np.ndarray, t: FixedType) -> np.ndarray:
     """Codes to their real values (float64; exact for widths up to 53 bits)."""
     return np.asarray(codes, dtype=np.float64) * 2.0**-t.frac
+
+
+def quantize_input(x: np.ndarray, t: FixedType) -> np.ndarray:
+    """The exact QONNX ``Quant`` of float32 inputs (scale 2**-t.frac): clip(round(x * 2**frac)) computed
+    on the real value of each float32, for every width, rounding mode and scale.
+
+    This is what the firmware's input conversion does (an ap_fixed built from a double rounds the exact
+    value once, then saturates), so it is the emulator's input quantizer. qonnx computes the same formula
+    in float32, which differs from it only where float32 cannot hold an intermediate: HALF_UP/HALF_DOWN
+    just below a tie or beyond 2**23 LSBs, a clip bound above 2**24, a negative value below the smallest
+    float32 after scaling with FLOOR (see ``l1ml.verify.qonnx_level``). +-inf saturates like any value
+    beyond the range; NaN has no code and is refused (ValueError).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if np.isnan(x).any():
+        raise ValueError("input contains NaN")
+    v = x.astype(np.float64)  # exact
+    if t.width <= 52 and abs(t.frac) < 900:
+        # float64 is exact here: a float32 (24 bits, 2**-149 to 2**128) times 2**frac stays a normal
+        # float64, the clip bounds are below 2**52 (so |y| +- 0.5 is exact for them), and |y| +- 0.5 of
+        # a value of 24 significant bits either is exact or stays within (0, 1) of a tiny |y|
+        y = np.clip(v * 2.0**t.frac, float(t.min_code), float(t.max_code))
+        return _round_float(y, t.rounding).astype(code_dtype(t.width))
+    return _quantize_input_int(v, t)
+
+
+def _quantize_input_int(v: np.ndarray, t: FixedType) -> np.ndarray:
+    """``quantize_input`` in int64 for widths above 53 bits or extreme scales: the float as mantissa and
+    exponent, the rounding as an integer shift."""
+    finite = np.isfinite(v)
+    m, e = np.frexp(np.where(finite, v, 0.0))
+    mant = np.ldexp(m, 24).astype(np.int64)  # v = mant * 2**(e - 24) exactly, |mant| < 2**24
+    s = e.astype(np.int64) - 24 + t.frac  # v * 2**frac = mant * 2**s
+    lo, hi = np.int64(t.min_code), np.int64(t.max_code)
+    # beyond 2**62 LSBs (or infinite) every type saturates; below, mant << s fits int64
+    with np.errstate(over="ignore"):
+        huge = ~finite | (np.abs(v) * 2.0**t.frac >= 2.0**62)
+    up = np.where(huge, 0, np.clip(s, 0, 62))
+    code = np.where(s >= 0, mant << up, 0)
+    # s < 0: mant / 2**r rounded; r capped at 40 (> 25 bits of mant), which leaves every rounding unchanged
+    r = np.clip(-s, 1, 40)
+    q = mant >> r
+    rem = mant - (q << r)
+    half = np.int64(1) << (r - 1)
+    neg = mant < 0
+    mode = t.rounding
+    if mode is Rounding.TRUNC:
+        inc = np.zeros_like(neg)
+    elif mode is Rounding.HALF_EVEN:
+        inc = (rem > half) | ((rem == half) & ((q & 1) == 1))
+    elif mode is Rounding.TRUNC_ZERO:
+        inc = neg & (rem != 0)
+    elif mode is Rounding.HALF_AWAY:
+        inc = (rem > half) | ((rem == half) & ~neg)
+    elif mode is Rounding.HALF_ZERO:
+        inc = (rem > half) | ((rem == half) & neg)
+    else:  # pragma: no cover - the enum is closed
+        raise ValueError(mode)
+    code = np.where(s < 0, q + inc, code)
+    code = np.where(huge, np.where(v > 0, hi, lo), np.clip(code, lo, hi))
+    return code.astype(code_dtype(t.width))

@@ -108,14 +108,14 @@ def class_metrics(logits: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> 
 def _brevitas_vs_emulator(onnx_path: Path, x: np.ndarray, qout: np.ndarray, y: np.ndarray) -> dict:
     """Compare the exported model in the bit-exact emulator with Brevitas. A variant the compiler
     cannot read is reported as skipped (with the compiler's reason) rather than losing the training."""
-    from l1ml.backends.emulate import emulate, load_graph, to_ir_layout
+    from l1ml.backends.emulate import emulate, load_graph
 
     try:
         g = load_graph(onnx_path)
     except L1MLError as exc:
         return {"status": "skipped", "reason": str(exc)}
 
-    emu = np.asarray(emulate(g, to_ir_layout(g, x)))
+    emu = np.asarray(emulate(g, x))  # x in the exported model's NCHW layout
     mismatches = int((emu.astype(np.float32) != qout).any(axis=1).sum())
     return {"status": "ran", "mismatches": mismatches, "events": int(len(x)),
             "emulator_accuracy": float((emu.argmax(1) == y).mean())}

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from l1ml.errors import L1MLError
+from l1ml.ir.graph import Graph
+from l1ml.ir.quantize import quantize_input, to_real
+from l1ml.verify.vectors import Vectors, as_dict
 
 
 def _sources_digest(prj: Path) -> str:
@@ -47,21 +50,41 @@ def build_csim(prj: Path) -> Path:
     return sorted((prj / "firmware").glob(f"{name}-*.so"))[-1]
 
 
-def run_csim(prj: Path, x_real: np.ndarray | dict[str, np.ndarray], n_out: int) -> np.ndarray:
-    """Outputs (float64) of the C-simulation for inputs given as exact real values (the input codes
-    times their LSB: ap_fixed takes them without rounding).
+def csim_inputs(g: Graph, x: Vectors) -> dict[str, np.ndarray]:
+    """What the C-simulation is fed for float32 vectors ``x`` (IR layout), by input name: the floats
+    themselves (as exact doubles), so that the project's own input conversion quantizes them, except
+    for an input whose quantizer ap_fixed cannot express (unsigned narrow range), which gets its exact
+    codes from the emulator's quantizer instead, as the host would send them."""
+    from l1ml.backends.hls4ml import converts_input
 
-    ``x_real`` is one array (n, *shape) for a one-input model, or a dict {input name: array (n, *shape)}
+    out = {}
+    for name, v in as_dict(g, x).items():
+        t = g.t(name).type
+        v = np.asarray(v, dtype=np.float32)
+        out[name] = v.astype(np.float64) if converts_input(t) else to_real(quantize_input(v, t), t)
+    return out
+
+
+def run_csim(prj: Path, x: np.ndarray | dict[str, np.ndarray], n_out: int) -> np.ndarray:
+    """Outputs (float64) of the C-simulation for inputs ``x`` given as real values.
+
+    Give the float32 test vectors themselves: they become doubles exactly, and the input layer's
+    ap_fixed type (``backends.hls4ml.input_precision``) quantizes them as the model's input Quant does,
+    rounding once and saturating (±inf included). Values already on an input's grid pass unchanged.
+    ``x`` is one array (n, *shape) for a one-input model, or a dict {input name: array (n, *shape)}
     in the graph's input order, which is the order of the bridge function's input arrays.
     """
     lib = ctypes.CDLL(str(build_csim(prj)))
     fn = getattr(lib, f"{_project_name(prj)}_double")
-    arrays = list(x_real.values()) if isinstance(x_real, dict) else [x_real]
+    arrays = list(x.values()) if isinstance(x, dict) else [x]
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise L1MLError(f"{prj}: the C-simulation inputs have different numbers of vectors: "
                         f"{[len(a) for a in arrays]}")
     xs = [np.ascontiguousarray(np.asarray(a).reshape(n, -1), dtype=np.float64) for a in arrays]
+    if any(np.isnan(a).any() for a in xs):
+        raise L1MLError("NaN among the C-simulation inputs: ap_fixed has no NaN (refuse it before, as the "
+                        "emulator does)")
     ptr = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
     fn.argtypes, fn.restype = [ptr] * (len(xs) + 1), None
     y = np.zeros((n, n_out), dtype=np.float64)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ml.backends.emulate import Emulator, input_codes, to_ir_layout, to_onnx_layout
+from l1ml.backends.emulate import Emulator, input_codes, refuse_nan, to_ir_layout, to_onnx_layout
 from l1ml.compiled import load_compiled, read_verify_json
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.ir.graph import Graph
@@ -34,23 +34,32 @@ class LevelResult:
     note: str = ""
     latency_cycles: int | None = None  # measured (rtl)
     ii: int | None = None  # measured (rtl)
+    # qonnx: vectors that differ from the emulator only because qonnx executes in float32 (their float64
+    # execution equals the emulator); reported, not counted as mismatches
+    qonnx_rounding: int = 0
+    first_rounding: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         s = f"{self.level}: {self.vectors} vectors, {self.mismatches} mismatches"
+        if self.level == Level.QONNX.value:
+            s += f", {self.qonnx_rounding} qonnx float32 rounding differences"
         if self.latency_cycles is not None:
             s += f", latency {self.latency_cycles} cycles, II {self.ii}"
         return s + (f" ({self.note})" if self.note else "")
 
 
-def compare(expected: np.ndarray, actual: np.ndarray, level: str, limit: int = 10) -> tuple[int, list[str]]:
-    """Number of mismatching vectors and a readable description of the first few."""
-    e = expected.reshape(len(expected), -1)
-    a = actual.reshape(len(actual), -1)
+def compare(expected: np.ndarray, actual: np.ndarray, level: str, limit: int = 10,
+            rows: np.ndarray | None = None) -> tuple[int, list[str]]:
+    """Number of mismatching vectors and a readable description of the first few (``rows``: the index
+    in the whole run of each vector given, when these are a selection)."""
+    e = expected.reshape(len(expected), int(np.prod(expected.shape[1:])))  # no -1: the selection may be empty
+    a = actual.reshape(e.shape)
     bad = np.nonzero((e != a).any(axis=1))[0]
     msgs = []
     for i in bad[:limit]:
         j = int(np.nonzero(e[i] != a[i])[0][0])
-        msgs.append(f"{level}: vector {int(i)}, output[{j}]: expected {e[i, j]!r}, got {a[i, j]!r}")
+        at = int(i if rows is None else rows[i])
+        msgs.append(f"{level}: vector {at}, output[{j}]: expected {e[i, j]!r}, got {a[i, j]!r}")
     return int(len(bad)), msgs
 
 
@@ -73,6 +82,7 @@ def load_vectors(path: Path, g: Graph) -> Vectors:
             a, shape = x[i], g.t(i).shape
             if a.ndim < 1 or a[0].size != int(np.prod(shape)):
                 raise InputFileError(f"{path}: '{i}' has events of shape {a.shape[1:]}, the input is {shape}")
+            refuse_nan(g, i, a, where=f"{path}: ", ir_layout=False)
             out[i] = a.reshape(len(a), *shape).astype(np.float32)  # e.g. masks stored as (events, rows) bools
         return out
     if len(g.inputs) != 1:
@@ -81,6 +91,7 @@ def load_vectors(path: Path, g: Graph) -> Vectors:
     onnx_shape = to_onnx_layout(g, np.zeros((1, *shape))).shape[1:]
     if x.shape[1:] != onnx_shape:
         raise InputFileError(f"{path}: events have shape {x.shape[1:]}, the model input is {onnx_shape}")
+    refuse_nan(g, g.inputs[0], x, where=f"{path}: ", ir_layout=False)
     return to_ir_layout(g, x)
 
 
@@ -107,22 +118,32 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: V
             if progress:
                 progress(results[-1])
             continue
+        rounding: list[str] = []
         if level is Level.QONNX:
-            from l1ml.verify.qonnx_level import float32_inexact_nodes, run_qonnx
+            from l1ml.verify.qonnx_level import classify, run_qonnx
 
             onnx_x = {i: to_onnx_layout(g, v) for i, v in as_dict(g, x).items()}
-            actual = run_qonnx(outdir / "model.onnx", onnx_x).astype(np.float64)
-            inexact = float32_inexact_nodes(g)
-            if inexact:
-                note = (f"qonnx executes in float32, which cannot hold the results of {', '.join(inexact)} "
-                        "exactly; differences there are qonnx rounding")
-        elif level is Level.HLS:
-            from l1ml.verify.hls_level import run_csim
+            actual = run_qonnx(outdir / "model.onnx", onnx_x).astype(np.float64).reshape(expected.shape)
+            cmp = classify(g, outdir / "model.onnx", onnx_x, expected, actual)
+            _, msgs = compare(expected[cmp.mismatches], actual[cmp.mismatches], level.value,
+                              rows=cmp.mismatches)
+            _, rounding = compare(expected[cmp.rounding], actual[cmp.rounding], "qonnx float32 rounding",
+                                  rows=cmp.rounding)
+            if len(cmp.rounding):
+                note = f"explained: {cmp.explanation}"
+            if cmp.float64_error:
+                note = f"the float64 re-execution failed ({cmp.float64_error}), so no difference is explained"
+            results.append(LevelResult(level.value, n_events(x), int(len(cmp.mismatches)),
+                                       round(time.perf_counter() - t0, 3), msgs, note,
+                                       qonnx_rounding=int(len(cmp.rounding)), first_rounding=rounding))
+            if progress:
+                progress(results[-1])
+            continue
+        if level is Level.HLS:
+            from l1ml.verify.hls_level import csim_inputs, run_csim
 
-            x_real = {i: to_real(codes[i], g.t(i).type) for i in g.inputs}
-            if len(g.inputs) == 1:
-                x_real = x_real[g.inputs[0]]
-            actual = run_csim(outdir / "hls", x_real, int(np.prod(g.t(g.outputs[0]).shape)))
+            # the float vectors themselves: the project's input layer quantizes them (hls_level.csim_inputs)
+            actual = run_csim(outdir / "hls", csim_inputs(g, x), int(np.prod(g.t(g.outputs[0]).shape)))
         else:  # pragma: no cover
             raise L1MLError(f"unknown level {level}")
         bad, msgs = compare(expected, actual.reshape(expected.shape), level.value)

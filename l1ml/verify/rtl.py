@@ -1,7 +1,9 @@
 """The RTL level of ``l1ml verify``: the generated Verilog, simulated by Verilator under cocotb, must
 produce the emulator's output codes word for word.
 
-``check_rtl`` quantises the float vectors to input codes, streams them back-to-back through the DUT
+``check_rtl`` quantises the float vectors to input codes on the host (the emulator's ``input_codes``: the
+Verilog top takes fixed-point words, as the upstream firmware sends them, so this level checks everything
+after the input quantizer; the qonnx and hls levels check the quantizer), streams them back-to-back through the DUT
 (one every II cycles), and compares every output word in order with ``Emulator.run_codes``. It also
 measures the latency and the achieved II from the valid signals. ``run_stream`` is the same bench for
 any streaming module (the primitive testbenches use it).

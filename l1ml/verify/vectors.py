@@ -38,9 +38,19 @@ def _generic_corners(t: Tensor) -> list[tuple[np.ndarray, str]]:
     shape, ty = t.shape, t.type
     lsb, lo, hi = ty.lsb, ty.min_code * ty.lsb, ty.max_code * ty.lsb
     k = np.arange(int(np.prod(shape))).reshape(shape)
+    f32 = np.finfo(np.float32)
     pats: list[tuple[np.ndarray | float, str]] = [
         (0.0, "all-zero"), (hi, "all-max"), (lo, "all-min"), (hi * 4 + 1.0, "saturate-high"),
-        (lo * 4 - 1.0, "saturate-low"), (np.inf, "+inf"), (-np.inf, "-inf"), (3.0e38, "float32-max"),
+        (lo * 4 - 1.0, "saturate-low"),
+        # non-finite and huge values saturate like the input quantizer (docs/verify.md, "Non-finite inputs")
+        (np.inf, "+inf"), (-np.inf, "-inf"), (1e30, "+1e30"), (-1e30, "-1e30"),
+        (float(f32.max), "+float32-max"), (-float(f32.max), "-float32-max"),
+        (np.where(k % 2 == 0, np.inf, -np.inf), "alternate-inf"),
+        # denormals: far below any LSB, they round to 0 (or to -1 LSB under FLOOR when negative)
+        (float(f32.smallest_subnormal), "+denormal"), (-float(f32.smallest_subnormal), "-denormal"),
+        (float(f32.smallest_normal) * (1 - 2.0**-23), "+denormal-max"),
+        (-float(f32.smallest_normal) * (1 - 2.0**-23), "-denormal-max"),
+        (0.5 * lsb, "+half-lsb"), (-0.5 * lsb, "-half-lsb"),
     ]
     # exact rounding ties of the input quantizer, both signs and both parities
     pats += [(np.clip((k % 7 - 3 + off) * lsb, lo, hi), f"tie{off:+}") for off in (0.5, 1.5, -0.5, -1.5)]

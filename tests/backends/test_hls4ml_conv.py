@@ -23,7 +23,7 @@ from l1ml.models.random_cnn import (
 )
 from l1ml.models.random_mlp import LayerSpec, QuantSpec
 from l1ml.passes import run_pipeline
-from l1ml.verify.hls_level import run_csim
+from l1ml.verify.hls_level import csim_inputs, run_csim
 from l1ml.verify.qonnx_level import run_qonnx
 from l1ml.verify.vectors import make_vectors
 
@@ -53,7 +53,7 @@ def csim_vs_emulator(prj, g, n, seed):
     codes = input_codes(g, x)
     out_t = g.t(g.outputs[0]).type
     expected = to_real(Emulator(g).run_codes(codes)[g.outputs[0]], out_t).reshape(n, -1)
-    actual = run_csim(prj, to_real(codes[g.inputs[0]], g.t(g.inputs[0]).type), expected.shape[1])
+    actual = run_csim(prj, csim_inputs(g, x), expected.shape[1])  # the floats: the input layer quantizes
     return x, expected, actual
 
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from l1ml.backends.emulate import Emulator, input_codes, load_graph
-from l1ml.backends.hls4ml import ap_type, build_hls_model
+from l1ml.backends.hls4ml import ap_type, build_hls_model, input_precision
 from l1ml.backends.hls4ml_gnn import insert_clones, lanes, segment_table
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import NoAttrs, Op
 from l1ml.ir.quantize import to_real
 from l1ml.ir.types import relu_type
-from l1ml.verify.hls_level import run_csim
+from l1ml.verify.hls_level import csim_inputs, run_csim
 from l1ml.verify.vectors import make_vectors
 
 REUSE = 32  # time-multiplexed: 416 edges in 32 steps of 13 lanes, 72 nodes in 24 steps of 3 lanes
@@ -66,8 +66,7 @@ def gnn(small_track_gnn, tmp_path_factory):
 def _csim_vs_emulator(g, prj, x):
     codes = input_codes(g, x)
     expected = to_real(Emulator(g).run_codes(codes)["edge_logits"], g.t("edge_logits").type)
-    real = {name: to_real(codes[name], g.t(name).type) for name in g.inputs}
-    return expected, run_csim(prj, real, expected.shape[1])
+    return expected, run_csim(prj, csim_inputs(g, x), expected.shape[1])  # the floats: the project quantizes
 
 
 def test_time_multiplexed_csim_equals_emulator(gnn):
@@ -97,9 +96,9 @@ def test_every_precision_is_set_by_l1ml(gnn):
     defines = (prj / "firmware/defines.h").read_text().replace(",0>", ">")
     assert "ap_fixed<16,6>" not in defines  # hls4ml's model default never reaches a layer
     typedefs = dict((name, t) for t, name in re.findall(r"typedef (.+) (\w+);", defines))
-    # the inputs are the plain IR input types (the masks 1-bit): codes arrive exact, nothing rounds twice
+    # the inputs are the input quantizers (the masks 1-bit): a float is rounded once, as by the Quant
     assert [typedefs[k] for k in ("input_t", "input2_t", "input3_t", "input4_t")] == \
-        [ap_type(g.t(i).type.plain()) for i in g.inputs]
+        [input_precision(g, i) for i in g.inputs]
     assert typedefs["input3_t"] == "ap_ufixed<1,1>"
     for n in g.nodes:
         if n.op is Op.DENSE:  # weights, bias and accumulator are the IR's exact types

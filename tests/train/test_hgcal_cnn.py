@@ -133,10 +133,10 @@ def test_variants_export_and_match_emulator(tmp_path, shape):
     reshape = next(n for n in model.graph.node if n.op_type == "Reshape")
     target = next(numpy_helper.to_array(t) for t in model.graph.initializer if t.name == reshape.input[1])
     assert target.tolist() == [1, shape.conv_channels[-1] * side * side] == [1, shape.flat_features()]
-    from l1ml.backends.emulate import emulate, load_graph, to_ir_layout
+    from l1ml.backends.emulate import emulate, load_graph
 
     g = load_graph(path)
-    emu = np.asarray(emulate(g, to_ir_layout(g, x)))
+    emu = np.asarray(emulate(g, x))
     assert int((emu.astype(np.float32) != ref).any(axis=1).sum()) == 0
 
 
