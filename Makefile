@@ -24,7 +24,7 @@ test: setup
 test-all: setup
 	$(BIN)/python -m pytest -m "slow or not slow"
 
-# the long fuzz profile (349 cases, 2 workers, ~25-40 min): prints the counts and regenerates the table in
+# the long fuzz profile (329 cases, 2 workers, ~25-40 min): prints the counts and regenerates the table in
 # docs/reliability.md; failing cases are kept with a repro.sh in fuzz_out/failures/
 fuzz: setup
 	$(BIN)/python -m tests.fuzz.profile --profile long --workers 2 --doc docs/reliability.md

@@ -228,28 +228,39 @@ def named_error(stderr: str) -> str | None:
     return None
 
 
-# C-like comments and string literals are removed before the marker search; tcl comments too
+# C-like comments (and, for the keyword patterns, string literals) are removed before the marker search;
+# tcl comments too. A preprocessor line is matched with its string kept: `#include "L1MLFUZZ.h"`.
 _CLIKE = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"', re.S)
 _TCL_COMMENT = re.compile(r"^\s*#[^\n]*", re.M)
-INJECTED_CODE = {
-    ".v": re.compile(rf"\bmodule\s+{mu.MARKER}"), ".sv": re.compile(rf"\bmodule\s+{mu.MARKER}"),
-    ".cpp": re.compile(rf'\bint\s+{mu.MARKER}|#\s*include\s+"{mu.MARKER}'),
-    ".h": re.compile(rf'\bint\s+{mu.MARKER}|#\s*include\s+"{mu.MARKER}'),
-    ".tcl": re.compile(rf"\bputs\s+{mu.MARKER}"),
-}
+_VERILOG = re.compile(rf"\bmodule\s+{mu.MARKER}")
+_CXX = re.compile(rf"\bint\s+{mu.MARKER}")
+_CXX_INCLUDE = re.compile(rf'^[ \t]*#\s*include\s*"{mu.MARKER}', re.M)
+_TCL = re.compile(rf"\bputs\s+{mu.MARKER}")
+LANGUAGE = {".v": "verilog", ".sv": "verilog", ".cpp": "cxx", ".cc": "cxx", ".h": "cxx", ".hpp": "cxx",
+            ".tcl": "tcl"}
+
+
+def _strip_clike(text: str, keep_strings: bool) -> str:
+    return _CLIKE.sub(lambda m: m.group(0) if keep_strings and m.group(0).startswith('"') else " ", text)
 
 
 def injected_lines(out: Path) -> list[str]:
-    """Generated Verilog, C++ and tcl lines that are code written by the model or an option, not by us."""
+    """Generated Verilog, C++ and tcl that is code written by a model name or an option, not by us."""
     hits = []
     for p in sorted(out.rglob("*")):
-        pat = INJECTED_CODE.get(p.suffix)
-        if pat is None or not p.is_file() or p.is_symlink():
+        lang = LANGUAGE.get(p.suffix)
+        if lang is None or not p.is_file() or p.is_symlink():
             continue
         text = p.read_text(errors="replace")
-        code = _TCL_COMMENT.sub("", text) if p.suffix == ".tcl" else _CLIKE.sub(" ", text)
-        for m in pat.finditer(code):
-            hits.append(f"{p.relative_to(out)}: {code[max(0, m.start() - 20): m.end() + 20]!r}")
+        if lang == "tcl":
+            found = [(_TCL_COMMENT.sub("", text), _TCL)]
+        elif lang == "verilog":
+            found = [(_strip_clike(text, False), _VERILOG)]
+        else:
+            found = [(_strip_clike(text, False), _CXX), (_strip_clike(text, True), _CXX_INCLUDE)]
+        for code, pat in found:
+            for m in pat.finditer(code):
+                hits.append(f"{p.relative_to(out)}: {code[max(0, m.start() - 20): m.end() + 20]!r}")
     return hits
 
 
@@ -305,13 +316,19 @@ def verify_outcome(out: Path, step: Step) -> tuple[Outcome, str]:
 
 
 def run_case(index: int, case: Case, root: Path, keep: Path | None = None) -> Result:
-    """Run ``case`` in ``root/case-INDEX`` and classify it; failing cases are copied to ``keep``."""
+    """Run ``case`` in ``root/case-INDEX`` and classify it; failing cases are copied to ``keep``. A case
+    the harness itself cannot set up (a generator bug, not l1ml's) is reported as OTHER, never dropped."""
     t0 = time.perf_counter()
     work = root / f"case-{index:04d}"
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    plan = prepare(case, work, seed=index)
+    try:
+        plan = prepare(case, work, seed=index)
+    except Exception as e:  # noqa: BLE001 - any setup failure is reported with the case
+        shutil.rmtree(work, ignore_errors=True)
+        return Result(index, case, Outcome.OTHER, [f"OTHER: case setup failed: {type(e).__name__}: {e}"[:400]],
+                      seconds=time.perf_counter() - t0)
     steps: list[Step] = []
     found: list[tuple[Outcome, str]] = []
     compile_args = ["compile", plan.model, "-o", plan.out, *plan.compile_extra]

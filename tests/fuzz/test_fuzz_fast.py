@@ -1,6 +1,6 @@
 """The fast fuzz profile (part of `make test`): 18 hypothesis-drawn cases across every family, through the
 real CLI, each of which must end as bit-exact (qonnx and hls levels) or as a named refusal with nothing
-left behind and every user file intact. The long profile (349 cases) is `make fuzz` and the slow test."""
+left behind and every user file intact. The long profile (329 cases) is `make fuzz` and the slow test."""
 
 from __future__ import annotations
 
