@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -173,7 +174,9 @@ def run_cli(args: list[str], cwd: Path, timeout: float, env: dict[str, str] | No
     argv = [sys.executable, "-m", "l1ml.cli", *args]
     e = dict(os.environ)
     e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    e.update({"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "COLUMNS": "200", **(env or {})})
+    cache = Path(tempfile.gettempdir()) / "l1ml-fuzz-cache"  # not $HOME: the home case points it at user files
+    e.update({"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "COLUMNS": "200", "MPLCONFIGDIR": str(cache / "mpl"),
+              "XDG_CACHE_HOME": str(cache), **(env or {})})
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, cwd=cwd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_limits)
@@ -309,7 +312,7 @@ def verify_outcome(out: Path, step: Step) -> tuple[Outcome, str]:
     if wrong:
         return Outcome.WRONG, " | ".join(wrong)
     if step.rc == 0:
-        return Outcome.EXACT, "; ".join(explained)
+        return Outcome.EXACT, "; ".join(["0 mismatches", *explained])
     if explained:
         return Outcome.OTHER, "verify exits 1 on differences it explains: " + "; ".join(explained)
     return Outcome.CRASH, "verify exit 1 with 0 mismatches at every level"
@@ -410,5 +413,7 @@ def _keep(res: Result, work: Path, plan: Plan, keep: Path) -> None:
             str(work)):
         (dest / "m").mkdir(exist_ok=True)
         shutil.copy2(model, dest / "m" / model.name)
+    setup = ("# the case directory held user files (user/notes.txt, user/data.csv, user/sub/deep.bin), "
+             "m/README.txt and the model m/model.onnx (saved here when it is a regular file)\n")
     (dest / "repro.sh").write_text("# " + res.case.label() + "\n# " + repr(res.case) + "\n# "
-                                   + "\n# ".join(res.reasons) + "\n" + res.repro + "\n")
+                                   + "\n# ".join(res.reasons) + "\n" + setup + res.repro + "\n")
