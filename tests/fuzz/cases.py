@@ -110,7 +110,7 @@ def draw(strategy: st.SearchStrategy, n: int) -> list:
             out.append(x)
 
     collect()
-    return [out[i * len(out) // n] for i in range(min(n, len(out)))]
+    return [out[(2 * i + 1) * len(out) // (2 * n)] for i in range(min(n, len(out)))]  # centred picks
 
 
 def draw_cases(quota: dict[str, int]) -> list[Case]:
