@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.l1ml-installed
 
-.PHONY: setup demo test test-all lint bench clean
+.PHONY: setup demo test test-all fuzz lint bench clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -m "slow or not slow"
+
+# the long fuzz profile (329 cases, 2 workers, ~25-40 min): prints the counts and regenerates the table in
+# docs/reliability.md; failing cases are kept with a repro.sh in fuzz_out/failures/
+fuzz: setup
+	$(BIN)/python -m tests.fuzz.profile --profile long --workers 2 --doc docs/reliability.md
 
 lint: setup
 	$(BIN)/ruff check l1ml tests benchmarks
