@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from l1ml.errors import InputFileError, NodeError, UnsupportedOp
+from l1ml.frontend.validate import check_model_path, validate_proto
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import (
     BatchNormAttrs,
@@ -38,10 +39,7 @@ def load_onnx(path: str | Path):
     from google.protobuf.message import DecodeError
 
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file. Give the path of a QONNX model exported by Brevitas.")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a directory, not an ONNX file.")
+    check_model_path(path)
     try:
         proto = onnx.load(str(path))
     except (DecodeError, ValueError, RuntimeError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
@@ -49,8 +47,7 @@ def load_onnx(path: str | Path):
             f"{path}: not a readable ONNX model ({type(e).__name__}). Export one with "
             "brevitas.export.export_qonnx(model, example_input, 'model.onnx')."
         ) from e
-    if len(proto.graph.node) == 0:
-        raise InputFileError(f"{path}: the ONNX graph has no nodes; is this an exported model?")
+    validate_proto(proto, path)
     return clean(proto, path)
 
 
