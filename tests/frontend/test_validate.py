@@ -1,0 +1,312 @@
+"""The validated frontend: every broken or out-of-range model of issue 13 ends as a named refusal
+(the node or file, what is wrong, the remedy) before anything is written, and the limits that
+are accepted are exact."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from l1ml.backends.emulate import emulate
+from l1ml.errors import InputFileError, L1MLError
+from l1ml.frontend.qonnx import from_qonnx
+from l1ml.models.random_mlp import LayerSpec, MLPSpec, QuantSpec, build_qonnx
+from l1ml.passes import run_pipeline
+from l1ml.passes.absorb_quant import QUANT_BITS, SCALE_EXPONENTS
+
+# x -> inp_quant -> fc0 (Gemm, w0_quant, b0_quant) -> relu0 -> act0_quant -> out (Identity) -> y
+SPEC = MLPSpec(4, QuantSpec(8, 4), (LayerSpec(3, QuantSpec(6, 4), QuantSpec(8, 4), True,
+                                              QuantSpec(6, 2, signed=False, rounding="FLOOR")),))
+
+
+def base() -> onnx.ModelProto:
+    return build_qonnx(SPEC, np.random.default_rng(0))
+
+
+def set_init(m: onnx.ModelProto, name: str, value) -> None:
+    for t in m.graph.initializer:
+        if t.name == name:
+            t.CopyFrom(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
+            return
+    raise KeyError(name)
+
+
+def init(m: onnx.ModelProto, name: str) -> np.ndarray:
+    return numpy_helper.to_array(next(t for t in m.graph.initializer if t.name == name)).copy()
+
+
+def node(m: onnx.ModelProto, name: str):
+    return next(n for n in m.graph.node if n.name == name)
+
+
+def deleted_node(m):
+    m.graph.node.remove(node(m, "fc0"))
+
+
+def output_unproduced(m):
+    m.graph.output[0].name = "nobody"
+
+
+def self_loop(m):
+    n = node(m, "relu0")
+    n.input[0] = n.output[0]
+
+
+def cycle(m):
+    node(m, "relu0").input[0] = "act0_q"  # relu0 -> act0_quant -> relu0
+
+
+def two_writers(m):
+    node(m, "relu0").output[0] = "fc0"
+
+
+def writes_an_input(m):
+    node(m, "relu0").output[0] = "x"
+
+
+def input_shadowed(m):
+    m.graph.initializer.append(numpy_helper.from_array(np.zeros((1, 4), np.float32), "x"))
+
+
+def hidden_output(m):
+    m.graph.output.append(helper.make_tensor_value_info("fc0", TensorProto.FLOAT, [1, 3]))
+
+
+def output_is_input(m):
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]))
+
+
+def dim(value):
+    def mutate(m):
+        d = m.graph.input[0].type.tensor_type.shape.dim[1]
+        if isinstance(value, str):
+            d.dim_param = value
+        else:
+            d.dim_value = value
+    return mutate
+
+
+def nan_weight(m):
+    w = init(m, "w0")
+    w[0, 0] = np.nan
+    set_init(m, "w0", w)
+
+
+def inf_bias(m):
+    b = init(m, "b0")
+    b[1] = -np.inf
+    set_init(m, "b0", b)
+
+
+def custom_op(m):
+    node(m, "relu0").domain = "com.example"
+
+
+def quant_input(quant: str, what: str, value):
+    def mutate(m):
+        set_init(m, f"{quant}_{what}", value)
+    return mutate
+
+
+REMEDY = "re-export"
+CASES = {
+    # structure
+    "deleted_node": (deleted_node, ["relu0", "'fc0'", "no node produces", REMEDY]),
+    "output_unproduced": (output_unproduced, ["'nobody'", "produced by no node", REMEDY]),
+    "self_loop": (self_loop, ["relu0", "its own output", "feed-forward"]),
+    "cycle": (cycle, ["cycle", "relu0", "act0_quant", "feed-forward"]),
+    "two_writers": (two_writers, ["relu0", "'fc0'", "also writes", "another name"]),
+    "writes_an_input": (writes_an_input, ["relu0", "'x'", "graph input", "another name"]),
+    "input_shadowed": (input_shadowed, ["(x)", "no input", "rename"]),
+    "hidden_output": (hidden_output, ["2 outputs", "y, fc0", "torch.cat"]),
+    "output_is_input": (output_is_input, ["'x'", "graph input itself", "computes nothing"]),
+    "custom_op": (custom_op, ["relu0", "com.example.Relu", "Supported:"]),
+    # shapes
+    "symbolic_dim": (dim("N"), ["'x'", "symbolic dimension 'N'", "dynamic_axes"]),
+    "dim_17": (dim(17), ["fc0", "Gemm", "17", "example input"]),
+    "dim_0": (dim(0), ["'x'", "[1, 0]", "positive"]),
+    "dim_negative": (dim(-3), ["'x'", "[1, -3]", "positive"]),
+    # constants
+    "nan_weight": (nan_weight, ["w0_quant", "'w0'", "NaN", "finite"]),
+    "inf_bias": (inf_bias, ["b0_quant", "'b0'", "infinite", "finite"]),
+    "nan_scale": (quant_input("w0", "scale", np.nan), ["w0_quant", "w0_scale", "NaN"]),
+    "negative_scale": (quant_input("w0", "scale", -0.25), ["w0_quant", "-0.25", "power-of-two"]),
+    # bit widths (the issue's 0, -3, NaN, inf, and 32, the silently wrong one)
+    "bits_0": (quant_input("act0", "bits", 0), ["act0_quant", "bit width 0", "from 1 to 24"]),
+    "bits_-3": (quant_input("inp", "bits", -3), ["inp_quant", "bit width -3", "from 2 to 24"]),
+    "bits_nan": (quant_input("w0", "bits", np.nan), ["w0_quant", "w0_bits", "NaN"]),
+    "bits_inf": (quant_input("act0", "bits", np.inf), ["act0_quant", "act0_bits", "infinite"]),
+    "bits_2.5": (quant_input("inp", "bits", 2.5), ["inp_quant", "bit width 2.5", "integer"]),
+    "input_bits_32": (quant_input("inp", "bits", 32), ["inp_quant", "bit width 32", "from 2 to 24"]),
+    "weight_bits_25": (quant_input("w0", "bits", 25), ["w0_quant", "bit width 25", "from 2 to 24"]),
+    "bias_bits_1_signed": (quant_input("b0", "bits", 1), ["b0_quant", "bit width 1", "from 2 to 24"]),
+}
+# scales: the issue's 2^-60 (traceback) and 2^-130, 2^-149, 2^100 (silently wrong), at every kind of Quant
+for _k in (-60, -130, -149, 100, 33, -33):
+    for _q in ("inp", "w0", "b0", "act0"):
+        CASES[f"scale_2^{_k}_{_q}"] = (quant_input(_q, "scale", np.float32(2.0**_k)),
+                                       [f"{_q}_quant", f"scale 2^{_k}", "2^-32 .. 2^32", "rescale"])
+
+
+def refusal(tmp_path, mutate) -> str:
+    m = base()
+    mutate(m)
+    path = tmp_path / "model.onnx"
+    onnx.save(m, str(path))
+    with pytest.raises(L1MLError) as e:
+        run_pipeline(from_qonnx(path))
+    return str(e.value)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_broken_models_are_refused_with_the_node_and_a_remedy(tmp_path, case):
+    mutate, needles = CASES[case]
+    text = refusal(tmp_path, mutate)
+    for n in needles:
+        assert n in text, text
+    assert "\n" not in text.strip()
+
+
+def test_the_unmutated_model_compiles(tmp_path):
+    """The mutations above start from a model that is accepted (so each refusal is the mutation's)."""
+    path = tmp_path / "model.onnx"
+    onnx.save(base(), str(path))
+    g = run_pipeline(from_qonnx(path))
+    assert [n.op.value for n in g.nodes] == ["Dense", "ReLU", "Quantize"]
+
+
+def test_nodes_out_of_order_are_sorted_not_refused(tmp_path):
+    m, ref = base(), base()
+    nodes = list(m.graph.node)[::-1]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    a, b = tmp_path / "reversed.onnx", tmp_path / "ref.onnx"
+    onnx.save(m, str(a))
+    onnx.save(ref, str(b))
+    x = np.random.default_rng(1).uniform(-9, 9, (200, 4))
+    assert np.array_equal(emulate(run_pipeline(from_qonnx(a)), x), emulate(run_pipeline(from_qonnx(b)), x))
+
+
+def wide_spec(inp: QuantSpec, w: QuantSpec, b: QuantSpec | None, act: QuantSpec) -> MLPSpec:
+    return MLPSpec(4, inp, (LayerSpec(3, w, b, False, act),))
+
+
+def test_an_accumulator_wider_than_62_bits_is_refused(tmp_path):
+    m = build_qonnx(wide_spec(QuantSpec(24, 32), QuantSpec(24, 32), QuantSpec(24, -32), QuantSpec(8, 0)),
+                    np.random.default_rng(0))
+    # biases on the 2^32 grid, aligned to the 2^-64 grid of the products: 96 bits more
+    set_init(m, "b0", [2.0**50, -(2.0**52), 3 * 2.0**40])
+    path = tmp_path / "wide.onnx"
+    onnx.save(m, str(path))
+    with pytest.raises(L1MLError) as e:
+        run_pipeline(from_qonnx(path))
+    assert "fc0" in str(e.value) and "bits, more than 62" in str(e.value) and "narrower" in str(e.value)
+
+
+def test_a_requantiser_shifting_beyond_62_bits_is_refused(tmp_path):
+    spec = wide_spec(QuantSpec(8, -32), QuantSpec(6, 4), None, QuantSpec(8, 32))  # 2^-28 grid -> 2^-32 ... x2^60
+    path = tmp_path / "shift.onnx"
+    onnx.save(build_qonnx(spec, np.random.default_rng(0)), str(path))
+    with pytest.raises(L1MLError) as e:
+        run_pipeline(from_qonnx(path))
+    assert "act0_quant" in str(e.value) and "shifts" in str(e.value) and "closer together" in str(e.value)
+
+
+@pytest.mark.parametrize("k", [SCALE_EXPONENTS[0], SCALE_EXPONENTS[1]])
+def test_the_ends_of_the_scale_range_are_exact_against_qonnx(tmp_path, k):
+    """Scales 2^-32 and 2^32 on inputs, weights and activations: products on the 2^-64 / 2^64 grid.
+    The emulator equals qonnx's execute_onnx code for code (float32 holds every value here)."""
+    from l1ml.verify.qonnx_level import float32_inexact_nodes, run_qonnx
+    from l1ml.verify.vectors import make_vectors
+
+    q = QuantSpec(8, -k)
+    spec = MLPSpec(5, q, (LayerSpec(4, QuantSpec(6, -k), None, True, QuantSpec(8, -k, signed=False)),
+                          LayerSpec(3, QuantSpec(5, -k), None, False, QuantSpec(10, -k))))
+    path = tmp_path / "ends.onnx"
+    onnx.save(build_qonnx(spec, np.random.default_rng(3)), str(path))
+    g = run_pipeline(from_qonnx(path))
+    assert not float32_inexact_nodes(g)
+    assert g.t(g.inputs[0]).type.frac == -k and g.t(g.outputs[0]).type.frac == -k
+    x = make_vectors(g, 400, seed=0)
+    assert np.array_equal(emulate(g, x), run_qonnx(path, x).astype(np.float64))
+
+
+def test_widest_quantizers_are_exact_against_qonnx(tmp_path):
+    """24-bit input and activation quantizers (the widest accepted) equal qonnx's codes."""
+    from l1ml.verify.qonnx_level import run_qonnx
+    from l1ml.verify.vectors import make_vectors
+
+    spec = MLPSpec(3, QuantSpec(QUANT_BITS[1], 12), (LayerSpec(2, QuantSpec(2, 0), None, False,
+                                                               QuantSpec(QUANT_BITS[1], 12)),))
+    path = tmp_path / "w24.onnx"
+    m = build_qonnx(spec, np.random.default_rng(0))
+    set_init(m, "w0", np.eye(3, 2, dtype=np.float32).T)  # Gemm(transB): y = (x0, x1), exact in float32
+    onnx.save(m, str(path))
+    g = run_pipeline(from_qonnx(path))
+    x = make_vectors(g, 400, seed=0)
+    assert np.array_equal(emulate(g, x), run_qonnx(path, x).astype(np.float64))
+
+
+# ---- the model path ---------------------------------------------------------------------------------
+
+def run_cli(*args, timeout=120):
+    exe = [sys.executable, "-c", "from l1ml.cli import main; main()", *map(str, args)]
+    return subprocess.run(exe, capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path):
+    fifo = tmp_path / "model.onnx"
+    os.mkfifo(fifo)
+    out = tmp_path / "out"
+    r = run_cli("compile", fifo, "-o", out, timeout=60)  # a regression hangs in open(): the timeout fails it
+    assert r.returncode == 2 and "FIFO" in r.stderr and "regular file" in " ".join(r.stderr.split())
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["device", "directory", "dangling_link", "huge"])
+def test_model_paths_that_are_not_regular_files_are_refused(tmp_path, kind):
+    path = tmp_path / "model.onnx"
+    if kind == "device":
+        path = "/dev/zero"
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "dangling_link":
+        path.symlink_to(tmp_path / "gone.onnx")
+    else:
+        with open(path, "wb") as f:  # sparse: no disk used, and nothing may read it
+            f.truncate(2**31)
+    with pytest.raises(InputFileError) as e:
+        from_qonnx(path)
+    words = {"device": "a device", "directory": "directory", "dangling_link": "does not exist",
+             "huge": "2 GiB"}[kind]
+    assert words in str(e.value) and str(path) in str(e.value)
+
+
+def test_a_symlink_to_a_model_is_fine(tmp_path):
+    real = tmp_path / "real.onnx"
+    onnx.save(base(), str(real))
+    link = tmp_path / "link.onnx"
+    link.symlink_to(real)
+    assert len(run_pipeline(from_qonnx(link)).nodes) == 3
+
+
+@pytest.mark.parametrize("case", ["two_writers", "input_bits_32", "scale_2^-130_inp", "scale_2^100_w0",
+                                  "nan_weight", "dim_17"])
+def test_cli_refusals_exit_2_without_traceback_or_output(tmp_path, case):
+    mutate, needles = CASES[case]
+    m = base()
+    mutate(m)
+    model, out = tmp_path / "model.onnx", tmp_path / "out"
+    onnx.save(m, str(model))
+    r = run_cli("compile", model, "-o", out)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    text = " ".join(r.stderr.split())
+    assert text.startswith("error:") and all(n in text for n in needles), text
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
