@@ -185,8 +185,8 @@ def _quant(b: _Builder, n) -> None:
     if zp.size != 1 or bits.size != 1:
         raise NodeError(n.name, "per-channel zero points or bit widths are not supported; use a "
                         "per-tensor fixed-point quantizer", n.name)
-    if bits[0] != int(bits[0]):
-        raise NodeError(n.name, f"bit width {bits[0]} is not an integer", n.name)
+    if not np.isfinite(bits[0]) or bits[0] != int(bits[0]):
+        raise NodeError(n.name, f"bit width {bits[0]} is not an integer; set bit_width to an integer", n.name)
     attrs = QuantAttrs(
         scale=tuple(float(s) for s in scale),
         zero_point=float(zp[0]),

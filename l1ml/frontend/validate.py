@@ -80,8 +80,9 @@ def validate_proto(proto, path: Path) -> None:
     _sort_acyclic(g, producer, inits | set(dynamic))
     _check_outputs(g, path, producer, set(dynamic), inits)
     _check_input_shapes(g, path, dynamic)
-    _check_constants(g)
-    _check_quants(g, inits)
+    consts = _constants(g)
+    _check_constants(g, consts)
+    _check_quants(g, consts)
     inferred = _check_shapes(proto, path)
     _onnx_checker(proto, inferred, path)
 
@@ -207,33 +208,34 @@ def _readers(g, tensor: str) -> list[str]:
     return [_label(n, i) for i, n in enumerate(g.node) if tensor in n.input]
 
 
-def _check_constants(g) -> None:
-    from onnx import numpy_helper
+def _constants(g) -> dict[str, np.ndarray]:
+    """Every constant of the graph by tensor name: initializers and the outputs of Constant nodes."""
+    from onnx import helper, numpy_helper
 
-    for t in g.initializer:
-        v = numpy_helper.to_array(t)
+    out = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    for n in g.node:
+        if n.op_type == "Constant" and n.output and n.attribute:
+            v = helper.get_attribute_value(n.attribute[0])
+            if hasattr(v, "dims"):  # a TensorProto (value); value_float(s)/int(s) are plain numbers
+                out[n.output[0]] = numpy_helper.to_array(v)
+            else:
+                out[n.output[0]] = np.asarray(v)
+    return out
+
+
+def _check_constants(g, consts: dict[str, np.ndarray]) -> None:
+    for name, v in consts.items():
         if not np.issubdtype(v.dtype, np.floating) or np.isfinite(v).all():
             continue
         what = "NaN" if np.isnan(v).any() else "an infinite value"
-        readers = _readers(g, t.name) or [t.name]
-        raise NodeError(readers[0], f"constant '{t.name}' contains {what}; l1ml needs finite weights, biases and "
+        readers = _readers(g, name) or [name]
+        raise NodeError(readers[0], f"constant '{name}' contains {what}; l1ml needs finite weights, biases and "
                         "scales: check the training (a diverged model) or the export")
 
 
-def _const_value(g, n, i: int, what: str, inits: dict) -> np.ndarray:
-    name = n.input[i] if i < len(n.input) else ""
-    if name not in inits:
-        raise NodeError(n.name or n.op_type, f"the {what} ('{name}') is not a constant; l1ml needs a fixed "
-                        "per-tensor or per-channel quantizer (a Brevitas fixed-point quantizer)")
-    return inits[name]
-
-
-def _check_quants(g, init_names: set[str]) -> None:
-    """Bit widths and scales of every Quant, before the handler turns them into ints."""
-    from onnx import numpy_helper
-
-    inits = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer if t.name in
-             {x for n in g.node if n.op_type == "Quant" for x in n.input[1:4]}}
+def _check_quants(g, consts: dict[str, np.ndarray]) -> None:
+    """Bit widths and scales of every Quant, before the handler turns them into ints. A parameter
+    computed by other nodes is left to the handler, which sees it after qonnx's constant folding."""
     lo_bits, hi_bits = QUANT_BITS
     lo_exp, hi_exp = SCALE_EXPONENTS
     for i, n in enumerate(g.node):
@@ -243,7 +245,9 @@ def _check_quants(g, init_names: set[str]) -> None:
         if len(n.input) != 4:
             raise NodeError(label, f"a Quant has 4 inputs (x, scale, zero point, bit width), this one {len(n.input)}; "
                             "re-export the model")
-        bits = _const_value(g, n, 3, "bit width", inits).reshape(-1)
+        if any(x not in consts for x in n.input[1:4]):
+            continue
+        scale, zp, bits = (np.asarray(consts[x], dtype=np.float64).reshape(-1) for x in n.input[1:4])
         signed = all(a.i != 0 for a in n.attribute if a.name == "signed")
         if bits.size != 1:
             raise NodeError(label, "per-channel bit widths are not supported; use a per-tensor bit width")
@@ -254,7 +258,6 @@ def _check_quants(g, init_names: set[str]) -> None:
             raise NodeError(label, f"bit width {b:g} is outside what l1ml computes exactly: {kind} quantizers take "
                             f"an integer bit width from {least} to {hi_bits} (QONNX evaluates Quant in float32, "
                             f"whose 24-bit mantissa holds every code up to {hi_bits} bits); set bit_width in range")
-        scale = _const_value(g, n, 1, "scale", inits).reshape(-1)
         bad = scale[~np.isfinite(scale) | (scale <= 0)]
         if bad.size:
             raise NodeError(label, f"scale {bad[0]:g} is not a positive finite number; use a fixed-point Brevitas "
@@ -265,7 +268,6 @@ def _check_quants(g, init_names: set[str]) -> None:
                 raise NodeError(label, f"scale 2^{k} is outside the supported range 2^{lo_exp} .. 2^{hi_exp} (the "
                                 "exponents every level computes exactly); rescale the input or the layer so that "
                                 f"its quantizer's scale lies in range")
-        zp = _const_value(g, n, 2, "zero point", inits).reshape(-1)
         if not np.isfinite(zp).all():
             raise NodeError(label, "the zero point is not finite; use a symmetric (zero point 0) fixed-point quantizer")
 

@@ -108,6 +108,13 @@ def custom_op(m):
     node(m, "relu0").domain = "com.example"
 
 
+def scale_from_a_constant_node(m):
+    """The scale comes from a Constant node rather than an initializer (older exporters do this)."""
+    m.graph.initializer.remove(next(t for t in m.graph.initializer if t.name == "inp_scale"))
+    value = numpy_helper.from_array(np.float32(2.0**-130), "v")
+    m.graph.node.insert(0, helper.make_node("Constant", [], ["inp_scale"], name="scale_const", value=value))
+
+
 def quant_input(quant: str, what: str, value):
     def mutate(m):
         set_init(m, f"{quant}_{what}", value)
@@ -145,6 +152,7 @@ CASES = {
     "bits_2.5": (quant_input("inp", "bits", 2.5), ["inp_quant", "bit width 2.5", "integer"]),
     "input_bits_32": (quant_input("inp", "bits", 32), ["inp_quant", "bit width 32", "from 2 to 24"]),
     "weight_bits_25": (quant_input("w0", "bits", 25), ["w0_quant", "bit width 25", "from 2 to 24"]),
+    "scale_from_a_constant_node": (scale_from_a_constant_node, ["inp_quant", "scale 2^-130", "2^-32 .. 2^32"]),
     "bias_bits_1_signed": (quant_input("b0", "bits", 1), ["b0_quant", "bit width 1", "from 2 to 24"]),
 }
 # scales: the issue's 2^-60 (traceback) and 2^-130, 2^-149, 2^100 (silently wrong), at every kind of Quant
@@ -310,3 +318,19 @@ def test_cli_refusals_exit_2_without_traceback_or_output(tmp_path, case):
     text = " ".join(r.stderr.split())
     assert text.startswith("error:") and all(n in text for n in needles), text
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [SCALE_EXPONENTS[0], SCALE_EXPONENTS[1]])
+def test_24_bit_quantizers_at_the_ends_of_the_scale_range_are_exact_in_hls(tmp_path, k):
+    """The widest accepted quantizers at the extreme scales: 24-bit codes on 2^-32 or 2^32 grids,
+    products on 2^-64 or 2^-32 grids, a 50-57-bit accumulator (ap_fixed with I far from W)."""
+    w = QuantSpec(24, -k) if k < 0 else QuantSpec(24, 0)
+    b = QuantSpec(24, -k) if k < 0 else None
+    spec = MLPSpec(4, QuantSpec(24, -k), (LayerSpec(3, w, b, k < 0, QuantSpec(24, -k, signed=k > 0)),))
+    model, out = tmp_path / "m.onnx", tmp_path / "out"
+    onnx.save(build_qonnx(spec, np.random.default_rng(0)), str(model))
+    r = run_cli("compile", model, "-o", out, timeout=600)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("verify", out, "--vectors", "300", "--levels", "hls", timeout=600)
+    assert r.returncode == 0 and "hls: 300 vectors, 0 mismatches" in r.stdout, r.stdout + r.stderr
