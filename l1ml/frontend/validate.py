@@ -72,6 +72,8 @@ def validate_proto(proto, path: Path) -> None:
     _check_ops(g)
     inits = {t.name for t in g.initializer}
     dynamic = [i.name for i in g.input if i.name not in inits]
+    if not g.input:
+        raise InputFileError(f"{path}: the graph declares no input; re-export the model with {EXPORT}")
     if not dynamic:
         raise InputFileError(f"{path}: every graph input ({', '.join(i.name for i in g.input)}) is also a constant "
                              "(an initializer of the same name), so the model has no input to compute from; "
@@ -181,10 +183,21 @@ def _check_outputs(g, path: Path, producer: dict[str, int], inputs: set[str], in
 
 
 def _check_input_shapes(g, path: Path, dynamic: list[str]) -> None:
+    from onnx import TensorProto
+
+    read = {t for n in g.node for t in n.input}
     for inp in g.input:
         if inp.name not in dynamic:
             continue
+        if inp.name not in read:
+            raise InputFileError(f"{path}: graph input '{inp.name}' is read by no node; every input becomes a "
+                                 "firmware port: remove it from the model's forward() and re-export")
         tt = inp.type.tensor_type
+        if inp.type.HasField("tensor_type") and tt.elem_type != TensorProto.FLOAT:
+            kind = TensorProto.DataType.Name(tt.elem_type).lower()
+            raise InputFileError(f"{path}: graph input '{inp.name}' is of type {kind}; l1ml models take float32 "
+                                 "inputs (the input quantizer turns them into codes): export with a float32 "
+                                 "example input")
         if not inp.type.HasField("tensor_type") or not tt.HasField("shape"):
             raise InputFileError(f"{path}: graph input '{inp.name}' has no shape; export with a fixed example "
                                  f"input: {EXPORT}")
@@ -314,8 +327,8 @@ def _check_shapes(proto, path: Path):
             if hit:
                 op, name, msg = hit.groups()
                 msg = re.sub(r"\[\w+\]\s*", "", msg).strip()
-                raise NodeError(name or op, f"the input shapes do not fit this {op} ({msg}); the model's input "
-                                "size must match its first layer: export with an example input of the size the "
-                                "weights take") from None
+                raise NodeError(name or op, f"ONNX shape inference finds that the shapes or types do not agree "
+                                f"at this {op} ({msg}); export the model with a float32 example input of the "
+                                "size its first layer takes") from None
         raise InputFileError(f"{path}: ONNX shape inference fails ({e}); re-export the model") from None
 

@@ -104,6 +104,22 @@ def inf_bias(m):
     set_init(m, "b0", b)
 
 
+def unused_input(m):
+    m.graph.input.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 2]))
+
+
+def int_input(m):
+    m.graph.input[0].type.tensor_type.elem_type = TensorProto.INT64
+
+
+def no_input(m):
+    del m.graph.input[:]
+
+
+def output_shape_disagrees(m):
+    m.graph.output[0].type.tensor_type.shape.dim[1].dim_value = 5
+
+
 def custom_op(m):
     node(m, "relu0").domain = "com.example"
 
@@ -133,10 +149,16 @@ CASES = {
     "input_shadowed": (input_shadowed, ["(x)", "no input", "rename"]),
     "hidden_output": (hidden_output, ["2 outputs", "y, fc0", "torch.cat"]),
     "output_is_input": (output_is_input, ["'x'", "graph input itself", "computes nothing"]),
+    "unused_input": (unused_input, ["'z'", "read by no node", "remove it"]),
+    "int_input": (int_input, ["'x'", "int64", "float32 example input"]),
+    "no_input": (no_input, ["declares no input", REMEDY]),
+    "output_shape_disagrees": (output_shape_disagrees, ["'out'", "(3) vs (5)", "example input"]),
+    "batch_2": (lambda m: m.graph.input[0].type.tensor_type.shape.dim[0].__setattr__("dim_value", 2),
+                ["'x'", "[2, 4]", "single-event example"]),
     "custom_op": (custom_op, ["relu0", "com.example.Relu", "Supported:"]),
     # shapes
     "symbolic_dim": (dim("N"), ["'x'", "symbolic dimension 'N'", "dynamic_axes"]),
-    "dim_17": (dim(17), ["fc0", "Gemm", "17", "example input"]),
+    "dim_17": (dim(17), ["fc0", "Gemm", "17", "example input of the size"]),
     "dim_0": (dim(0), ["'x'", "[1, 0]", "positive"]),
     "dim_negative": (dim(-3), ["'x'", "[1, -3]", "positive"]),
     # constants
