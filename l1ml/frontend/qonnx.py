@@ -42,6 +42,8 @@ def load_onnx(path: str | Path):
     check_model_path(path)
     try:
         proto = onnx.load(str(path))
+    except OSError as e:  # permissions, I/O errors: the file is regular but cannot be read
+        raise InputFileError(f"{path}: cannot be read ({e.strerror or e}).") from None
     except (DecodeError, ValueError, RuntimeError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
         raise InputFileError(
             f"{path}: not a readable ONNX model ({type(e).__name__}). Export one with "
