@@ -175,6 +175,8 @@ CASES = {
     "input_bits_32": (quant_input("inp", "bits", 32), ["inp_quant", "bit width 32", "from 2 to 24"]),
     "weight_bits_25": (quant_input("w0", "bits", 25), ["w0_quant", "bit width 25", "from 2 to 24"]),
     "scale_from_a_constant_node": (scale_from_a_constant_node, ["inp_quant", "scale 2^-130", "2^-32 .. 2^32"]),
+    "per_channel_spread": (quant_input("w0", "scale", np.float32([[2.0**-32], [2.0**32], [1.0]])),
+                           ["w0_quant", "per-channel scales", "closer together"]),
     "bias_bits_1_signed": (quant_input("b0", "bits", 1), ["b0_quant", "bit width 1", "from 2 to 24"]),
 }
 # scales: the 2^-60 (traceback) and 2^-130, 2^-149, 2^100 (silently wrong), at every kind of Quant
