@@ -225,14 +225,23 @@ def _constants(g) -> dict[str, np.ndarray]:
     """Every constant of the graph by tensor name: initializers and the outputs of Constant nodes."""
     from onnx import helper, numpy_helper
 
-    out = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-    for n in g.node:
+    out: dict[str, np.ndarray] = {}
+    for t in g.initializer:
+        try:
+            out[t.name] = numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001 - any malformed tensor is the file's fault
+            readers = _readers(g, t.name) or [t.name]
+            raise NodeError(readers[0], f"constant '{t.name}' cannot be decoded ({type(e).__name__}: {e}); "
+                            "re-export the model") from None
+    for i, n in enumerate(g.node):
         if n.op_type == "Constant" and n.output and n.attribute:
-            v = helper.get_attribute_value(n.attribute[0])
-            if hasattr(v, "dims"):  # a TensorProto (value); value_float(s)/int(s) are plain numbers
-                out[n.output[0]] = numpy_helper.to_array(v)
-            else:
-                out[n.output[0]] = np.asarray(v)
+            try:
+                v = helper.get_attribute_value(n.attribute[0])
+                # a TensorProto (value); value_float(s)/int(s) are plain numbers
+                out[n.output[0]] = numpy_helper.to_array(v) if hasattr(v, "dims") else np.asarray(v)
+            except Exception as e:  # noqa: BLE001
+                raise NodeError(_label(n, i), f"the Constant's value cannot be decoded ({type(e).__name__}); "
+                                "re-export the model") from None
     return out
 
 
@@ -260,6 +269,8 @@ def _check_quants(g, consts: dict[str, np.ndarray]) -> None:
                             "re-export the model")
         if any(x not in consts for x in n.input[1:4]):
             continue
+        if any(not np.issubdtype(consts[x].dtype, np.number) for x in n.input[1:4]):
+            raise NodeError(label, "the scale, zero point and bit width must be numbers; re-export the model")
         scale, zp, bits = (np.asarray(consts[x], dtype=np.float64).reshape(-1) for x in n.input[1:4])
         signed = all(a.i != 0 for a in n.attribute if a.name == "signed")
         if bits.size != 1:
@@ -298,7 +309,7 @@ def _onnx_checker(proto, inferred, path: Path) -> None:
             o.type.CopyFrom(shapes[o.name].type)
     try:
         onnx.checker.check_model(m)
-    except onnx.checker.ValidationError as e:
+    except Exception as e:  # noqa: BLE001 - ValidationError, and whatever else a malformed proto triggers
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputFileError(f"{path}: the ONNX checker refuses the model: {first}. Re-export the model "
                              f"with {EXPORT}") from None
@@ -331,4 +342,7 @@ def _check_shapes(proto, path: Path):
                                 f"at this {op} ({msg}); export the model with a float32 example input of the "
                                 "size its first layer takes") from None
         raise InputFileError(f"{path}: ONNX shape inference fails ({e}); re-export the model") from None
+    except Exception as e:  # noqa: BLE001 - onnx raises several types for malformed graphs
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputFileError(f"{path}: ONNX shape inference fails ({first}); re-export the model") from None
 

@@ -120,6 +120,11 @@ def output_shape_disagrees(m):
     m.graph.output[0].type.tensor_type.shape.dim[1].dim_value = 5
 
 
+def string_bits(m):
+    t = next(t for t in m.graph.initializer if t.name == "act0_bits")
+    t.CopyFrom(helper.make_tensor("act0_bits", TensorProto.STRING, [], [b"8"]))
+
+
 def custom_op(m):
     node(m, "relu0").domain = "com.example"
 
@@ -177,6 +182,7 @@ CASES = {
     "scale_from_a_constant_node": (scale_from_a_constant_node, ["inp_quant", "scale 2^-130", "2^-32 .. 2^32"]),
     "per_channel_spread": (quant_input("w0", "scale", np.float32([[2.0**-32], [2.0**32], [1.0]])),
                            ["w0_quant", "per-channel scales", "closer together"]),
+    "string_bits": (string_bits, ["act0_quant", "must be numbers", REMEDY]),
     "bias_bits_1_signed": (quant_input("b0", "bits", 1), ["b0_quant", "bit width 1", "from 2 to 24"]),
 }
 # scales: the 2^-60 (traceback) and 2^-130, 2^-149, 2^100 (silently wrong), at every kind of Quant
