@@ -345,7 +345,10 @@ def _reshape(b: _Builder, n) -> None:
 
 @handles("Transpose")
 def _transpose(b: _Builder, n) -> None:
-    p = tuple(int(i) for i in _attr(n, "perm"))
+    perm = _attr(n, "perm")
+    if perm is None:  # ONNX's default: reverse the axes
+        perm = range(len(b.model.get_tensor_shape(n.input[0])) - 1, -1, -1)
+    p = tuple(int(i) for i in perm)
     if len(p) == 4:  # compose with the layout change on both sides
         p = tuple(FROM_IR[p[TO_IR[i]]] for i in range(4))
     if p[0] != 0:

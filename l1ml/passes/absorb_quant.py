@@ -75,7 +75,9 @@ def _fold_const(g: Graph, node: Node) -> None:
     if fracs.size > 1 and (data.ndim == 0 or data.shape[-1] != fracs.size):
         raise NodeError(node, f"per-channel scale of {fracs.size} entries does not match the last axis of "
                         f"the constant (shape {data.shape})")
-    codes = quantize_float(data, t, frac=fracs if fracs.size > 1 else None).astype(np.int64)
+    # quantized as a 1-D array (a 0-d constant would make numpy return scalars), then reshaped back
+    flat = np.asarray(data).reshape(-1, *(data.shape[-1:] if fracs.size > 1 else ()))
+    codes = quantize_float(flat, t, frac=fracs if fracs.size > 1 else None).astype(np.int64).reshape(data.shape)
     top = int(fracs.max())
     if fracs.size > 1 and t.width + top - int(fracs.min()) > MAX_WIDTH:
         raise NodeError(node, f"per-channel scales from 2^{-top} to 2^{-int(fracs.min())} put the {t.width}-bit codes "

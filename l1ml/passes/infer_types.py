@@ -108,6 +108,9 @@ class TypeInference(Interpreter[T]):
         if b is not None and (not b.is_const or b.type is None):
             raise NodeError(node, "the bias is not a quantized constant; use a fixed-point bias quantizer "
                             "such as Int8BiasPerTensorFixedPointInternalScaling, or bias=False")
+        if b is not None and tuple(b.shape) != (w.shape[-1],):
+            raise NodeError(node, f"the bias has shape {tuple(b.shape)} but the layer has {w.shape[-1]} outputs; "
+                            "export one bias per output (as nn.Linear and nn.Conv2d do)")
         if x is None:
             return [None]
         frac, lo, hi, _ = dense_terms(x, w, b)

@@ -125,6 +125,16 @@ def string_bits(m):
     t.CopyFrom(helper.make_tensor("act0_bits", TensorProto.STRING, [], [b"8"]))
 
 
+def transpose_without_perm(m):
+    out = node(m, "out")
+    out.op_type = "Transpose"  # ONNX's default perm reverses the axes, the batch axis included
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 1]))
+
+
+def scalar_bias(m):
+    node(m, "b0_quant").input[0] = "inp_scale"  # a quantized 0-d constant as the Gemm's bias
+
+
 def custom_op(m):
     node(m, "relu0").domain = "com.example"
 
@@ -182,6 +192,8 @@ CASES = {
     "scale_from_a_constant_node": (scale_from_a_constant_node, ["inp_quant", "scale 2^-130", "2^-32 .. 2^32"]),
     "per_channel_spread": (quant_input("w0", "scale", np.float32([[2.0**-32], [2.0**32], [1.0]])),
                            ["w0_quant", "per-channel scales", "closer together"]),
+    "transpose_without_perm": (transpose_without_perm, ["'out'", "moves the batch axis"]),
+    "scalar_bias": (scalar_bias, ["fc0", "bias has shape ()", "one bias per output"]),
     "string_bits": (string_bits, ["act0_quant", "must be numbers", REMEDY]),
     "bias_bits_1_signed": (quant_input("b0", "bits", 1), ["b0_quant", "bit width 1", "from 2 to 24"]),
 }
