@@ -141,7 +141,8 @@ class _Builder:
         name = onnx_node.input[idx]
         init = self.model.get_initializer(name)
         if init is None:
-            raise NodeError(onnx_node.name, f"input {idx} ('{name}') must be a constant", onnx_node.name)
+            raise NodeError(onnx_node.name, f"input {idx} ('{name}') must be a constant; l1ml compiles fixed "
+                            "weights and quantizer parameters, so export them as constants", onnx_node.name)
         return np.asarray(init, dtype=np.float64)
 
     def fresh(self, base: str, shape: tuple[int, ...]) -> str:
@@ -223,10 +224,11 @@ def _untranspose_gemm(model) -> None:
         prod = model.find_producer(w)
         if model.get_initializer(w) is not None:
             targets, shaped = [w], w
-        elif prod is not None and prod.op_type == "Quant" and model.get_initializer(prod.input[0]) is not None:
+        elif prod is not None and prod.op_type == "Quant" and all(
+                model.get_initializer(t) is not None for t in prod.input[:2]):
             targets, shaped = [prod.input[0], prod.input[1]], prod.input[0]
         else:
-            continue
+            continue  # the Quant or Gemm handler refuses the non-constant operand by name
         if any(len(model.find_consumers(t)) > 1 for t in targets if model.get_initializer(t).ndim > 1):
             continue
         for t in targets:

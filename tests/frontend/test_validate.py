@@ -194,6 +194,8 @@ CASES = {
                            ["w0_quant", "per-channel scales", "closer together"]),
     "transpose_without_perm": (transpose_without_perm, ["'out'", "moves the batch axis"]),
     "scalar_bias": (scalar_bias, ["fc0", "bias has shape ()", "one bias per output"]),
+    "computed_weight_scale": (lambda m: node(m, "w0_quant").input.__setitem__(1, "inp_q"),
+                              ["w0_quant", "('inp_q') must be a constant", "export them as constants"]),
     "string_bits": (string_bits, ["act0_quant", "must be numbers", REMEDY]),
     "bias_bits_1_signed": (quant_input("b0", "bits", 1), ["b0_quant", "bit width 1", "from 2 to 24"]),
 }
