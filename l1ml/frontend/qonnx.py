@@ -307,6 +307,7 @@ def _mul(b: _Builder, n) -> None:
 def _squeeze(b: _Builder, n) -> None:
     if len(b.model.get_tensor_shape(n.output[0])) == 0 or len(b.model.get_tensor_shape(n.input[0])) == 0:
         raise NodeError(n.name, f"{n.op_type} of the batch axis; l1ml processes one event at a time", n.name)
+    _same_size(n, b.model.get_tensor_shape(n.input[0]), b.model.get_tensor_shape(n.output[0]))
     b.add(Op.RESHAPE, n, [n.input[0]], [n.output[0]], ReshapeAttrs(b.shape(n.output[0])))
 
 
@@ -325,12 +326,25 @@ def _bn(b: _Builder, n) -> None:
     b.add(Op.BATCHNORM, n, list(n.input[:5]), [n.output[0]], BatchNormAttrs(float(_attr(n, "epsilon", 1e-5))))
 
 
+def _same_size(n, in_shape, out_shape) -> None:
+    """A reshape keeps every element: refuse one whose shapes hold different numbers of them."""
+    if in_shape is None or out_shape is None or len(in_shape) == 0 or len(out_shape) == 0:
+        raise NodeError(n.name, "the shapes around this reshape are unknown or drop the batch axis; export "
+                        "with a fixed example input", n.name)
+    a, c = int(np.prod(in_shape[1:], dtype=np.int64)), int(np.prod(out_shape[1:], dtype=np.int64))
+    if a != c or in_shape[0] != out_shape[0]:
+        raise NodeError(n.name, f"reshapes {list(in_shape)} ({a} values per event) into {list(out_shape)} ({c}); "
+                        "the target shape must keep every value and the batch axis: fix the shape in the model",
+                        n.name)
+
+
 @handles("Flatten", "Reshape")
 def _reshape(b: _Builder, n) -> None:
     # a reshape reads and writes elements in ONNX (NCHW) order, so an image is turned back to (C, H, W)
     # first: then a Dense after Flatten sees the order the model was trained with
     src, dst = n.input[0], n.output[0]
     in_shape, out_shape = b.model.get_tensor_shape(src), b.model.get_tensor_shape(dst)
+    _same_size(n, in_shape, out_shape)
     if len(in_shape) == 4:
         chw = tuple(int(d) for d in in_shape[1:])
         t = b.fresh(f"{dst}_chw", chw)

@@ -135,6 +135,14 @@ def scalar_bias(m):
     node(m, "b0_quant").input[0] = "inp_scale"  # a quantized 0-d constant as the Gemm's bias
 
 
+def reshape_loses_values(m):
+    """A Reshape whose constant target holds fewer values than its input (ONNX inference accepts it)."""
+    m.graph.initializer.append(numpy_helper.from_array(np.array([1, 2], np.int64), "two"))
+    m.graph.node.insert(len(m.graph.node) - 1, helper.make_node("Reshape", ["act0_q", "two"], ["r"], name="resh"))
+    node(m, "out").input[0] = "r"
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2]))
+
+
 def custom_op(m):
     node(m, "relu0").domain = "com.example"
 
@@ -196,6 +204,7 @@ CASES = {
     "scalar_bias": (scalar_bias, ["fc0", "bias has shape ()", "one bias per output"]),
     "computed_weight_scale": (lambda m: node(m, "w0_quant").input.__setitem__(1, "inp_q"),
                               ["w0_quant", "('inp_q') must be a constant", "export them as constants"]),
+    "reshape_loses_values": (reshape_loses_values, ["resh", "(3 values per event)", "keep every value"]),
     "string_bits": (string_bits, ["act0_quant", "must be numbers", REMEDY]),
     "bias_bits_1_signed": (quant_input("b0", "bits", 1), ["b0_quant", "bit width 1", "from 2 to 24"]),
 }
