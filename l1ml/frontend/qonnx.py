@@ -115,6 +115,9 @@ class _Builder:
         s = self.model.get_tensor_shape(name)
         if s is None:
             raise NodeError(name, "tensor has no shape after shape inference; export with a fixed input size")
+        if any(not isinstance(d, int) or d <= 0 for d in s):
+            raise NodeError(name, f"tensor has shape {list(s)}; every dimension must be a positive size (a window "
+                            "larger than its padded image leaves none): fix the layer sizes or the input size")
         if len(s) == 4:  # NCHW -> (H, W, C)
             return (int(s[2]), int(s[3]), int(s[1]))
         return tuple(int(d) for d in s[1:])  # drop the batch axis
@@ -389,7 +392,27 @@ def _window(n, kernel: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, int
         raise NodeError(n.name, "ceil_mode=1 is not supported; use ceil_mode=False", n.name)
     stride = tuple(int(d) for d in _attr(n, "strides", [1, 1]))
     pads = tuple(int(d) for d in _attr(n, "pads", [0, 0, 0, 0]))
+    if any(int(k) < 1 for k in kernel) or any(d < 1 for d in stride) or any(d < 0 for d in pads):
+        raise NodeError(n.name, f"kernel {list(kernel)}, strides {list(stride)} and pads {list(pads)}: kernel and "
+                        "strides must be positive, pads non-negative; re-export the model", n.name)
     return (stride[0], stride[1]), (pads[0], pads[1], pads[2], pads[3])
+
+
+def _check_window_output(b: _Builder, n, kernel, stride, pads) -> None:
+    """The output size of a window op, computed here (ONNX's inference rounds a window larger than its
+    padded input up to one pixel): every window must fit inside the padded image."""
+    _, _, h, w = (int(d) for d in b.model.get_tensor_shape(n.input[0]))
+    top, left, bottom, right = pads
+    sizes = []
+    for size, k, s, p0, p1 in ((h, kernel[0], stride[0], top, bottom), (w, kernel[1], stride[1], left, right)):
+        if size + p0 + p1 < k:
+            raise NodeError(n.name, f"a {kernel[0]}x{kernel[1]} window does not fit the padded {h}x{w} image; "
+                            "use a smaller kernel, padding or a larger input", n.name)
+        sizes.append((size + p0 + p1 - k) // s + 1)
+    out = b.model.get_tensor_shape(n.output[0])
+    if out is None or [int(d) for d in out[2:]] != sizes:
+        raise NodeError(n.name, f"the output shape {out} is not the {sizes[0]}x{sizes[1]} image the window "
+                        "computes; re-export the model", n.name)
 
 
 @handles("Conv")
@@ -397,7 +420,16 @@ def _conv(b: _Builder, n) -> None:
     if int(_attr(n, "group", 1)) != 1:
         raise NodeError(n.name, "grouped or depthwise convolution is not supported; use groups=1", n.name)
     w_shape = b.model.get_tensor_shape(n.input[1])  # (kh, kw, cin, cout) after _channels_last_conv_weights
+    x_shape = b.model.get_tensor_shape(n.input[0])  # (1, C, H, W)
+    if x_shape is None or len(x_shape) != 4 or int(x_shape[1]) != int(w_shape[2]):
+        raise NodeError(n.name, f"the input has shape {x_shape} but the weights take {w_shape[2]} channels; "
+                        "export with an example input of the channel count the first layer takes", n.name)
+    kernel = _attr(n, "kernel_shape")
+    if kernel is not None and tuple(int(k) for k in kernel) != tuple(int(k) for k in w_shape[:2]):
+        raise NodeError(n.name, f"kernel_shape {list(kernel)} differs from the weight's {list(w_shape[:2])}; "
+                        "re-export the model", n.name)
     stride, pads = _window(n, tuple(w_shape[:2]))
+    _check_window_output(b, n, tuple(int(k) for k in w_shape[:2]), stride, pads)
     b.add(Op.CONV2D, n, [n.input[0], n.input[1], *n.input[2:3]], [n.output[0]], Conv2DAttrs(stride, pads))
 
 
@@ -407,6 +439,7 @@ def _pool(b: _Builder, n) -> None:
         raise NodeError(n.name, "MaxPool with an indices output is not supported", n.name)
     kernel = tuple(int(d) for d in _attr(n, "kernel_shape"))
     stride, pads = _window(n, kernel)
+    _check_window_output(b, n, kernel, stride, pads)
     op = Op.MAXPOOL2D
     if n.op_type == "AveragePool":
         op = Op.AVGPOOL2D

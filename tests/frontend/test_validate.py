@@ -387,3 +387,40 @@ def test_24_bit_quantizers_at_the_ends_of_the_scale_range_are_exact_in_hls(tmp_p
     assert r.returncode == 0, r.stderr
     r = run_cli("verify", out, "--vectors", "300", "--levels", "hls", timeout=600)
     assert r.returncode == 0 and "hls: 300 vectors, 0 mismatches" in r.stdout, r.stdout + r.stderr
+
+
+def conv_model(path, x_shape, w_shape, **attrs):
+    """x -> Quant -> Conv(quantized weight) -> y, the output shape left to inference."""
+    q = dict(domain="qonnx.custom_op.general", signed=1, narrow=0, rounding_mode="ROUND")
+    w = np.random.default_rng(0).uniform(-1, 1, w_shape).astype(np.float32)
+    inits = [numpy_helper.from_array(np.float32(v), n) for n, v in [("s", 0.125), ("z", 0.0), ("b", 8.0)]]
+    inits.append(numpy_helper.from_array(w, "w"))
+    nodes = [helper.make_node("Quant", ["x", "s", "z", "b"], ["xq"], name="qin", **q),
+             helper.make_node("Quant", ["w", "s", "z", "b"], ["wq"], name="qw", **q),
+             helper.make_node("Conv", ["xq", "wq"], ["y"], name="conv", **attrs)]
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid("qonnx.custom_op.general", 1)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+@pytest.mark.parametrize("x_shape,w_shape,attrs,words", [
+    ([1, 3, 6, 6], [4, 2, 3, 3], {}, ["conv", "weights take 2 channels"]),
+    ([1, 2, 6, 1], [4, 2, 1, 2], {"strides": [1, 2]}, ["conv", "1x2 window does not fit the padded 6x1 image"]),
+    ([1, 2, 6, 6], [4, 2, 3, 3], {"strides": [0, 1]}, ["conv", "strides", "positive"]),
+])
+def test_convolutions_whose_windows_do_not_fit_are_refused(tmp_path, x_shape, w_shape, attrs, words):
+    path = tmp_path / "conv.onnx"
+    conv_model(path, x_shape, w_shape, **attrs)
+    with pytest.raises(L1MLError) as e:
+        run_pipeline(from_qonnx(path))
+    assert all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_a_fitting_convolution_is_accepted(tmp_path):
+    path = tmp_path / "conv.onnx"
+    conv_model(path, [1, 2, 6, 5], [4, 2, 3, 2], strides=[1, 2])
+    g = run_pipeline(from_qonnx(path))
+    assert g.t(g.outputs[0]).shape == (4, 2, 4)
