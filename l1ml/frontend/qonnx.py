@@ -456,7 +456,10 @@ def _pool(b: _Builder, n) -> None:
 
 @handles("GlobalMaxPool", "GlobalAveragePool")
 def _global_pool(b: _Builder, n) -> None:
-    h, w, _ = b.shape(n.input[0])
+    shape = b.shape(n.input[0])
+    if len(shape) != 3:
+        raise NodeError(n.name, f"{n.op_type} of a tensor of shape {shape}; it pools an image (N, C, H, W)", n.name)
+    h, w, _ = shape
     if n.op_type == "GlobalAveragePool" and (h * w) & (h * w - 1):
         raise NodeError(n.name, f"a global average over {h}x{w} pixels divides by {h * w}, not a power of "
                         "two; use GlobalMaxPool or an image whose area is a power of two", n.name)

@@ -70,6 +70,9 @@ def quant_type(node: Node, const: bool) -> tuple[FixedType, np.ndarray]:
 
 def _fold_const(g: Graph, node: Node) -> None:
     src, out = g.t(node.inputs[0]), g.t(node.outputs[0])
+    if out.name in g.outputs:
+        raise NodeError(node, "the model's output is a quantized constant, computed from no input; export a "
+                        "model whose output its layers produce")
     t, fracs = quant_type(node, const=True)
     data = src.data
     if fracs.size > 1 and (data.ndim == 0 or data.shape[-1] != fracs.size):

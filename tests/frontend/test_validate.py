@@ -143,6 +143,15 @@ def reshape_loses_values(m):
     m.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2]))
 
 
+def output_is_quantized_constant(m):
+    node(m, "out").input[0] = "w0_q"
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, None))
+
+
+def global_pool_on_a_vector(m):
+    node(m, "relu0").op_type = "GlobalAveragePool"
+
+
 def custom_op(m):
     node(m, "relu0").domain = "com.example"
 
@@ -205,6 +214,8 @@ CASES = {
     "computed_weight_scale": (lambda m: node(m, "w0_quant").input.__setitem__(1, "inp_q"),
                               ["w0_quant", "('inp_q') must be a constant", "export them as constants"]),
     "reshape_loses_values": (reshape_loses_values, ["resh", "(3 values per event)", "keep every value"]),
+    "output_is_quantized_constant": (output_is_quantized_constant, ["w0_quant", "quantized constant"]),
+    "global_pool_on_a_vector": (global_pool_on_a_vector, ["relu0", "pools an image"]),
     "string_bits": (string_bits, ["act0_quant", "must be numbers", REMEDY]),
     "bias_bits_1_signed": (quant_input("b0", "bits", 1), ["b0_quant", "bit width 1", "from 2 to 24"]),
 }
