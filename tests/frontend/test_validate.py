@@ -435,3 +435,14 @@ def test_a_fitting_convolution_is_accepted(tmp_path):
     conv_model(path, [1, 2, 6, 5], [4, 2, 3, 2], strides=[1, 2])
     g = run_pipeline(from_qonnx(path))
     assert g.t(g.outputs[0]).shape == (4, 2, 4)
+
+
+def test_a_grid_beyond_float32_is_refused(tmp_path):
+    """Four layers at weight scale 2^-32 without activation quantizers put the result on the 2^-136 grid,
+    below float32's smallest normal number, where the exported model itself rounds."""
+    layers = tuple(LayerSpec(2, QuantSpec(2, 32), None, False, None) for _ in range(4))
+    path = tmp_path / "deep.onnx"
+    onnx.save(build_qonnx(MLPSpec(2, QuantSpec(2, 8), layers), np.random.default_rng(0)), str(path))
+    with pytest.raises(L1MLError) as e:
+        run_pipeline(from_qonnx(path))
+    assert "fc3" in str(e.value) and "float32's normal range" in str(e.value) and "activation quantizer" in str(e.value)
