@@ -236,10 +236,17 @@ class HLSLowering(Interpreter[str]):
 
     @rule(Op.ADD)
     def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        """A residual join: hls4ml's Merge layer (op 'add'), ``res[i] = data1[i] + data2[i]``.
+
+        ap_fixed's ``+`` of two types is exact (its result type has the finer LSB of the two and one
+        more integer bit), and the result type is the IR's exact ``add_type``, which holds every sum:
+        the assignment neither rounds nor wraps, so the C-simulation equals the emulator's Add."""
         if any(t.is_const for t in ins) or ins[0].shape != ins[1].shape:
-            raise NodeError(node, "only Add of two equally shaped tensors is lowered to hls4ml")
-        layer = {"class_name": "Add", "op": "add", "inputs": list(v)}
-        return self.emit(node, layer, {"result": ap_type(outs[0].type), "accum": ap_type(outs[0].type)})
+            raise NodeError(node, "only an Add of two equally shaped computed tensors (a residual join) is "
+                            f"lowered to hls4ml, got {ins[0].shape} + {ins[1].shape}; fold a constant term into "
+                            "the preceding layer's bias")
+        layer = {"class_name": "Merge", "op": "add", "inputs": list(v)}
+        return self.emit(node, layer, {"result": ap_type(outs[0].type)})
 
     # -- static-topology GNN ops, lowered to the extension layers of l1ml.backends.hls4ml_gnn --
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from l1ml.errors import InputFileError, NodeError, UnsupportedOp
+from l1ml.frontend.validate import check_model_path, validate_proto
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import (
     BatchNormAttrs,
@@ -38,19 +39,17 @@ def load_onnx(path: str | Path):
     from google.protobuf.message import DecodeError
 
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file. Give the path of a QONNX model exported by Brevitas.")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a directory, not an ONNX file.")
+    check_model_path(path)
     try:
         proto = onnx.load(str(path))
+    except OSError as e:  # permissions, I/O errors: the file is regular but cannot be read
+        raise InputFileError(f"{path}: cannot be read ({e.strerror or e}).") from None
     except (DecodeError, ValueError, RuntimeError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
         raise InputFileError(
             f"{path}: not a readable ONNX model ({type(e).__name__}). Export one with "
             "brevitas.export.export_qonnx(model, example_input, 'model.onnx')."
         ) from e
-    if len(proto.graph.node) == 0:
-        raise InputFileError(f"{path}: the ONNX graph has no nodes; is this an exported model?")
+    validate_proto(proto, path)
     return clean(proto, path)
 
 
@@ -116,6 +115,9 @@ class _Builder:
         s = self.model.get_tensor_shape(name)
         if s is None:
             raise NodeError(name, "tensor has no shape after shape inference; export with a fixed input size")
+        if any(not isinstance(d, int) or d <= 0 for d in s):
+            raise NodeError(name, f"tensor has shape {list(s)}; every dimension must be a positive size (a window "
+                            "larger than its padded image leaves none): fix the layer sizes or the input size")
         if len(s) == 4:  # NCHW -> (H, W, C)
             return (int(s[2]), int(s[3]), int(s[1]))
         return tuple(int(d) for d in s[1:])  # drop the batch axis
@@ -142,7 +144,8 @@ class _Builder:
         name = onnx_node.input[idx]
         init = self.model.get_initializer(name)
         if init is None:
-            raise NodeError(onnx_node.name, f"input {idx} ('{name}') must be a constant", onnx_node.name)
+            raise NodeError(onnx_node.name, f"input {idx} ('{name}') must be a constant; l1ml compiles fixed "
+                            "weights and quantizer parameters, so export them as constants", onnx_node.name)
         return np.asarray(init, dtype=np.float64)
 
     def fresh(self, base: str, shape: tuple[int, ...]) -> str:
@@ -188,8 +191,8 @@ def _quant(b: _Builder, n) -> None:
     if zp.size != 1 or bits.size != 1:
         raise NodeError(n.name, "per-channel zero points or bit widths are not supported; use a "
                         "per-tensor fixed-point quantizer", n.name)
-    if bits[0] != int(bits[0]):
-        raise NodeError(n.name, f"bit width {bits[0]} is not an integer", n.name)
+    if not np.isfinite(bits[0]) or bits[0] != int(bits[0]):
+        raise NodeError(n.name, f"bit width {bits[0]} is not an integer; set bit_width to an integer", n.name)
     attrs = QuantAttrs(
         scale=tuple(float(s) for s in scale),
         zero_point=float(zp[0]),
@@ -224,10 +227,11 @@ def _untranspose_gemm(model) -> None:
         prod = model.find_producer(w)
         if model.get_initializer(w) is not None:
             targets, shaped = [w], w
-        elif prod is not None and prod.op_type == "Quant" and model.get_initializer(prod.input[0]) is not None:
+        elif prod is not None and prod.op_type == "Quant" and all(
+                model.get_initializer(t) is not None for t in prod.input[:2]):
             targets, shaped = [prod.input[0], prod.input[1]], prod.input[0]
         else:
-            continue
+            continue  # the Quant or Gemm handler refuses the non-constant operand by name
         if any(len(model.find_consumers(t)) > 1 for t in targets if model.get_initializer(t).ndim > 1):
             continue
         for t in targets:
@@ -306,6 +310,7 @@ def _mul(b: _Builder, n) -> None:
 def _squeeze(b: _Builder, n) -> None:
     if len(b.model.get_tensor_shape(n.output[0])) == 0 or len(b.model.get_tensor_shape(n.input[0])) == 0:
         raise NodeError(n.name, f"{n.op_type} of the batch axis; l1ml processes one event at a time", n.name)
+    _same_size(n, b.model.get_tensor_shape(n.input[0]), b.model.get_tensor_shape(n.output[0]))
     b.add(Op.RESHAPE, n, [n.input[0]], [n.output[0]], ReshapeAttrs(b.shape(n.output[0])))
 
 
@@ -324,12 +329,25 @@ def _bn(b: _Builder, n) -> None:
     b.add(Op.BATCHNORM, n, list(n.input[:5]), [n.output[0]], BatchNormAttrs(float(_attr(n, "epsilon", 1e-5))))
 
 
+def _same_size(n, in_shape, out_shape) -> None:
+    """A reshape keeps every element: refuse one whose shapes hold different numbers of them."""
+    if in_shape is None or out_shape is None or len(in_shape) == 0 or len(out_shape) == 0:
+        raise NodeError(n.name, "the shapes around this reshape are unknown or drop the batch axis; export "
+                        "with a fixed example input", n.name)
+    a, c = int(np.prod(in_shape[1:], dtype=np.int64)), int(np.prod(out_shape[1:], dtype=np.int64))
+    if a != c or in_shape[0] != out_shape[0]:
+        raise NodeError(n.name, f"reshapes {list(in_shape)} ({a} values per event) into {list(out_shape)} ({c}); "
+                        "the target shape must keep every value and the batch axis: fix the shape in the model",
+                        n.name)
+
+
 @handles("Flatten", "Reshape")
 def _reshape(b: _Builder, n) -> None:
     # a reshape reads and writes elements in ONNX (NCHW) order, so an image is turned back to (C, H, W)
     # first: then a Dense after Flatten sees the order the model was trained with
     src, dst = n.input[0], n.output[0]
     in_shape, out_shape = b.model.get_tensor_shape(src), b.model.get_tensor_shape(dst)
+    _same_size(n, in_shape, out_shape)
     if len(in_shape) == 4:
         chw = tuple(int(d) for d in in_shape[1:])
         t = b.fresh(f"{dst}_chw", chw)
@@ -346,7 +364,10 @@ def _reshape(b: _Builder, n) -> None:
 
 @handles("Transpose")
 def _transpose(b: _Builder, n) -> None:
-    p = tuple(int(i) for i in _attr(n, "perm"))
+    perm = _attr(n, "perm")
+    if perm is None:  # ONNX's default: reverse the axes
+        perm = range(len(b.model.get_tensor_shape(n.input[0])) - 1, -1, -1)
+    p = tuple(int(i) for i in perm)
     if len(p) == 4:  # compose with the layout change on both sides
         p = tuple(FROM_IR[p[TO_IR[i]]] for i in range(4))
     if p[0] != 0:
@@ -371,7 +392,27 @@ def _window(n, kernel: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, int
         raise NodeError(n.name, "ceil_mode=1 is not supported; use ceil_mode=False", n.name)
     stride = tuple(int(d) for d in _attr(n, "strides", [1, 1]))
     pads = tuple(int(d) for d in _attr(n, "pads", [0, 0, 0, 0]))
+    if any(int(k) < 1 for k in kernel) or any(d < 1 for d in stride) or any(d < 0 for d in pads):
+        raise NodeError(n.name, f"kernel {list(kernel)}, strides {list(stride)} and pads {list(pads)}: kernel and "
+                        "strides must be positive, pads non-negative; re-export the model", n.name)
     return (stride[0], stride[1]), (pads[0], pads[1], pads[2], pads[3])
+
+
+def _check_window_output(b: _Builder, n, kernel, stride, pads) -> None:
+    """The output size of a window op, computed here (ONNX's inference rounds a window larger than its
+    padded input up to one pixel): every window must fit inside the padded image."""
+    _, _, h, w = (int(d) for d in b.model.get_tensor_shape(n.input[0]))
+    top, left, bottom, right = pads
+    sizes = []
+    for size, k, s, p0, p1 in ((h, kernel[0], stride[0], top, bottom), (w, kernel[1], stride[1], left, right)):
+        if size + p0 + p1 < k:
+            raise NodeError(n.name, f"a {kernel[0]}x{kernel[1]} window does not fit the padded {h}x{w} image; "
+                            "use a smaller kernel, padding or a larger input", n.name)
+        sizes.append((size + p0 + p1 - k) // s + 1)
+    out = b.model.get_tensor_shape(n.output[0])
+    if out is None or [int(d) for d in out[2:]] != sizes:
+        raise NodeError(n.name, f"the output shape {out} is not the {sizes[0]}x{sizes[1]} image the window "
+                        "computes; re-export the model", n.name)
 
 
 @handles("Conv")
@@ -379,7 +420,16 @@ def _conv(b: _Builder, n) -> None:
     if int(_attr(n, "group", 1)) != 1:
         raise NodeError(n.name, "grouped or depthwise convolution is not supported; use groups=1", n.name)
     w_shape = b.model.get_tensor_shape(n.input[1])  # (kh, kw, cin, cout) after _channels_last_conv_weights
+    x_shape = b.model.get_tensor_shape(n.input[0])  # (1, C, H, W)
+    if x_shape is None or len(x_shape) != 4 or int(x_shape[1]) != int(w_shape[2]):
+        raise NodeError(n.name, f"the input has shape {x_shape} but the weights take {w_shape[2]} channels; "
+                        "export with an example input of the channel count the first layer takes", n.name)
+    kernel = _attr(n, "kernel_shape")
+    if kernel is not None and tuple(int(k) for k in kernel) != tuple(int(k) for k in w_shape[:2]):
+        raise NodeError(n.name, f"kernel_shape {list(kernel)} differs from the weight's {list(w_shape[:2])}; "
+                        "re-export the model", n.name)
     stride, pads = _window(n, tuple(w_shape[:2]))
+    _check_window_output(b, n, tuple(int(k) for k in w_shape[:2]), stride, pads)
     b.add(Op.CONV2D, n, [n.input[0], n.input[1], *n.input[2:3]], [n.output[0]], Conv2DAttrs(stride, pads))
 
 
@@ -389,6 +439,7 @@ def _pool(b: _Builder, n) -> None:
         raise NodeError(n.name, "MaxPool with an indices output is not supported", n.name)
     kernel = tuple(int(d) for d in _attr(n, "kernel_shape"))
     stride, pads = _window(n, kernel)
+    _check_window_output(b, n, kernel, stride, pads)
     op = Op.MAXPOOL2D
     if n.op_type == "AveragePool":
         op = Op.AVGPOOL2D
@@ -405,7 +456,10 @@ def _pool(b: _Builder, n) -> None:
 
 @handles("GlobalMaxPool", "GlobalAveragePool")
 def _global_pool(b: _Builder, n) -> None:
-    h, w, _ = b.shape(n.input[0])
+    shape = b.shape(n.input[0])
+    if len(shape) != 3:
+        raise NodeError(n.name, f"{n.op_type} of a tensor of shape {shape}; it pools an image (N, C, H, W)", n.name)
+    h, w, _ = shape
     if n.op_type == "GlobalAveragePool" and (h * w) & (h * w - 1):
         raise NodeError(n.name, f"a global average over {h}x{w} pixels divides by {h * w}, not a power of "
                         "two; use GlobalMaxPool or an image whose area is a power of two", n.name)

@@ -11,6 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import Enum
 
+#: The widest type l1ml makes: the emulator computes in int64 (a 62-bit type leaves room for a sign
+#: and an exact sum of two such values); ap_fixed and Verilog hold far more.
+MAX_WIDTH = 62
+
+
+class WidthError(ValueError):
+    """A type would be wider than MAX_WIDTH; passes turn it into a NodeError naming the node."""
+
+    def __init__(self, width: int):
+        super().__init__(f"FixedType width {width} exceeds {MAX_WIDTH} bits, the emulator's integer range")
+        self.width = width
+
 
 class Rounding(Enum):
     """How low bits are dropped when a value moves to a coarser grid."""
@@ -52,8 +64,8 @@ class FixedType:
             raise ValueError(f"FixedType width must be a positive integer, got {self.width!r}")
         if self.signed and self.width < 2:
             raise ValueError("a signed FixedType needs at least 2 bits")
-        if self.width > 62:
-            raise ValueError(f"FixedType width {self.width} exceeds 62 bits, the emulator's integer range")
+        if self.width > MAX_WIDTH:
+            raise WidthError(self.width)
         if not isinstance(self.frac, int):
             raise ValueError(f"FixedType frac must be an integer, got {self.frac!r}")
         if not isinstance(self.rounding, Rounding) or not isinstance(self.overflow, Overflow):

@@ -15,7 +15,7 @@ import numpy as np
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node
 from l1ml.ir.ops import Op
-from l1ml.ir.types import covering
+from l1ml.ir.types import MAX_WIDTH, covering
 
 MAX_FRAC = 40
 
@@ -59,13 +59,19 @@ def _fold(g: Graph, bn: Node) -> None:
     w, b = g.t(dense.inputs[1]), (g.t(dense.inputs[2]) if len(dense.inputs) > 2 else None)
     kmin = min(ks)
     shift = np.array(ks) - kmin
+    if int(np.abs(w.data).max(initial=0)).bit_length() + int(shift.max(initial=0)) > MAX_WIDTH:
+        raise NodeError(bn, f"the per-channel factors 2^{kmin} .. 2^{max(ks)} spread the folded weights over "
+                        f"more than {MAX_WIDTH} bits; {REMEDY}")
     w.data = w.data << shift[None, :]
     w.type = covering(int(w.data.min(initial=0)), int(w.data.max(initial=0)), w.type.frac - kmin)
     # new bias in real numbers: (b - mean) * 2**k + beta, put on one exact grid
     bf = max(max(f for f in fr if f is not None), (b.type.frac if b else 0) + max(ks), 0)
     bias_real = [((int(b.data[c]) * 2.0**-b.type.frac if b else 0.0) - mean[c]) * 2.0**ks[c] + beta[c]
                  for c in range(gamma.size)]
-    codes = np.array([round(v * 2.0**bf) for v in bias_real], dtype=np.int64)
+    scaled = [v * 2.0**bf for v in bias_real]
+    if not all(math.isfinite(v) and abs(v) < 2.0**MAX_WIDTH for v in scaled):
+        raise NodeError(bn, f"the folded bias needs more than {MAX_WIDTH} bits on its grid 2^-{bf}; {REMEDY}")
+    codes = np.array([round(v) for v in scaled], dtype=np.int64)
     if not np.array_equal(codes * 2.0**-bf, np.array(bias_real)):
         raise NodeError(bn, f"the folded bias is not exactly representable; {REMEDY}")
     name = g.fresh_name(f"{dense.name}_bias_folded")

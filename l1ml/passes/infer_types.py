@@ -11,9 +11,18 @@ import numpy as np
 
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
-from l1ml.ir.interpreter import Interpreter, rule
+from l1ml.ir.interpreter import BackendError, Interpreter, rule
 from l1ml.ir.ops import Op
-from l1ml.ir.types import FixedType, add_type, aligned_range, covering, mul_type, relu_type
+from l1ml.ir.types import (
+    MAX_WIDTH,
+    FixedType,
+    WidthError,
+    add_type,
+    aligned_range,
+    covering,
+    mul_type,
+    relu_type,
+)
 
 T = FixedType | None
 
@@ -24,13 +33,22 @@ def dense_terms(x: FixedType, w: Tensor, b: Tensor | None) -> tuple[int, np.ndar
     frac = x.frac + w.type.frac
     if b is not None:
         frac = max(frac, b.type.frac)
-    wc = w.data.astype(np.int64) << (frac - x.frac - w.type.frac)
+    shift = frac - x.frac - w.type.frac
+    # int64 unless a crude bound on the sums says it could overflow: then Python integers (object
+    # arrays), so that the exact interval decides and an over-wide layer is refused, never wrapped
+    w_bits = int(np.abs(w.data).max(initial=0)).bit_length() + shift
+    x_bits = max(abs(x.min_code), abs(x.max_code)).bit_length()
+    bound = w_bits + x_bits + int(w.shape[0]).bit_length()
+    if b is not None:
+        bound = max(bound, int(np.abs(b.data).max(initial=0)).bit_length() + frac - b.type.frac) + 1
+    dt = np.int64 if bound <= 62 else object
+    wc = w.data.astype(np.int64).astype(dt) << shift
     lo_terms = np.minimum(wc * x.min_code, wc * x.max_code)
     hi_terms = np.maximum(wc * x.min_code, wc * x.max_code)
     lo, hi = lo_terms.sum(axis=0), hi_terms.sum(axis=0)
     mag = np.maximum(-lo, hi)
     if b is not None:
-        bc = b.data.astype(np.int64) << (frac - b.type.frac)
+        bc = b.data.astype(np.int64).astype(dt) << (frac - b.type.frac)
         lo, hi = lo + bc, hi + bc
         mag = mag + np.abs(bc)
     return frac, lo, hi, mag
@@ -65,6 +83,16 @@ def concat_type(types: list[FixedType]) -> FixedType:
 class TypeInference(Interpreter[T]):
     what = "type inference"
 
+    def step(self, node: Node, ins: list[Tensor], outs: list[Tensor], env: dict[str, T]) -> dict[str, T]:
+        try:
+            return super().step(node, ins, outs, env)
+        except BackendError as e:  # an exact result wider than l1ml computes: the user's model, not a bug
+            if not isinstance(e.__cause__, WidthError):
+                raise
+            raise NodeError(node, f"the exact result needs {e.__cause__.width} bits, more than {MAX_WIDTH}, the widest type l1ml "
+                            "computes exactly (the emulator's int64); use narrower weights or activations, "
+                            "quantize the input of this layer more coarsely, or split the layer") from None
+
     def const(self, t: Tensor) -> T:
         return t.type
 
@@ -80,6 +108,9 @@ class TypeInference(Interpreter[T]):
         if b is not None and (not b.is_const or b.type is None):
             raise NodeError(node, "the bias is not a quantized constant; use a fixed-point bias quantizer "
                             "such as Int8BiasPerTensorFixedPointInternalScaling, or bias=False")
+        if b is not None and tuple(b.shape) != (w.shape[-1],):
+            raise NodeError(node, f"the bias has shape {tuple(b.shape)} but the layer has {w.shape[-1]} outputs; "
+                            "export one bias per output (as nn.Linear and nn.Conv2d do)")
         if x is None:
             return [None]
         frac, lo, hi, _ = dense_terms(x, w, b)
@@ -149,7 +180,13 @@ class TypeInference(Interpreter[T]):
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
-        return [outs[0].type]
+        src, dst = v[0], outs[0].type
+        if src is not None and dst is not None and src.width + max(dst.frac - src.frac, 0) > MAX_WIDTH:
+            # moving to a finer grid shifts the codes left before they saturate
+            raise NodeError(node, f"requantising {src} to {dst} shifts {src.width}-bit codes left by "
+                            f"{dst.frac - src.frac} bits, beyond the {MAX_WIDTH} bits l1ml computes exactly; use "
+                            "scales closer together for this quantizer and the value it reads")
+        return [dst]
 
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:

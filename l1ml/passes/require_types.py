@@ -1,10 +1,14 @@
-"""Fail with the remedy if any tensor is still float after the other passes."""
+"""Fail with the remedy if any tensor is still float after the other passes, or if its grid leaves
+float32's normal range (qonnx, the reference l1ml is checked against, computes in float32)."""
 
 from __future__ import annotations
 
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph
 from l1ml.ir.ops import Op
+
+FLOAT32_MAX_FRAC = 126  # 2^-126: the smallest normal float32
+FLOAT32_MAX_INT_BITS = 127  # values below 2^127 (float32's largest power of two)
 
 
 def require_types(g: Graph) -> bool:
@@ -21,4 +25,10 @@ def require_types(g: Graph) -> bool:
                 what = "constant" if t.is_const else "tensor"
                 raise NodeError(n, f"reads the float {what} '{i}' that no quantizer covers; quantize it "
                                 "(a fixed-point Brevitas quantizer on the layer or activation before it)")
+        for o in n.outputs:
+            t = g.t(o).type
+            if t is not None and (t.frac > FLOAT32_MAX_FRAC or t.int_bits > FLOAT32_MAX_INT_BITS):
+                raise NodeError(n, f"its result type {t} has values down to 2^-{t.frac} or up to 2^{t.int_bits}, "
+                                "outside float32's normal range, so the exported model (float32) cannot hold them; "
+                                "add an activation quantizer after this layer")
     return False

@@ -53,6 +53,19 @@ def test_trained_batchnorm_is_refused_with_the_remedy(tmp_path):
     assert "my_bn" in msg and "not a power of two" in msg and "merge_bn" in msg
 
 
+@pytest.mark.parametrize("gamma,beta,words", [
+    ([2.0**60, 1.0, 1.0, 1.0], [0, 0, 0, 0], "spread the folded weights"),
+    ([1.0, 1.0, 1.0, 1.0], [2.0**100, 0, 0, 0], "folded bias needs more than 62 bits"),
+])
+def test_batchnorm_folding_beyond_62_bits_is_refused_not_wrapped(tmp_path, gamma, beta, words):
+    eps = 2.0**-10
+    path = tmp_path / "bn.onnx"
+    with_batchnorm(path, gamma, beta, [0, 0, 0, 0], np.ones(4) - eps, eps)
+    with pytest.raises(NodeError) as e:
+        run_pipeline(from_qonnx(path))
+    assert "my_bn" in str(e.value) and words in str(e.value) and "merge_bn" in str(e.value)
+
+
 def test_matmul_add_becomes_dense_with_bias(tmp_path):
     spec = MLPSpec(5, QuantSpec(8, 4), (LayerSpec(3, QuantSpec(6, 4), QuantSpec(8, 4), False, None, gemm=False),))
     path = tmp_path / "mm.onnx"
