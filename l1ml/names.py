@@ -145,6 +145,17 @@ def comment_text(name: object) -> str:
     return "'" + "".join(out) + "'"
 
 
+def markdown_text(name: object) -> str:
+    """``name`` for a Markdown report: ``comment_text`` with the characters Markdown acts on in a table
+    cell or code span (``|``, backtick, ``<``, ``>``, ``[``, ``]``) escaped as well.
+
+    >>> print(markdown_text("a|b`<x>"))
+    'a\\x7cb\\x60\\x3cx\\x3e'
+    """
+    text = comment_text(name)
+    return "'" + "".join(f"\\x{ord(c):02x}" if c in "|`<>[]" else c for c in text[1:-1]) + "'"
+
+
 def check_line(text: str) -> str:
     """``text`` if it holds no line break or other control character; a generator calls this on
     every line it writes, so that a name that escaped sanitising fails loudly instead of injecting."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from l1ml.ir.graph import Graph
+from l1ml.names import markdown_text
 from l1ml.ir.ops import Op
 
 
@@ -83,20 +84,20 @@ def build_report(g: Graph, options: dict) -> dict:
 def render_markdown(rep: dict) -> str:
     o = rep["options"]
     lines = [
-        f"# l1ml report: {rep['model']}",
+        f"# l1ml report: {markdown_text(rep['model'])}",
         "",
-        f"Source `{rep['source']}` · part `{o.get('part')}` · clock {o.get('clock_ns')} ns · "
+        f"Source {markdown_text(rep['source'])} · part `{o.get('part')}` · clock {o.get('clock_ns')} ns · "
         f"hls4ml backend {o.get('hls_backend')} (io_parallel, {o.get('strategy')}, reuse {o.get('reuse_factor')})",
         "",
         "Input" + ("s " if len(rep.get("inputs", [])) > 1 else " ")
-        + ", ".join(f"`{i['name']}` {i['shape']} as `{i['type']}`" for i in rep.get("inputs", [rep["input"]]))
-        + f"; output `{rep['output']['name']}` {rep['output']['shape']} as `{rep['output']['type']}`.",
+        + ", ".join(f"{markdown_text(i['name'])} {i['shape']} as `{i['type']}`" for i in rep.get("inputs", [rep["input"]]))
+        + f"; output {markdown_text(rep['output']['name'])} {rep['output']['shape']} as `{rep['output']['type']}`.",
         "",
         "| node | onnx | op | input type | output type | shape | weight | mults |",
         "|---|---|---|---|---|---|---|---:|",
     ]
     for r in rep["layers"]:
-        lines.append(f"| {r['node']} | {r['onnx']} | {r['op']} | `{r['input']}` | `{r['output']}` | "
+        lines.append(f"| {r['node']} | {markdown_text(r['onnx'])} | {r['op']} | `{r['input']}` | `{r['output']}` | "
                      f"{r['shape']} | {('`' + r['weight'] + '`') if r.get('weight') else ''} | {r['multiplications']} |")
     t = rep["totals"]
     lines += ["", f"Total: {t['multiplications']} multiplications, {t['parameters']} parameters.", ""]

@@ -138,6 +138,15 @@ def test_hls_project_names_are_identifiers_and_scripts_are_clean(compiled):
     assert all(IDENT.fullmatch(a.split()[-1].split("[")[0]) for a in args.split(",")), args
 
 
+def test_report_markdown_holds_names_only_as_escaped_text(compiled):
+    """report.md lists every ONNX name; none may start a line or break the layer table."""
+    lines = (compiled / "report.md").read_text().splitlines()
+    assert not [ln for ln in lines if ln.lstrip().startswith(("module injected", "<", "#include"))]
+    start = lines.index("| node | onnx | op | input type | output type | shape | weight | mults |") + 2
+    rows = lines[start:lines.index("", start)]
+    assert rows and all(ln.count("|") == 9 for ln in rows), rows
+
+
 def test_hostile_names_are_bit_exact_at_every_level(compiled):
     r = l1ml("verify", compiled, "--levels", "qonnx,hls,rtl", "--vectors", "300")
     assert r.returncode == 0, r.stdout + r.stderr
