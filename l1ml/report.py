@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from l1ml.ir.graph import Graph
-from l1ml.names import markdown_text
 from l1ml.ir.ops import Op
+from l1ml.names import markdown_text
 
 
 def layer_rows(g: Graph) -> list[dict]:
