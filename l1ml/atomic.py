@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -207,3 +207,40 @@ def output_container(dest: Path | str, command: str, inputs: Inputs = (), force:
         except OSError as e:
             raise OutputDirError(f"{what} {dest}: cannot create it ({e.strerror})") from None
     return t
+
+
+def check_output_file(dest: Path | str, inputs: Inputs = ()) -> Path:
+    """Refuse an output *file* path that is a directory, a symbolic link or one of the command's inputs
+    (OutputDirError, one line); an existing regular file of the same name is replaced."""
+    t = _target(dest)
+    if t.is_symlink():
+        raise OutputDirError(f"{dest}: is a symbolic link; l1ml does not write through links. Give a plain file path")
+    if t.exists() and not t.is_file():
+        raise OutputDirError(f"{dest}: exists and is not a regular file (a directory?); give a file path such "
+                             "as outputs.npy")
+    if t in _input_paths(inputs):
+        raise OutputDirError(f"{dest}: is an input of this command; writing it would destroy the input. "
+                             "Choose another output file")
+    return t
+
+
+@contextmanager
+def atomic_file(dest: Path | str, inputs: Inputs = ()) -> Iterator[Path]:
+    """Yield a scratch path for one output file; it replaces ``dest`` in one rename only if the block
+    finishes without error (checked like ``check_output_file``)."""
+    t = check_output_file(dest, inputs)
+    created = _make_parents(t)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{t.name}.", suffix=".partial", dir=t.parent))
+    staged = scratch / t.name
+    try:
+        yield staged
+        if not staged.exists():
+            raise RuntimeError(f"nothing was written for {t}")
+        check_output_file(dest, inputs)
+        os.replace(staged, t)
+        created = []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        for d in created:  # deepest first
+            with suppress(OSError):
+                d.rmdir()

@@ -187,12 +187,17 @@ def emulate_cmd(
     """Run the bit-exact emulator on a batch of inputs (the reference all firmware must equal)."""
     import numpy as np
 
+    from l1ml.atomic import atomic_file, check_output_file
     from l1ml.backends.emulate import emulate, load_graph
     from l1ml.verify.levels import load_vectors
 
+    if out.suffix != ".npy":  # as numpy.save names it
+        out = out.with_name(out.name + ".npy")
+    check_output_file(out, [model, inputs])
     g = load_graph(model)
     y = emulate(g, load_vectors(inputs, g), layout="ir")  # load_vectors reads the model's layout
-    np.save(out, y)
+    with atomic_file(out, [model, inputs]) as staged:
+        np.save(staged, y)
     console.print(f"emulated {len(y)} events → {out}")
 
 

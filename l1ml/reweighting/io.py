@@ -8,12 +8,8 @@ half-written table, model or report behind.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from l1ml.atomic import atomic_dir
+from l1ml.atomic import atomic_dir, atomic_file
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.reweighting.base import Reweighter
 
@@ -144,22 +140,11 @@ def ensure_replaceable(destination: Path | str) -> None:
         raise L1MLError(f"{dest}: is a directory, not a table file; choose another path")
 
 
-@contextmanager
-def staged_output(destination: Path | str) -> Iterator[Path]:
+def staged_output(destination: Path | str) -> AbstractContextManager[Path]:
     """Yield a scratch path for an output file; on success move it to ``destination`` (an older file is
-    replaced), on failure it vanishes."""
-    dest = Path(destination)
-    ensure_replaceable(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
-    staged = scratch / dest.name
-    try:
-        yield staged
-        if not staged.exists():
-            raise RuntimeError(f"nothing was written for {dest}")
-        os.replace(staged, dest)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    replaced), on failure it vanishes (``l1ml.atomic.atomic_file``)."""
+    ensure_replaceable(destination)
+    return atomic_file(destination)
 
 
 def write_table(frame: pd.DataFrame, path: Path | str) -> None:
