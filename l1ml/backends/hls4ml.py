@@ -59,6 +59,25 @@ def ap_type(t: FixedType, where: str = "") -> str:
     return f"{base}<{t.width},{t.int_bits},{AP_ROUNDING[t.rounding]},{sat}>"
 
 
+def widened_for_cast(src: FixedType, dst: FixedType) -> FixedType | None:
+    """The exact widening of ``src`` that an ap_fixed cast to ``dst`` needs first, or None.
+
+    When every bit of ``src`` lies below the LSB of ``dst`` (``src.int_bits <= -dst.frac``), ap_fixed's
+    quantization reads a bit beyond the source's MSB: ap_private::get_bit asserts and the C-simulation
+    aborts (seen with ap_fixed<3,-1> -> ap_fixed<2,2,AP_RND_CONV,AP_SAT>). The same value with two more
+    integer bits than that bound (same LSB, sign-extended) is cast correctly in every rounding mode;
+    an exhaustive sweep of small types just outside the bound found no assertion.
+
+    >>> widened_for_cast(FixedType(True, 3, 4), FixedType(True, 2, 0, Rounding.HALF_EVEN, Overflow.SAT))
+    FixedType(signed=True, width=6, frac=4, rounding=<Rounding.TRUNC: 'TRUNC'>, overflow=<Overflow.WRAP: 'WRAP'>, narrow=False)
+    >>> widened_for_cast(FixedType(True, 8, 4), FixedType(True, 4, 1)) is None
+    True
+    """
+    if src.int_bits > -dst.frac:
+        return None
+    return FixedType(src.signed, 2 - dst.frac + src.frac, src.frac)
+
+
 def converts_input(t: FixedType) -> bool:
     """Whether the input layer's ap_fixed type is the input quantizer itself, so that the C-simulation
     (and a user's testbench) may be fed floats: true for every QONNX input Quant except unsigned narrow
@@ -152,7 +171,12 @@ class HLSLowering(Interpreter[str]):
             return [v[0]]
         # a linear activation whose result type differs from its input is a cast: ap_fixed applies
         # the output type's rounding and saturation, exactly the IR's requantize
-        layer = {"class_name": "Activation", "activation": "linear", "inputs": [v[0]]}
+        src = v[0]
+        wide = widened_for_cast(ins[0].type, outs[0].type)
+        if wide is not None:
+            layer = {"class_name": "Activation", "activation": "linear", "inputs": [src]}
+            src = self.emit(node, layer, {"result": ap_type(wide)})[0]
+        layer = {"class_name": "Activation", "activation": "linear", "inputs": [src]}
         return self.emit(node, layer, {"result": ap_type(outs[0].type, node.describe())})
 
     @rule(Op.RESHAPE)
@@ -269,7 +293,9 @@ class HLSLowering(Interpreter[str]):
         prec = {
             "weight": ap_type(w.type),
             "bias": ap_type(b.type) if b is not None else ap_type(FixedType(False, 1, 0)),
-            "accum": ap_type(out.type),  # exact: every sum of products fits, as for the rank-1 Dense
+            # exact: every sum of products fits, as for the rank-1 Dense (widened where the cast to the
+            # fused quantizer's type would read past its MSB, see widened_for_cast)
+            "accum": ap_type(widened_for_cast(out.type, result.type) or out.type),
             "result": ap_type(result.type, node.describe()),
         }
         return self.emit(node, layer, prec)

@@ -49,6 +49,14 @@ REGRESSIONS: list[tuple[str, Case, set[Outcome]]] = [
     ("bit_width_minus_3", _mut("Quant bit widths", "quant_bits", "act:-3"), REFUSED),
     # the hls C-simulation aborts (ap_private get_bit assertion): exit -6
     ("weight_scale_2^-149", _mut("extreme scales", "quant_scale", "weight:2^-149"), SAFE),
+    # found after the issue-13 fixes: a requantiser whose source lies wholly below the target's LSB
+    # (ap_fixed<3,-1> -> ap_fixed<2,2,AP_RND_CONV,AP_SAT>) aborts the C-simulation inside ap_types
+    ("cast_below_lsb", Case("QONNX MLP (bits 1-24, all roundings)", QonnxMLPSpec(MLPSpec(
+        4, QuantSpec(1, 2, False), (
+            LayerSpec(4, QuantSpec(2, 0), None, True, QuantSpec(1, 3, False), gemm=False),
+            LayerSpec(1, QuantSpec(2, 0), None, False, QuantSpec(2, 0), gemm=False),
+            LayerSpec(1, QuantSpec(2, 4, narrow=True), None, False, QuantSpec(2, 0), gemm=False))),
+        seed=9)), EXACT),
     # compile exits 0, then the qonnx level disagrees with the emulator
     ("input_scale_2^-130", _mut("extreme scales", "quant_scale", "input:2^-130"), SAFE),
     # newline in a node name: raw text in the generated Verilog
