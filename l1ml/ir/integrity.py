@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from l1ml.errors import InputFileError
+from l1ml.hashing import file_sha256
 from l1ml.ir.graph import FORMAT_VERSION, Graph
 from l1ml.ir.schema import IRSchemaError
 from l1ml.jsonfile import read_json
@@ -38,14 +39,6 @@ def content_sha256(doc: dict) -> str:
     """sha256 of the canonical JSON of ``doc`` without its integrity block."""
     body = {k: v for k, v in doc.items() if k != INTEGRITY_KEY}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def seal(doc: dict, ir_path: Path, source: str | Path | None = None) -> dict:

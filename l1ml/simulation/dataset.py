@@ -14,7 +14,6 @@ same seed reproduces every file byte for byte.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from importlib import metadata
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from l1ml.atomic import atomic_dir
 from l1ml.errors import InputFileError
+from l1ml.hashing import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -65,15 +65,6 @@ def read_table(path: Path) -> pd.DataFrame:
         return pq.read_table(path).to_pandas()
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputFileError(f"{path} is not a readable Parquet file ({exc}); regenerate the dataset") from exc
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_dataset(dest: Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
