@@ -40,7 +40,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     return r
 
 
-@pytest.mark.slow  # about 3 minutes on one core: the wheel build is seconds, Verilator's build of the RTL is not
+# about 40 s alone on 2 cores (the wheel build is seconds; Verilator's build of the RTL the rest): in `make test`
 def test_wheel_compiles_and_verifies_outside_the_checkout(tmp_path, example_model):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     # build from a copy, so that setuptools' build/ and egg-info never land in the checkout
