@@ -52,8 +52,8 @@ def _round_float(v: np.ndarray, mode: Rounding) -> np.ndarray:
     return np.copysign(r, v, out=v)
 
 
-def _round_shift_int(x: np.ndarray, s: int, mode: Rounding) -> np.ndarray:
-    """x / 2**s rounded, for int64 arrays (s > 0)."""
+def _round_shift_int(x: np.ndarray, s: int | np.ndarray, mode: Rounding) -> np.ndarray:
+    """x / 2**s rounded, for int64 arrays (s > 0: one shift, or one per element)."""
     q = x >> s  # floor
     if mode is Rounding.TRUNC:
         return q
@@ -171,23 +171,6 @@ def _quantize_input_int(v: np.ndarray, t: FixedType) -> np.ndarray:
     code = np.where(s >= 0, mant << up, 0)
     # s < 0: mant / 2**r rounded; r capped at 40 (> 25 bits of mant), which leaves every rounding unchanged
     r = np.clip(-s, 1, 40)
-    q = mant >> r
-    rem = mant - (q << r)
-    half = np.int64(1) << (r - 1)
-    neg = mant < 0
-    mode = t.rounding
-    if mode is Rounding.TRUNC:
-        inc = np.zeros_like(neg)
-    elif mode is Rounding.HALF_EVEN:
-        inc = (rem > half) | ((rem == half) & ((q & 1) == 1))
-    elif mode is Rounding.TRUNC_ZERO:
-        inc = neg & (rem != 0)
-    elif mode is Rounding.HALF_AWAY:
-        inc = (rem > half) | ((rem == half) & ~neg)
-    elif mode is Rounding.HALF_ZERO:
-        inc = (rem > half) | ((rem == half) & neg)
-    else:  # pragma: no cover - the enum is closed
-        raise ValueError(mode)
-    code = np.where(s < 0, q + inc, code)
+    code = np.where(s < 0, _round_shift_int(mant, r, t.rounding), code)
     code = np.where(huge, np.where(v > 0, hi, lo), np.clip(code, lo, hi))
     return code.astype(code_dtype(t.width))
