@@ -98,14 +98,10 @@ def compile_cmd(
     Examples: l1ml compile examples/jet_mlp.onnx -o out ·
     l1ml compile track_gnn/model.onnx -o gnn_out --reuse-factor auto --tmux 18
     """
-    from l1ml.compile import AUTO_REUSE, HLS_BACKENDS, CompileOptions, compile_model
+    from l1ml.compile import AUTO_REUSE, CompileOptions, compile_model
 
     if backend != "hls4ml":
         raise L1MLError(f"unknown backend '{backend}'; available: hls4ml")
-    if hls_backend not in HLS_BACKENDS:
-        raise L1MLError(f"unknown --hls-backend '{hls_backend}'; choose Vitis or Vivado")
-    if strategy not in ("Latency", "Resource"):
-        raise L1MLError(f"unknown --strategy '{strategy}'; choose Latency or Resource")
     if reuse_factor == "auto":
         rf = AUTO_REUSE
     elif reuse_factor.isascii() and reuse_factor.isdigit() and int(reuse_factor) >= 1:

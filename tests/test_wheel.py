@@ -18,8 +18,6 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGING = ("pyproject.toml", "setup.py", "README.md", "l1ml", "firmware_templates")
 
