@@ -69,6 +69,8 @@ def load_vectors(path: Path, g: Graph) -> Vectors:
     if not path.exists():
         raise InputFileError(f"{path}: no such file (give a .npy array of model inputs, or an .npz with one "
                              f"array per input: {', '.join(g.inputs)})")
+    if not path.is_file():  # a directory, FIFO or device: never opened, so never a hang
+        raise InputFileError(f"{path}: not a regular file; save the inputs to a .npy (or .npz) file first")
     try:
         x = np.load(path)
     except Exception as e:

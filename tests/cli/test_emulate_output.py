@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +63,12 @@ def test_refuses_paths_that_would_destroy_something(tmp_path, example_model, eve
     assert code == 2 and err.startswith("error:") and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1, err
     assert digest(tmp_path) == before
+
+
+def test_a_fifo_as_the_inputs_is_refused_not_waited_on(tmp_path, example_model):
+    fifo = tmp_path / "x.npy"
+    os.mkfifo(fifo)
+    r = subprocess.run([sys.executable, "-m", "l1ml.cli", "emulate", str(example_model), "-i", str(fifo),
+                        "-o", str(tmp_path / "y.npy")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "not a regular file" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "y.npy").exists()
