@@ -18,7 +18,7 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import code_dtype, quantize_input, requantize
-from l1ml.passes.infer_types import conv_weight_matrix, dense_terms, pool_shift
+from l1ml.passes.infer_types import clip_codes, conv_weight_matrix, dense_terms, pool_shift
 
 CHUNK = 4096  # events per block: keeps each layer's activations in cache
 BLOCK_ELEMENTS = 2**21  # ... but no tensor of a block beyond about this many codes (a GNN's edge tensors)
@@ -140,6 +140,65 @@ class Emulator(Interpreter[np.ndarray]):
             terms.append(x * dt(2 ** (out.frac - t.type.frac)) if dt != np.int64 else x << (out.frac - t.type.frac))
         return [terms[0] + terms[1]]
 
+    def _aligned(self, ins: list[Tensor], v: list[np.ndarray], out) -> list[np.ndarray]:
+        """Each operand's codes on the output's grid, in the output's dtype (exact: the type holds them)."""
+        dt = code_dtype(out.width)
+        terms = []
+        for t, x in zip(ins, v, strict=True):
+            x = np.asarray(x).astype(dt)
+            s = out.frac - t.type.frac
+            terms.append(x << s if dt == np.int64 else x * dt(2.0**s))
+        return terms
+
+    @rule(Op.SUB)
+    def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        a, b = self._aligned(ins, v, outs[0].type)
+        return [a - b]
+
+    @rule(Op.NEG)
+    def neg(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.negative(np.asarray(v[0]).astype(code_dtype(outs[0].type.width)))]
+
+    @rule(Op.ABS)
+    def abs_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.abs(np.asarray(v[0]).astype(code_dtype(outs[0].type.width)))]
+
+    @rule(Op.MAX)
+    def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        # on the finer grid both operands' codes are exact; the output type holds the larger of each pair
+        a, b = self._aligned(ins, v, outs[0].type)
+        return [np.maximum(a, b)]
+
+    @rule(Op.MIN)
+    def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        a, b = self._aligned(ins, v, outs[0].type)
+        return [np.minimum(a, b)]
+
+    @rule(Op.CLIP)
+    def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        out = outs[0].type
+        frac, lo, hi = clip_codes(node, ins[0].type)
+        (x,) = self._aligned(ins[:1], v[:1], out)
+        return [np.clip(x, lo, hi)]
+
+    @rule(Op.REDUCE_SUM)
+    def reduce_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        # a mean over 2**k values is the same sum read on a grid 2**k finer: the codes are the sums
+        dt = code_dtype(outs[0].type.width)
+        axes = tuple(a + 1 for a in node.attrs.axes)
+        y = np.asarray(v[0]).astype(dt, copy=False).sum(axis=axes, dtype=dt, keepdims=node.attrs.keepdims)
+        return [y.reshape((y.shape[0], *outs[0].shape))]
+
+    @rule(Op.SLICE)
+    def slice_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        a = node.attrs
+        index = [slice(None)] * (a.axis + 1) + [slice(a.start, a.stop, a.step)]
+        return [np.ascontiguousarray(v[0][tuple(index)])]
+
+    @rule(Op.REQUANT)
+    def requant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
+        return [requant_codes(node.attrs, np.asarray(v[0]), outs[0].type).astype(code_dtype(outs[0].type.width))]
+
     @rule(Op.MUL)
     def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
         dt = code_dtype(outs[0].type.width)  # holds the exact product
@@ -213,6 +272,28 @@ class Emulator(Interpreter[np.ndarray]):
         for name, v in x.items():
             refuse_nan(self.graph, name, v)
         return self._blocks(x, lambda k, v: quantize_input(v, self.graph.t(k).type))
+
+
+def requant_codes(a, x: np.ndarray, out) -> np.ndarray:
+    """The integer map of a Requant node (``RequantAttrs``) applied to codes ``x``; channels on the last
+    axis (one entry: every element). int64 result; Python integers where a product could pass 62 bits."""
+    x = np.asarray(x)
+    x = x.astype(np.int64) if x.dtype != object else x
+    channels = len(a.base) if a.form == "thresholds" else len(a.mult)
+    y = np.empty(x.shape, dtype=np.int64)
+    for c in range(channels):
+        sel = (Ellipsis, c) if channels > 1 else (Ellipsis,)
+        xc = x[sel]
+        if a.form == "thresholds":
+            t = np.asarray(a.thresholds[c], dtype=np.int64)
+            y[sel] = a.base[c] + a.step[c] * np.searchsorted(t, xc, side="right")
+        else:
+            wide = int(np.abs(xc).max(initial=0)).bit_length() + abs(a.mult[c]).bit_length() + 2 > 62 or \
+                abs(a.add[c]).bit_length() > 60
+            xs = xc.astype(object) if wide else xc
+            z = (xs * a.mult[c] + a.add[c]) >> a.shift
+            y[sel] = np.clip(z, out.min_code, out.max_code).astype(np.int64)
+    return y
 
 
 def incidence_matrix(segments: tuple[int, ...], n_segments: int):

@@ -9,6 +9,7 @@ in ``l1ml.ir.ops``, so the schema cannot drift from the IR.
 
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import fields
 from typing import Any
@@ -113,7 +114,12 @@ def _data(td: dict, shape: tuple[int, ...], ty: FixedType | None, where: str) ->
 
 
 def _attr(v: object, hint: Any, where: str) -> None:
-    """``v`` (parsed JSON) against an attribute annotation: int, float, bool, str or tuple[...]."""
+    """``v`` (parsed JSON) against an attribute annotation: int, float, bool, str, tuple[...] or X | None."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        options = [h for h in typing.get_args(hint) if h is not type(None)]
+        if v is None and len(options) < len(typing.get_args(hint)):
+            return
+        return _attr(v, options[0], where)
     if typing.get_origin(hint) is tuple:
         args = typing.get_args(hint)
         if not isinstance(v, list):

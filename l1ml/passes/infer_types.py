@@ -7,6 +7,9 @@ unquantized input) stay untyped; ``require_types`` then reports them.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from l1ml.errors import NodeError
@@ -67,6 +70,45 @@ def pool_shift(node: Node) -> int:
         raise NodeError(node, f"average over {k} values is not a power-of-two division and cannot be exact; "
                         "use a 2x2 or 4x4 window, or MaxPool")
     return k.bit_length() - 1
+
+
+def dyadic_frac(value: float) -> int:
+    """The least f with value * 2**f an integer: every finite float is a dyadic rational.
+
+    >>> dyadic_frac(0.375), dyadic_frac(6.0), dyadic_frac(0.0)
+    (3, -1, 0)
+    """
+    if value == 0:
+        return 0
+    m, e = math.frexp(value)  # value = m * 2**e, 0.5 <= |m| < 1, m has at most 53 significant bits
+    mant = int(m * 2**53)
+    tz = (mant & -mant).bit_length() - 1
+    return 53 - e - tz
+
+
+def clip_codes(node: Node, x: FixedType) -> tuple[int, int | None, int | None]:
+    """The grid of Clip's result (the finer of x's and its bounds') and the bounds as codes on it."""
+    bounds = [b for b in (node.attrs.lo, node.attrs.hi) if b is not None]
+    for b in bounds:
+        if not math.isfinite(b):
+            raise NodeError(node, f"Clip bound {b} is not finite; leave that side unbounded instead")
+    frac = max([x.frac, *(dyadic_frac(b) for b in bounds)])
+    lo = None if node.attrs.lo is None else int(Fraction(node.attrs.lo) * 2**frac)
+    hi = None if node.attrs.hi is None else int(Fraction(node.attrs.hi) * 2**frac)
+    if lo is not None and hi is not None and lo > hi:
+        raise NodeError(node, f"Clip bounds {node.attrs.lo} > {node.attrs.hi}; export min <= max")
+    return frac, lo, hi
+
+
+def reduce_count(node: Node, x: Tensor) -> tuple[int, int]:
+    """Number of values each output of a ReduceSum adds, and the grid shift of a power-of-two mean."""
+    n = math.prod(x.shape[a] for a in node.attrs.axes)
+    if not node.attrs.mean:
+        return n, 0
+    if n & (n - 1):
+        raise NodeError(node, f"a mean over {n} values divides by {n}, not a power of two; quantize the mean "
+                        "(a Quant right after it) so that the division becomes an exact requantisation")
+    return n, n.bit_length() - 1
 
 
 def concat_type(types: list[FixedType]) -> FixedType:
@@ -158,6 +200,10 @@ class TypeInference(Interpreter[T]):
                                 "quantizer, or multiply by a model input (a validity mask)")
         if v[0] is None or v[1] is None:
             return [None]
+        if node.inputs[0] == node.inputs[1]:  # a square: never negative
+            lo, hi = v[0].min_code, v[0].max_code
+            least = 0 if lo <= 0 <= hi else min(lo * lo, hi * hi)
+            return [covering(least, max(lo * lo, hi * hi), 2 * v[0].frac)]
         return [mul_type(v[0].plain(), v[1].plain())]
 
     @rule(Op.CONCAT)
@@ -177,6 +223,87 @@ class TypeInference(Interpreter[T]):
         d = node.attrs.degree()
         # an empty segment is 0, so 0 is always in range; the sum grows by ceil(log2(d + 1)) bits at most
         return [covering(min(d * v[0].min_code, 0), max(d * v[0].max_code, 0), v[0].frac)]
+
+    # ---- elementwise integer arithmetic: exact intervals on the finer grid of the operands -------------
+
+    @rule(Op.SUB)
+    def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if v[0] is None or v[1] is None:
+            return [None]
+        frac = max(v[0].frac, v[1].frac)
+        (alo, ahi), (blo, bhi) = aligned_range(v[0], frac), aligned_range(v[1], frac)
+        return [covering(alo - bhi, ahi - blo, frac)]
+
+    @rule(Op.NEG)
+    def neg(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None if v[0] is None else covering(-v[0].max_code, -v[0].min_code, v[0].frac)]
+
+    @rule(Op.ABS)
+    def abs_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if v[0] is None:
+            return [None]
+        lo, hi = v[0].min_code, v[0].max_code
+        least = 0 if lo <= 0 <= hi else min(abs(lo), abs(hi))
+        return [covering(least, max(abs(lo), abs(hi)), v[0].frac)]
+
+    @rule(Op.MAX)
+    def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if v[0] is None or v[1] is None:
+            return [None]
+        frac = max(v[0].frac, v[1].frac)
+        (alo, ahi), (blo, bhi) = aligned_range(v[0], frac), aligned_range(v[1], frac)
+        return [covering(max(alo, blo), max(ahi, bhi), frac)]
+
+    @rule(Op.MIN)
+    def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if v[0] is None or v[1] is None:
+            return [None]
+        frac = max(v[0].frac, v[1].frac)
+        (alo, ahi), (blo, bhi) = aligned_range(v[0], frac), aligned_range(v[1], frac)
+        return [covering(min(alo, blo), min(ahi, bhi), frac)]
+
+    @rule(Op.CLIP)
+    def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if v[0] is None:
+            return [None]
+        frac, lo_code, hi_code = clip_codes(node, v[0])
+        lo, hi = aligned_range(v[0], frac)
+        if lo_code is not None:
+            lo, hi = max(lo, lo_code), max(hi, lo_code)
+        if hi_code is not None:
+            lo, hi = min(lo, hi_code), min(hi, hi_code)
+        return [covering(lo, hi, frac)]
+
+    @rule(Op.REDUCE_SUM)
+    def reduce_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        if v[0] is None:
+            return [None]
+        n, shift = reduce_count(node, ins[0])
+        return [covering(min(n * v[0].min_code, 0), max(n * v[0].max_code, 0), v[0].frac + shift)]
+
+    @rule(Op.SLICE)
+    def slice_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None if v[0] is None else v[0].plain()]
+
+    @rule(Op.REQUANT)
+    def requant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [outs[0].type]  # fuse_requant sets the output type; the map is proven for the input's range
+
+    @rule(Op.AFFINE)
+    def affine(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None]  # real-valued until fuse_requant or materialise_affine removes it
+
+    @rule(Op.SIGMOID)
+    def sigmoid(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None]
+
+    @rule(Op.TANH)
+    def tanh(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None]
+
+    @rule(Op.HARDSIGMOID)
+    def hardsigmoid(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
+        return [None]
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
