@@ -17,7 +17,7 @@ import numpy as np
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import AffineAttrs, NoAttrs, Op, QuantAttrs
-from l1ml.ir.quantize import QONNX_ROUNDING, quantize_float
+from l1ml.ir.quantize import QONNX_ROUNDING, quantize_float, round_fraction
 from l1ml.ir.types import MAX_WIDTH, FixedType, Overflow, covering
 
 WEIGHT_QUANTIZERS = "Int8WeightPerTensorFixedPoint (or Int8WeightPerChannelFixedPoint)"
@@ -150,8 +150,6 @@ def _new_tensor(g: Graph, base: str, like: str) -> str:
 
 def _float_codes(node: Node, data: np.ndarray, scales: tuple[Fraction, ...], t: FixedType) -> np.ndarray:
     """clip(round(w / s)) of a constant, exactly (rational arithmetic: the real-number semantics)."""
-    from l1ml.passes.requant_search import round_fraction
-
     if len(scales) > 1 and (data.ndim == 0 or data.shape[-1] != len(scales)):
         raise NodeError(node, f"per-channel scale of {len(scales)} entries does not match the last axis of "
                         f"the constant (shape {data.shape})")

@@ -80,9 +80,10 @@ def build_requant(g: Graph, q: Node, x: str, nodes: list[Node]) -> RequantAttrs:
     stages = [s for n in nodes for s in stages_of(g, n)]
     channels = max((s.channels() for s in stages), default=1)
     width = g.t(x).shape[-1] if g.t(x).shape else 1
-    for n, s in ((n, s) for n in nodes for s in stages_of(g, n)):
-        if s.channels() not in (1, width):
-            raise NodeError(n, f"{s.channels()} per-channel parameters for a last axis of {width}; export "
+    for node in nodes:
+        bad = [s.channels() for s in stages_of(g, node) if s.channels() not in (1, width)]
+        if bad:
+            raise NodeError(node, f"{bad[0]} per-channel parameters for a last axis of {width}; export "
                             "per-channel parameters along the channel (last) axis")
     chain = Chain(stages, xt, out)
     try:

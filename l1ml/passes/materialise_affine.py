@@ -14,14 +14,9 @@ from fractions import Fraction
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph
 from l1ml.ir.ops import Op
+from l1ml.ir.quantize import graph_scale
 
 REMEDY = "put a quantizer (a Brevitas QuantIdentity / act_quant) right after it so that it becomes an exact requantisation"
-
-
-def output_scale(g: Graph, name: str) -> Fraction | None:
-    """The factor that turns output ``name``'s real value on its grid into the model's value (None: 1)."""
-    s = g.meta.get("scale", {}).get(name)
-    return None if s is None else Fraction(s)
 
 
 def materialise_affine(g: Graph) -> bool:
@@ -32,7 +27,7 @@ def materialise_affine(g: Graph) -> bool:
         b = [Fraction(v) for v in n.attrs.b]
         if out in g.outputs and g.t(src).type is not None and len(a) == 1 and a[0] != 0 and all(v == 0 for v in b) \
                 and src not in g.outputs and src not in g.inputs:
-            old = output_scale(g, src) or Fraction(1)
+            old = graph_scale(g.meta, src) or Fraction(1)
             g.meta.setdefault("scale", {})[src] = str(old * a[0])
             g.replace_all_uses_with(out, src)
             g.remove_node(n)

@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from l1ml.ir.quantize import round_fraction
 from l1ml.ir.types import FixedType, Rounding
 
 MAX_PREC = 2000  # bits of interval precision before an exact decision is given up
@@ -146,23 +147,6 @@ class Stage:
             if k == "tanh":
                 return np.tanh(x)
         raise ValueError(f"unknown stage {k}")
-
-
-def round_fraction(v: Fraction, mode: Rounding) -> int:
-    """``v`` rounded to an integer by ``mode``, exactly."""
-    fl = math.floor(v)
-    r = v - fl
-    if mode is Rounding.TRUNC:
-        return fl
-    if mode is Rounding.TRUNC_ZERO:
-        return fl if v >= 0 or r == 0 else fl + 1
-    if r != Fraction(1, 2):
-        return fl + (r > Fraction(1, 2))
-    if mode is Rounding.HALF_EVEN:
-        return fl + (fl & 1)
-    if mode is Rounding.HALF_AWAY:
-        return fl + (v > 0)
-    return fl + (v < 0)  # HALF_ZERO
 
 
 def _round_f64(y: np.ndarray, mode: Rounding) -> np.ndarray:
@@ -369,7 +353,7 @@ MAX_SHIFT = 72
 def find_multiply(chain: Chain, maps: list[ChannelMap]) -> tuple[list[int], list[int], int] | None:
     """The smallest common shift with a proven (mult, add) for every channel, or None."""
     est = []
-    for c, m in enumerate(maps):
+    for c in range(len(maps)):
         e = affine_estimate(chain, c)
         if e is None:
             return None
