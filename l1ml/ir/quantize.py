@@ -176,9 +176,9 @@ def _quantize_scaled(x: np.ndarray, t: FixedType, scale: Fraction) -> np.ndarray
     v = x.astype(np.float64)
     s = scale * Fraction(2) ** -t.frac  # x / s is the value on t's grid
     with np.errstate(over="ignore", invalid="ignore"):
-        y = v / float(s)
-        y = np.clip(y, float(t.min_code) - 2.0, float(t.max_code) + 2.0)
-        near = np.abs(2 * y - np.rint(2 * y)) < 2.0**-20 * np.maximum(1.0, np.abs(y))
+        y = np.clip(v / float(s), float(t.min_code) - 2.0, float(t.max_code) + 2.0)  # +-inf saturate
+        inside = (y > t.min_code - 2.0) & (y < t.max_code + 2.0)
+        near = inside & (np.abs(2 * y - np.rint(2 * y)) < 2.0**-20 * np.maximum(1.0, np.abs(y)))
     out = np.clip(_round_float(y.copy(), t.rounding), float(t.min_code), float(t.max_code))
     for idx in zip(*np.nonzero(near), strict=True):
         k = round_fraction(Fraction(float(v[idx])) / s, t.rounding)

@@ -178,6 +178,10 @@ def classify(g: Graph, onnx_path: str | Path, onnx_x: dict[str, np.ndarray], exp
     same = (a64 == e64[bad]).all(axis=1)
     inexact = float32_inexact_nodes(g)
     where = f" at {', '.join(inexact)}" if inexact else " (an input Quant or a clip bound)"
+    if g.meta.get("scale") or any(n.op is Op.REQUANT for n in g.nodes):
+        where += (", and with float-scale quantizers it divides by each scale and sums scaled products in "
+                  "float32, so a value within float32's rounding of a rounding boundary (a near-tie) rounds "
+                  "the other way there")
     why = (f"qonnx executes in float32, which cannot hold every intermediate value exactly{where}; the "
            "same graph executed in float64 gives the emulator's outputs on each of these vectors")
     return QonnxComparison(bad[~same], bad[same], why if same.any() else "")
