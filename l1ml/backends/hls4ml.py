@@ -356,6 +356,14 @@ class HLSLowering(Interpreter[str]):
         # the output type is exact for `degree` terms: the accumulator never overflows
         return self.emit(node, layer, {"accum": ap_type(out.type), "result": ap_type(out.type)})
 
+    @rule(Op.REQUANT)
+    def requant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        """An exact integer requantisation: l1ml's extension layer (``l1ml.backends.hls4ml_requant``)."""
+        from l1ml.backends.hls4ml_requant import requant_layer
+
+        layer, precision = requant_layer(node, ins[0], outs[0], v[0])
+        return self.emit(node, layer, precision)
+
 
 def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = "xcvu13p-flga2577-2-e",
                     clock_ns: float = 5.0, project: str = "myproject", reuse_factor: int = 1,

@@ -326,6 +326,21 @@ class HLSCost(Interpreter[HVal]):
         self.row(node, 0, Resources(), "wiring only")
         return [HVal(outs[0].type, v[0].n, v[0].const)]
 
+    @rule(Op.REQUANT)
+    def requant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        """The L1MLRequant layer: constant comparisons and a count, or a multiply-add-shift-clip per element,
+        in one pipelined function with an output register."""
+        from l1ml.backends.requant_plan import requant_problem
+        from l1ml.estimate.requant_cost import hls_requant
+
+        p = requant_problem(node, ins[0], outs[0])
+        k = self.k
+        res, cycles, detail = hls_requant(p, self.clock_ns, k.dsp_min_bits, k.adder_ns, k.mult_ns_lut,
+                                          k.mult_ns_dsp, k.add_lut_per_bit)
+        res.ff += p.n * p.out.width
+        self.row(node, cycles + k.io_cycles, res + self._channel(outs[0], 1), detail)
+        return [HVal(p.out, p.n)]
+
 
 def estimate_hls4ml(g: Graph, *, clock_ns: float, reuse_factor: int, strategy: Strategy,
                     coeffs: HLSCoefficients = COEFFS) -> tuple[list[LayerCost], Resources, int, int]:

@@ -517,6 +517,21 @@ class VerilogCost(Interpreter[Val]):
             res.ff += max([lat, *self.valid_depths])
         return lat, res
 
+    @rule(Op.REQUANT)
+    def requant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        """``verilog.requant.render_requant``: comparators and count trees, or product, add, shift and clip."""
+        from l1ml.backends.requant_plan import requant_problem
+        from l1ml.backends.verilog.requant import plan_requant, requant_levels
+        from l1ml.estimate.requant_cost import verilog_requant
+
+        p = requant_problem(node, ins[0], outs[0])
+        x = v[0]
+        plan = plan_requant(requant_levels(p, self.cfg), 0.0 if x.const else x.delay_ns, self.cfg)
+        res, detail = verilog_requant(p, plan, self.k)
+        self.row(node, plan.latency, res, detail)
+        lat = 0 if x.const else x.latency
+        return [Val(p.out, p.n, lat + plan.latency, plan.delay_out_ns)]
+
 
 def rom_patterns(consts: list[int], width: int) -> set[tuple[int, ...]]:
     """The bit functions of the phase a weight ROM needs LUTs for: neither constant nor a phase bit."""

@@ -31,6 +31,8 @@ class Primitive(Enum):
     ROM_MULT = "l1ml_rom_mult"
     ACCUM = "l1ml_accum"
     MAX_TREE = "l1ml_max_tree"
+    THRESHOLDS = "l1ml_thresholds"  # a Requant's comparators (form "thresholds")
+    ADD_SHIFT_CLIP = "l1ml_add_shift_clip"  # a Requant's tail after its product (form "multiply")
 
     @property
     def filename(self) -> str:

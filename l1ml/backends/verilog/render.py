@@ -332,6 +332,13 @@ class VerilogRenderer(Interpreter[Bus]):
                         f"pipeline: valid bit, outputs appear {lat} cycle(s) after their input")
         return lat
 
+    @rule(Op.REQUANT)
+    def requant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        """Exact integer requantisation: comparators and a count, or multiply-add-shift-clip (``requant``)."""
+        from l1ml.backends.verilog.requant import render_requant
+
+        return [render_requant(self, node, ins[0], outs[0], v[0])]
+
 
 def mask_operand(node: Node, ins: list[Tensor]) -> int | None:
     """Which input of a Mul is a 1-bit 0/1 mask that broadcasts over the other, if one is."""
