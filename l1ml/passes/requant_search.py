@@ -49,8 +49,11 @@ def _frac_of_mpf(x) -> Fraction:
     """The exact rational value of an mpmath mpf (an interval endpoint)."""
     import mpmath
 
-    m, e = mpmath.mpf(x).man_exp
-    return Fraction(int(m)) * Fraction(2) ** int(e)
+    v = mpmath.mpf(x)
+    if not mpmath.isfinite(v):
+        raise Undecidable("an interval bound overflowed")
+    sign, man, exp, _ = v._mpf_  # value = (-1)**sign * man * 2**exp (man_exp drops the sign)
+    return (-1) ** sign * Fraction(int(man)) * Fraction(2) ** int(exp)
 
 
 def _perfect_square_root(v: Fraction) -> Fraction | None:
@@ -129,7 +132,8 @@ class Stage:
         if k == "tanh":
             if isinstance(v, Fraction) and v == 0:
                 return Fraction(0)
-            return iv.tanh(_ivf(v) if isinstance(v, Fraction) else v)
+            x = _ivf(v) if isinstance(v, Fraction) else v
+            return 1 - 2 / (iv.exp(2 * x) + 1)  # x occurs once: a tight enclosure
         raise ValueError(f"unknown stage {k}")
 
     # ---- float64, vectorised: only proposes thresholds -------------------------------------------------
@@ -347,7 +351,7 @@ def multiply_candidates(A: Fraction, B: Fraction, shift: int, mode: Rounding) ->
     return [(m, a) for m in sorted(mults) for a in sorted(adds)]
 
 
-MAX_SHIFT = 72
+MAX_SHIFT_MARGIN = 40  # shifts tried: up to input width + output width + this
 
 
 def find_multiply(chain: Chain, maps: list[ChannelMap]) -> tuple[list[int], list[int], int] | None:
@@ -358,7 +362,7 @@ def find_multiply(chain: Chain, maps: list[ChannelMap]) -> tuple[list[int], list
         if e is None:
             return None
         est.append(e)
-    for shift in range(MAX_SHIFT + 1):
+    for shift in range(chain.x_type.width + chain.out.width + MAX_SHIFT_MARGIN + 1):
         mults, adds = [], []
         for c, m in enumerate(maps):
             if not m.thresholds:
