@@ -265,9 +265,49 @@ def _sequential_parts() -> list[Part]:
     return parts
 
 
+def _requant_map_parts() -> list[Part]:
+    """A Requant node's primitives: the threshold comparators and the add-shift-clip after a product."""
+    parts = []
+    weights = (1, 2, -1)
+    for signed, ts in ((0, (3, 128, 255)), (1, (-5, 0, 100))):
+        params = {"IN_W": 8, "IN_SIGNED": signed, "N": 3, "T": packed(ts, 8), "TERM_W": 3,
+                  "WEIGHTS": packed(weights, 3)}
+
+        def verilog(e: Emitter, y: str, params=params) -> None:
+            e.instance("l1ml_thresholds", f"u_{y}", params, {"x": "in_x", "terms": y}, "thresholds")
+
+        def expect(s: Stimulus, signed=signed, ts=ts) -> np.ndarray:
+            x = s.xs if signed else s.x
+            terms = [np.where(x >= t, w & 7, 0) << (3 * k) for k, (t, w) in enumerate(zip(ts, weights, strict=True))]
+            return sum(terms)
+
+        parts.append(Part("l1ml_thresholds", f"signed={signed} T={ts}", 9, False, 0, verilog, expect))
+    for add, shift, out in ((5, 2, FixedType(True, 4, 0)), (-100, 0, FixedType(False, 6, 0)),
+                            (0, 11, FixedType(True, 2, 0)), (300, 3, FixedType(True, 8, 0)),
+                            (-7, 1, FixedType(False, 3, 0, narrow=True))):
+        s_lo, s_hi = -128 + add, 127 + add
+        sum_w = max(8, signed_width(s_lo, s_hi))
+        z_lo, z_hi = s_lo >> shift, s_hi >> shift
+        q_w = signed_width(z_lo, z_hi)
+        clip_lo, clip_hi = z_lo < out.min_code, z_hi > out.max_code
+        params = {"IN_W": 8, "SUM_W": sum_w, "ADD": literal(add, sum_w), "SHIFT": shift, "Q_W": q_w,
+                  "CLIP_LO": int(clip_lo), "LO": literal(out.min_code if clip_lo else 0, q_w),
+                  "CLIP_HI": int(clip_hi), "HI": literal(out.max_code if clip_hi else 0, q_w), "OUT_W": out.width}
+
+        def verilog(e: Emitter, y: str, params=params) -> None:
+            e.instance("l1ml_add_shift_clip", f"u_{y}", params, {"p": "in_x", "y": y}, "add-shift-clip")
+
+        def expect(s: Stimulus, add=add, shift=shift, out=out) -> np.ndarray:
+            return np.clip((s.xs + add) >> shift, out.min_code, out.max_code)
+
+        parts.append(Part("l1ml_add_shift_clip", f"add={add} shift={shift} {out}", out.width, out.signed, 0,
+                          verilog, expect))
+    return parts
+
+
 def _all_parts() -> list[Part]:
     return (_requant_parts() + _relu_parts() + _mult_parts() + _add_parts() + _tree_parts() + _max_parts()
-            + _sequential_parts())
+            + _sequential_parts() + _requant_map_parts())
 
 
 def _harness(parts: list[Part], latency: int) -> str:
@@ -342,7 +382,7 @@ def test_harness_streams_every_vector_at_the_common_latency(harness):
 @pytest.mark.parametrize("primitive", [
     "l1ml_requant", "l1ml_relu", "l1ml_shift_add", "l1ml_mult_const", "l1ml_add", "l1ml_adder_tree",
     "l1ml_max_tree", "l1ml_delay", "l1ml_valid_delay", "l1ml_mux", "l1ml_rom_mult",
-    "l1ml_reuse_ctrl+l1ml_hold+l1ml_accum",
+    "l1ml_reuse_ctrl+l1ml_hold+l1ml_accum", "l1ml_thresholds", "l1ml_add_shift_clip",
 ])
 def test_primitive_matches_python_model(harness, primitive):
     assert _check(harness, primitive) > 0
