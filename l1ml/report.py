@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,46 @@ def conv_multiplications(in_shape: tuple[int, ...], w: np.ndarray, stride: tuple
     return total
 
 
+def requant_rows(g: Graph) -> list[dict]:
+    """One row per Requant node: what it replaces, its form and size, its cost and how it was proven."""
+    from l1ml.ir.requant import describe_form, requant_cost
+    from l1ml.passes.requant_search import EXHAUSTIVE
+
+    rows = []
+    for n, ins, outs in g.ops():
+        if n.op is not Op.REQUANT:
+            continue
+        x = ins[0].type
+        span = x.max_code - x.min_code + 1
+        how = "exact thresholds" if n.attrs.form == "thresholds" else "proven at every threshold t-1, t and both ends"
+        if span <= EXHAUSTIVE:
+            how += f"; all {span} input codes checked"
+        rows.append({"node": n.name, "onnx": n.meta.get("onnx_name", ""), "source": n.attrs.source,
+                     "form": describe_form(n.attrs), "input": str(x), "output": str(outs[0].type),
+                     "cost": requant_cost(n.attrs, x, outs[0].type), "proof": how})
+    return rows
+
+
+def requant_markdown(rows: list[dict], scales: dict) -> str:
+    """The report.md section on exact requantisation (docs/requantization.md explains it)."""
+    lines = ["## Requantisation", "",
+             "Each Requant replaces float stages and the quantizer after them by an exact integer map, proven "
+             "equal to the real-number function for every input code (docs/requantization.md). Cost in bit-cells "
+             "(comparator, adder or partial-product bits; l1ml.ir.requant).", "",
+             "| node | onnx | replaces | form | input | output | cost | proof |", "|---|---|---|---|---|---|---:|---|"]
+    for r in rows:
+        source = r["source"].replace("`", "'").replace("|", "/")  # l1ml's own text: numbers and op names
+        lines.append(f"| {r['node']} | {markdown_text(r['onnx'])} | `{source}` | {r['form']} | "
+                     f"`{r['input']}` | `{r['output']}` | {r['cost']} | {r['proof']} |")
+    for name, s in sorted(scales.items()):
+        lines += ["", f"Float scale of {markdown_text(name)}: its codes are worth code × {float(Fraction(s)):.9g} "
+                      f"(exactly {s})."]
+    return "\n".join(lines)
+
+
 def build_report(g: Graph, options: dict) -> dict:
     rows = layer_rows(g)
+    requants = requant_rows(g)
     inp, out = g.t(g.inputs[0]), g.t(g.outputs[0])
     return {
         "model": g.name,
@@ -70,6 +109,8 @@ def build_report(g: Graph, options: dict) -> dict:
         "inputs": [{"name": t.name, "shape": list(t.shape), "type": str(t.type)} for t in map(g.t, g.inputs)],
         "output": {"name": out.name, "shape": list(out.shape), "type": str(out.type)},
         "layers": rows,
+        "requant": requants,
+        "scales": dict(g.meta.get("scale", {})),
         "totals": {
             "multiplications": sum(r["multiplications"] for r in rows),
             "parameters": sum(r["parameters"] for r in rows),
@@ -101,6 +142,8 @@ def render_markdown(rep: dict) -> str:
                      f"{r['shape']} | {('`' + r['weight'] + '`') if r.get('weight') else ''} | {r['multiplications']} |")
     t = rep["totals"]
     lines += ["", f"Total: {t['multiplications']} multiplications, {t['parameters']} parameters.", ""]
+    if rep.get("requant") or rep.get("scales"):
+        lines += [requant_markdown(rep.get("requant", []), rep.get("scales", {})), ""]
     for extra in rep.get("sections", []):
         lines += [extra, ""]
     lines += ["## Not run here", ""] + [f"- {s}" for s in rep["not_run"]] + [""]

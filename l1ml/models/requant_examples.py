@@ -1,12 +1,11 @@
-"""Brevitas QAT models with non-power-of-two factors, trained briefly on toy data and exported to QONNX:
-(a) trained BatchNorm1d between layers, 4-bit activations; (b) the library's default float-scale
-quantizers; (c) a Sigmoid output quantized to 8 bits. Small on purpose: each trains in about a second."""
+"""Brevitas QAT models with non-power-of-two factors, trained briefly on toy data and exported to QONNX,
+as users export them first: (a) trained BatchNorm1d between layers, 4-bit activations; (b) the library's
+default float-scale quantizers; (c) a Sigmoid output quantized to 8 bits. Small on purpose (each trains
+in about a second); the tests and docs/requantization.md compile and verify them."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
 
 
 def _toy(n_in: int, seed: int):
@@ -122,4 +121,3 @@ if __name__ == "__main__":  # pragma: no cover - for building by hand
     out.mkdir(parents=True, exist_ok=True)
     for f in (batchnorm_mlp, default_float_mlp, sigmoid_mlp):
         print(f(out / f"{f.__name__}.onnx"))
-    np.random.seed(0)
