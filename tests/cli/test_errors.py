@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from l1ml.models.random_mlp import LayerSpec, MLPSpec, QuantSpec, build_qonnx
 
@@ -20,29 +20,25 @@ def run_cli(*args, cwd=None):
     return subprocess.run(exe, capture_output=True, text=True, cwd=cwd)
 
 
-def float_scale_model(path):
+def float_stage_model(path, op="Tanh", name="my_tanh"):
+    """SPEC's model with ``op`` before its output: a Tanh there has no quantizer after it."""
     m = build_qonnx(SPEC, np.random.default_rng(0))
-    for init in m.graph.initializer:
-        if init.name == "w0_scale":
-            init.CopyFrom(numpy_helper.from_array(np.float32(0.0371), "w0_scale"))
+    out = m.graph.node[-1]  # the final Identity
+    node = helper.make_node(op, [out.input[0]], ["t"], name=name)
+    out.input[0] = "t"
+    m.graph.node.insert(len(m.graph.node) - 1, node)
     onnx.save(m, str(path))
 
 
 def unsupported_op_model(path):
-    m = build_qonnx(SPEC, np.random.default_rng(0))
-    out = m.graph.node[-1]  # the final Identity
-    tanh = helper.make_node("Tanh", [out.input[0]], ["t"], name="my_tanh")
-    out.input[0] = "t"
-    m.graph.node.insert(len(m.graph.node) - 1, tanh)
-    onnx.save(m, str(path))
+    float_stage_model(path, "Erf", "my_erf")
 
 
 CASES = {
     "missing": (lambda p: None, ["no such file"]),
     "not_onnx": (lambda p: p.write_text("this is not a protobuf\n" * 10), ["not a readable ONNX model"]),
-    "float_scale": (float_scale_model, ["scale 0.0371 is not a power of two", "Int8WeightPerTensorFixedPoint",
-                                        "w0_quant"]),
-    "unsupported": (unsupported_op_model, ["op 'Tanh' is not supported", "my_tanh", "Supported:"]),
+    "float_stage": (float_stage_model, ["my_tanh", "not followed by a quantizer", "QuantIdentity"]),
+    "unsupported": (unsupported_op_model, ["op 'Erf' is not supported", "my_erf", "Supported:"]),
 }
 
 
