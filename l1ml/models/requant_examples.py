@@ -114,6 +114,30 @@ def sigmoid_mlp(path: Path, seed: int = 0, per_channel: bool = False) -> Path:
     return _export(m, 8, path)
 
 
+def conv_batchnorm_float(path: Path, seed: int = 0) -> Path:
+    """Default float quantizers on a small CNN: QuantConv2d -> BatchNorm2d -> QuantReLU -> MaxPool ->
+    Flatten -> QuantLinear -> QuantIdentity (the float scales travel through the pool and the reshape)."""
+    import torch
+    from brevitas import nn as qnn
+    from brevitas.export import export_qonnx
+    from torch import nn
+
+    torch.manual_seed(seed)
+    m = nn.Sequential(qnn.QuantIdentity(), qnn.QuantConv2d(2, 4, 3, bias=True), nn.BatchNorm2d(4), qnn.QuantReLU(),
+                      nn.MaxPool2d(2), nn.Flatten(), qnn.QuantLinear(64, 3, bias=True), qnn.QuantIdentity())
+    x = torch.randn(64, 2, 10, 10, generator=torch.Generator().manual_seed(seed))
+    opt = torch.optim.Adam(m.parameters(), lr=0.01)
+    m.train()
+    for _ in range(20):
+        opt.zero_grad()
+        out = m(x)
+        (out.value if hasattr(out, "value") else out).pow(2).mean().backward()
+        opt.step()
+    m.eval()
+    export_qonnx(m, torch.zeros(1, 2, 10, 10), str(path))
+    return path
+
+
 if __name__ == "__main__":  # pragma: no cover - for building by hand
     import sys
 
