@@ -70,6 +70,7 @@ def render_requant(r, node: Node, x_t: Tensor, out_t: Tensor, xb):
     levels = requant_levels(p, r.cfg)
     x = r.materialise(xb, node.name)
     plan = plan_requant(levels, x.delay_ns, r.cfg)
+    start = x.latency  # plan.latency counts the input register
     if plan.input_reg:
         x = r.delayed(x, 1, f"{tag(node)}: input register (clock rule)")
     iw, ow = p.x.width, p.out.width
@@ -86,7 +87,7 @@ def render_requant(r, node: Node, x_t: Tensor, out_t: Tensor, xb):
             _thresholds(r, p, c, plan, i, xi, yi)
         else:
             _multiply(r, p, c, plan, i, xi, yi)
-    return replace(x, expr=out, type=p.out, n=p.n, latency=x.latency + plan.latency, delay_ns=plan.delay_out_ns)
+    return replace(x, expr=out, type=p.out, n=p.n, latency=start + plan.latency, delay_ns=plan.delay_out_ns)
 
 
 def _unused_x(r, node: Node, xi: str) -> None:
