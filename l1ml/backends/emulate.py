@@ -17,7 +17,7 @@ from l1ml.errors import InputFileError, L1MLError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
-from l1ml.ir.quantize import code_dtype, quantize_input, requantize
+from l1ml.ir.quantize import code_dtype, graph_scale, quantize_input, requantize, scaled_real
 from l1ml.passes.infer_types import clip_codes, conv_weight_matrix, dense_terms, pool_shift
 
 CHUNK = 4096  # events per block: keeps each layer's activations in cache
@@ -271,7 +271,7 @@ class Emulator(Interpreter[np.ndarray]):
         """Float inputs (IR layout) -> output codes (int64): the input quantizers applied block by block."""
         for name, v in x.items():
             refuse_nan(self.graph, name, v)
-        return self._blocks(x, lambda k, v: quantize_input(v, self.graph.t(k).type))
+        return self._blocks(x, lambda k, v: quantize_input(v, self.graph.t(k).type, graph_scale(self.graph.meta, k)))
 
 
 def requant_codes(a, x: np.ndarray, out) -> np.ndarray:
@@ -368,7 +368,7 @@ def input_codes(g: Graph, x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np
             raise L1MLError(f"input '{name}' is a validity mask (it only multiplies, so l1ml gives it one bit); "
                             "feed 0 or 1 only")
         refuse_nan(g, name, arr)
-        out[name] = quantize_input(arr, t.type).astype(np.int64)
+        out[name] = quantize_input(arr, t.type, graph_scale(g.meta, name)).astype(np.int64)
     return out
 
 
@@ -426,5 +426,5 @@ def emulate(model: Graph | str | Path, x: np.ndarray | dict[str, np.ndarray],
         refuse_nan(g, name, arr, ir_layout=layout is Layout.IR)
         ir_x[name] = to_ir_layout(g, arr) if layout is Layout.ONNX else arr
     codes = Emulator(g).run_float(ir_x)
-    outs = tuple(codes[o] * 2.0 ** -g.t(o).type.frac for o in g.outputs)
+    outs = tuple(scaled_real(codes[o], g.t(o).type, graph_scale(g.meta, o)) for o in g.outputs)
     return outs[0] if len(outs) == 1 else outs

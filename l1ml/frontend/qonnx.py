@@ -497,6 +497,20 @@ def _channels_last_conv_weights(model) -> None:
         model.set_tensor_shape(w, list(v.transpose(2, 3, 1, 0).shape))
 
 
+# -- monotone activations: float stages that fuse_requant turns into an exact Requant with the Quant after
+@handles("Sigmoid", "Tanh")
+def _sigmoid_tanh(b: _Builder, n) -> None:
+    b.add(Op.SIGMOID if n.op_type == "Sigmoid" else Op.TANH, n, [n.input[0]], [n.output[0]], NoAttrs())
+
+
+@handles("HardSigmoid")
+def _hardsigmoid(b: _Builder, n) -> None:
+    from l1ml.ir.ops import HardSigmoidAttrs
+
+    attrs = HardSigmoidAttrs(float(_attr(n, "alpha", 0.2)), float(_attr(n, "beta", 0.5)))
+    b.add(Op.HARDSIGMOID, n, [n.input[0]], [n.output[0]], attrs)
+
+
 @handles("Identity", "Dropout")
 def _identity(b: _Builder, n) -> None:
     b.alias[n.output[0]] = b.tensor(n.input[0])

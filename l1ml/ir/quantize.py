@@ -10,6 +10,9 @@ dtype it is given, which is what lets the emulator run on BLAS.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from l1ml.ir.types import FixedType, Overflow, Rounding
@@ -132,7 +135,58 @@ def to_real(codes: np.ndarray, t: FixedType) -> np.ndarray:
     return np.asarray(codes, dtype=np.float64) * 2.0**-t.frac
 
 
-def quantize_input(x: np.ndarray, t: FixedType) -> np.ndarray:
+def round_fraction(v: Fraction, mode: Rounding) -> int:
+    """An exact rational rounded to an integer by ``mode``.
+
+    >>> [round_fraction(Fraction(k, 2), Rounding.HALF_EVEN) for k in (-3, -1, 1, 3, 5)]
+    [-2, 0, 0, 2, 2]
+    """
+    fl = math.floor(v)
+    r = v - fl
+    if mode is Rounding.TRUNC:
+        return fl
+    if mode is Rounding.TRUNC_ZERO:
+        return fl if v >= 0 or r == 0 else fl + 1
+    if r != Fraction(1, 2):
+        return fl + (r > Fraction(1, 2))
+    if mode is Rounding.HALF_EVEN:
+        return fl + (fl & 1)
+    if mode is Rounding.HALF_AWAY:
+        return fl + (v > 0)
+    return fl + (v < 0)  # HALF_ZERO
+
+
+def graph_scale(meta: dict, name: str) -> Fraction | None:
+    """The float scale recorded for a model input or output (``graph.meta["scale"]``), or None: that
+    tensor's codes are worth code * 2**-frac * scale."""
+    s = meta.get("scale", {}).get(name)
+    return None if s is None else Fraction(s)
+
+
+def scaled_real(codes: np.ndarray, t: FixedType, scale: Fraction | None) -> np.ndarray:
+    """Codes to real values (float64) with an output's float scale: exact up to float64 rounding of the
+    product (none for a float32 scale times a code of up to 29 bits)."""
+    r = to_real(codes, t)
+    return r if scale is None else r * float(scale)
+
+
+def _quantize_scaled(x: np.ndarray, t: FixedType, scale: Fraction) -> np.ndarray:
+    """clip(round(x / scale)) on t's grid, exactly: float64 where the quotient is far from a rounding
+    boundary (its error is below 2**-50 relative), exact rationals for the few values near one."""
+    v = x.astype(np.float64)
+    s = scale * Fraction(2) ** -t.frac  # x / s is the value on t's grid
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.clip(v / float(s), float(t.min_code) - 2.0, float(t.max_code) + 2.0)  # +-inf saturate
+        inside = (y > t.min_code - 2.0) & (y < t.max_code + 2.0)
+        near = inside & (np.abs(2 * y - np.rint(2 * y)) < 2.0**-20 * np.maximum(1.0, np.abs(y)))
+    out = np.clip(_round_float(y.copy(), t.rounding), float(t.min_code), float(t.max_code))
+    for idx in zip(*np.nonzero(near), strict=True):
+        k = round_fraction(Fraction(float(v[idx])) / s, t.rounding)
+        out[idx] = min(max(k, t.min_code), t.max_code)
+    return out.astype(code_dtype(t.width))
+
+
+def quantize_input(x: np.ndarray, t: FixedType, scale: Fraction | None = None) -> np.ndarray:
     """The exact QONNX ``Quant`` of float32 inputs (scale 2**-t.frac): clip(round(x * 2**frac)) computed
     on the real value of each float32, for every width, rounding mode and scale.
 
@@ -141,11 +195,14 @@ def quantize_input(x: np.ndarray, t: FixedType) -> np.ndarray:
     in float32, which differs from it only where float32 cannot hold an intermediate: HALF_UP/HALF_DOWN
     just below a tie or beyond 2**23 LSBs, a clip bound above 2**24, a negative value below the smallest
     float32 after scaling with FLOOR (see ``l1ml.verify.qonnx_level``). +-inf saturates like any value
-    beyond the range; NaN has no code and is refused (ValueError).
+    beyond the range; NaN has no code and is refused (ValueError). ``scale`` (a float-scale input
+    quantizer, ``graph_scale``): the codes are clip(round(x / scale)), computed exactly as well.
     """
     x = np.asarray(x, dtype=np.float32)
     if np.isnan(x).any():
         raise ValueError("input contains NaN")
+    if scale is not None:
+        return _quantize_scaled(x, t, scale)
     v = x.astype(np.float64)  # exact
     if t.width <= 52 and abs(t.frac) < 900:
         # float64 is exact here: a float32 (24 bits, 2**-149 to 2**128) times 2**frac stays a normal

@@ -10,8 +10,11 @@ from l1ml.passes.absorb_quant import absorb_quant
 from l1ml.passes.fold_batchnorm import fold_batchnorm
 from l1ml.passes.fold_transpose_into_dense import fold_transpose_into_dense
 from l1ml.passes.fuse_dense_bias import fuse_dense_bias
+from l1ml.passes.fuse_requant import fuse_requant
 from l1ml.passes.fuse_transposes import fuse_transposes
 from l1ml.passes.infer_types import infer_types
+from l1ml.passes.materialise_affine import materialise_affine
+from l1ml.passes.push_affine import push_affine
 from l1ml.passes.remove_dead import remove_dead
 from l1ml.passes.remove_redundant_quantize import remove_redundant_quantize
 from l1ml.passes.require_types import require_types
@@ -25,8 +28,13 @@ PIPELINE: list[Pass] = [
     type_mask_inputs,
     fuse_transposes,
     fold_transpose_into_dense,
+    push_affine,  # float scales off integer tensors, toward the quantizers
     infer_types,  # up to any BatchNorm
     fold_batchnorm,
+    infer_types,
+    fuse_requant,  # float stages + quantizer -> exact Requant
+    infer_types,
+    materialise_affine,
     infer_types,
     remove_redundant_quantize,
     infer_types,

@@ -1,9 +1,9 @@
-"""Fold a BatchNorm into the Dense before it, where that is exact; refuse with the remedy otherwise.
+"""Fold a BatchNorm into the Dense before it, where that is exact (the fast path).
 
-BatchNorm is a float affine y*a + c per channel. Applied to an exact fixed-point accumulator it stays
-exact only when a = gamma / sqrt(var + eps) is a power of two and the shifts are dyadic; a trained
-BatchNorm almost never is. The remedy is to merge it into the layer before quantization-aware
-fine-tuning (Brevitas: ``brevitas.nn.utils.merge_bn``), which is what the l1ml zoo does.
+BatchNorm is a float affine y*a + c per channel. Folded into a fixed-point accumulator it stays exact
+only when a = gamma / sqrt(var + eps) is a power of two and the shifts are dyadic. A trained BatchNorm
+almost never is: it is left in place for ``fuse_requant``, which replaces it and the quantizer after it
+by an exact integer map (``materialise_affine`` refuses one that no quantizer follows).
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ def _dyadic_frac(v: float) -> int | None:
     return None
 
 
-def _fold(g: Graph, bn: Node) -> None:
+def _fold(g: Graph, bn: Node) -> bool:
+    """Fold ``bn`` if it is exact to; False (left for fuse_requant) otherwise."""
     x = bn.inputs[0]
     dense = g.producer(x)
     if dense is None or dense.op is not Op.DENSE or len(g.users(x)) != 1 or g.t(x).type is None:
-        raise NodeError(bn, f"BatchNorm is only folded directly after a Dense layer; {REMEDY}")
+        return False
     gamma, beta, mean, var = (g.t(i).data for i in bn.inputs[1:5])
     eps = bn.attrs.epsilon
     a32 = np.float32(gamma) / np.sqrt(np.float32(var) + np.float32(eps))
@@ -50,20 +51,17 @@ def _fold(g: Graph, bn: Node) -> None:
     for c in range(gamma.size):
         k = _pow2(float(a32[c]))
         if k is None or float(a32[c]) != float(a64[c]):
-            raise NodeError(bn, f"channel {c}: gamma/sqrt(var+eps) = {a64[c]:.6g} is not a power of two, "
-                            f"so the BatchNorm cannot be folded exactly; {REMEDY}")
+            return False  # not a power of two: fuse_requant makes it an exact requantisation
         ks.append(k)
     fr = [_dyadic_frac(float(v)) for v in np.concatenate([mean, beta])]
     if any(f is None for f in fr):
-        raise NodeError(bn, f"mean/beta are not exact binary fractions; {REMEDY}")
+        return False
     w, b = g.t(dense.inputs[1]), (g.t(dense.inputs[2]) if len(dense.inputs) > 2 else None)
     kmin = min(ks)
     shift = np.array(ks) - kmin
     if int(np.abs(w.data).max(initial=0)).bit_length() + int(shift.max(initial=0)) > MAX_WIDTH:
         raise NodeError(bn, f"the per-channel factors 2^{kmin} .. 2^{max(ks)} spread the folded weights over "
                         f"more than {MAX_WIDTH} bits; {REMEDY}")
-    w.data = w.data << shift[None, :]
-    w.type = covering(int(w.data.min(initial=0)), int(w.data.max(initial=0)), w.type.frac - kmin)
     # new bias in real numbers: (b - mean) * 2**k + beta, put on one exact grid
     bf = max(max(f for f in fr if f is not None), (b.type.frac if b else 0) + max(ks), 0)
     bias_real = [((int(b.data[c]) * 2.0**-b.type.frac if b else 0.0) - mean[c]) * 2.0**ks[c] + beta[c]
@@ -73,7 +71,9 @@ def _fold(g: Graph, bn: Node) -> None:
         raise NodeError(bn, f"the folded bias needs more than {MAX_WIDTH} bits on its grid 2^-{bf}; {REMEDY}")
     codes = np.array([round(v) for v in scaled], dtype=np.int64)
     if not np.array_equal(codes * 2.0**-bf, np.array(bias_real)):
-        raise NodeError(bn, f"the folded bias is not exactly representable; {REMEDY}")
+        return False  # the graph is still untouched: fuse_requant takes it
+    w.data = w.data << shift[None, :]
+    w.type = covering(int(w.data.min(initial=0)), int(w.data.max(initial=0)), w.type.frac - kmin)
     name = g.fresh_name(f"{dense.name}_bias_folded")
     from l1ml.ir.graph import Tensor
 
@@ -83,12 +83,11 @@ def _fold(g: Graph, bn: Node) -> None:
     g.replace_all_uses_with(bn.outputs[0], x)
     g.remove_node(bn)
     g.t(x).type = None  # re-inferred by the next infer_types
+    return True
 
 
 def fold_batchnorm(g: Graph) -> bool:
-    bns = [n for n in g.nodes if n.op is Op.BATCHNORM]
-    for bn in bns:
-        _fold(g, bn)
-    if bns:
+    folded = [bn for bn in [n for n in g.nodes if n.op is Op.BATCHNORM] if _fold(g, bn)]
+    if folded:
         g.prune_tensors()
-    return bool(bns)
+    return bool(folded)

@@ -11,7 +11,7 @@ import numpy as np
 
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph
-from l1ml.ir.quantize import quantize_input, to_real
+from l1ml.ir.quantize import graph_scale, quantize_input, to_real
 from l1ml.verify.vectors import Vectors, as_dict
 
 
@@ -61,7 +61,9 @@ def csim_inputs(g: Graph, x: Vectors) -> dict[str, np.ndarray]:
     for name, v in as_dict(g, x).items():
         t = g.t(name).type
         v = np.asarray(v, dtype=np.float32)
-        out[name] = v.astype(np.float64) if converts_input(t) else to_real(quantize_input(v, t), t)
+        scale = graph_scale(g.meta, name)  # a float-scale input: the host sends the codes, as for rtl
+        out[name] = v.astype(np.float64) if converts_input(t) and scale is None else \
+            to_real(quantize_input(v, t, scale), t)
     return out
 
 

@@ -14,7 +14,7 @@ from l1ml.backends.emulate import Emulator, input_codes, refuse_nan, to_ir_layou
 from l1ml.compiled import load_compiled, read_verify_json
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.ir.graph import Graph
-from l1ml.ir.quantize import to_real
+from l1ml.ir.quantize import graph_scale, scaled_real, to_real
 from l1ml.verify.vectors import Vectors, as_dict, make_vectors, n_events
 
 
@@ -104,7 +104,8 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: V
     x = make_vectors(g, n, seed=seed, data=data)
     codes = input_codes(g, x)
     out_t = g.t(g.outputs[0]).type
-    expected = to_real(Emulator(g).run_codes(codes)[g.outputs[0]], out_t)
+    out_codes = Emulator(g).run_codes(codes)[g.outputs[0]]
+    expected = to_real(out_codes, out_t)  # the firmware's output: the codes on their grid
     results = []
     for level in levels:
         t0 = time.perf_counter()
@@ -126,10 +127,13 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: V
 
             onnx_x = {i: to_onnx_layout(g, v) for i, v in as_dict(g, x).items()}
             actual = run_qonnx(outdir / "model.onnx", onnx_x).astype(np.float64).reshape(expected.shape)
-            cmp = classify(g, outdir / "model.onnx", onnx_x, expected, actual)
-            _, msgs = compare(expected[cmp.mismatches], actual[cmp.mismatches], level.value,
+            # the model's value: codes times the output's float scale, which qonnx rounds to float32
+            exact = scaled_real(out_codes, out_t, graph_scale(g.meta, g.outputs[0]))
+            as32 = exact.astype(np.float32).astype(np.float64) if graph_scale(g.meta, g.outputs[0]) else exact
+            cmp = classify(g, outdir / "model.onnx", onnx_x, as32, actual, exact=exact)
+            _, msgs = compare(as32[cmp.mismatches], actual[cmp.mismatches], level.value,
                               rows=cmp.mismatches)
-            _, rounding = compare(expected[cmp.rounding], actual[cmp.rounding], "qonnx float32 rounding",
+            _, rounding = compare(as32[cmp.rounding], actual[cmp.rounding], "qonnx float32 rounding",
                                   rows=cmp.rounding)
             if len(cmp.rounding):
                 note = f"explained: {cmp.explanation}"

@@ -157,10 +157,13 @@ class QonnxComparison:
 
 
 def classify(g: Graph, onnx_path: str | Path, onnx_x: dict[str, np.ndarray], expected: np.ndarray,
-             actual: np.ndarray) -> QonnxComparison:
+             actual: np.ndarray, exact: np.ndarray | None = None) -> QonnxComparison:
     """Split the vectors where qonnx (float32) differs from the emulator into real mismatches and
-    float32 rounding differences, by re-executing just those vectors in float64."""
+    float32 rounding differences, by re-executing just those vectors in float64. ``exact``: the
+    emulator's outputs in float64 where ``expected`` is their float32 rounding (an output float scale),
+    which the float64 execution is compared with."""
     e = expected.reshape(len(expected), int(np.prod(expected.shape[1:])))
+    e64 = e if exact is None else exact.reshape(e.shape)
     a = actual.reshape(e.shape)
     bad = np.nonzero((e != a).any(axis=1))[0]
     if len(bad) == 0:
@@ -172,9 +175,13 @@ def classify(g: Graph, onnx_path: str | Path, onnx_x: dict[str, np.ndarray], exp
         a64 = run_float64(onnx_path, x64).reshape(len(bad), -1).astype(np.float64)
     except Exception as ex:  # an op the reference evaluator lacks: explain nothing, say why
         return QonnxComparison(bad, bad[:0], float64_error=f"{type(ex).__name__}: {ex}")
-    same = (a64 == e[bad]).all(axis=1)
+    same = (a64 == e64[bad]).all(axis=1)
     inexact = float32_inexact_nodes(g)
     where = f" at {', '.join(inexact)}" if inexact else " (an input Quant or a clip bound)"
+    if g.meta.get("scale") or any(n.op is Op.REQUANT for n in g.nodes):
+        where += (", and with float-scale quantizers it divides by each scale and sums scaled products in "
+                  "float32, so a value within float32's rounding of a rounding boundary (a near-tie) rounds "
+                  "the other way there")
     why = (f"qonnx executes in float32, which cannot hold every intermediate value exactly{where}; the "
            "same graph executed in float64 gives the emulator's outputs on each of these vectors")
     return QonnxComparison(bad[~same], bad[same], why if same.any() else "")

@@ -33,10 +33,20 @@ def as_dict(g: Graph, x: Vectors) -> dict[str, np.ndarray]:
     return {g.inputs[0]: x}
 
 
-def _generic_corners(t: Tensor) -> list[tuple[np.ndarray, str]]:
-    """Patterns every input gets: zeros, extremes, saturation, non-finite values, exact rounding ties."""
+def input_lsb(g: Graph, name: str) -> float:
+    """The real value of one input code: 2**-frac, times the input quantizer's float scale if it has one."""
+    from l1ml.ir.quantize import graph_scale
+
+    s = graph_scale(g.meta, name)
+    return g.t(name).type.lsb * (1.0 if s is None else float(s))
+
+
+def _generic_corners(t: Tensor, lsb: float | None = None) -> list[tuple[np.ndarray, str]]:
+    """Patterns every input gets: zeros, extremes, saturation, non-finite values, rounding ties (exact
+    for a power-of-two ``lsb``, within float32's rounding of a float scale's)."""
     shape, ty = t.shape, t.type
-    lsb, lo, hi = ty.lsb, ty.min_code * ty.lsb, ty.max_code * ty.lsb
+    lsb = ty.lsb if lsb is None else lsb
+    lo, hi = ty.min_code * lsb, ty.max_code * lsb
     k = np.arange(int(np.prod(shape))).reshape(shape)
     f32 = np.finfo(np.float32)
     pats: list[tuple[np.ndarray | float, str]] = [
@@ -64,8 +74,9 @@ def corner_vectors(g: Graph) -> tuple[np.ndarray, list[str]]:
         raise L1MLError("corner_vectors is for one-input models; use multi_corner_vectors")
     t = g.t(g.inputs[0])
     shape, ty = t.shape, t.type
-    lo, hi = ty.min_code * ty.lsb, ty.max_code * ty.lsb
-    generic = _generic_corners(t)
+    lsb = input_lsb(g, t.name)
+    lo, hi = ty.min_code * lsb, ty.max_code * lsb
+    generic = _generic_corners(t, lsb)
     rows: list[np.ndarray] = [v for v, _ in generic]
     kinds: list[str] = [k for _, k in generic]
 
@@ -101,7 +112,7 @@ def multi_corner_vectors(g: Graph) -> tuple[dict[str, np.ndarray], list[str]]:
     the validity masks all set (a full sector), then the same with the masks all clear (an empty one)."""
     masks = set(g.meta.get("mask_inputs", ()))
     feats = [i for i in g.inputs if i not in masks]
-    per_input = {i: _generic_corners(g.t(i)) for i in feats}
+    per_input = {i: _generic_corners(g.t(i), input_lsb(g, i)) for i in feats}
     kinds = [k for _, k in per_input[feats[0]]] if feats else ["masks"]
     out: dict[str, list[np.ndarray]] = {i: [] for i in g.inputs}
     labels: list[str] = []
@@ -116,13 +127,14 @@ def multi_corner_vectors(g: Graph) -> tuple[dict[str, np.ndarray], list[str]]:
     return {i: np.stack(v) for i, v in out.items()}, labels
 
 
-def _random_inputs(t: Tensor, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Values over (and beyond) the quantizer's range, a quarter of them exact rounding ties."""
-    span = (t.type.max_code - t.type.min_code + 1) * t.type.lsb
-    centre = (t.type.max_code + t.type.min_code) / 2 * t.type.lsb
+def _random_inputs(t: Tensor, rng: np.random.Generator, n: int, lsb: float | None = None) -> np.ndarray:
+    """Values over (and beyond) the quantizer's range, a quarter of them rounding ties."""
+    lsb = t.type.lsb if lsb is None else lsb
+    span = (t.type.max_code - t.type.min_code + 1) * lsb
+    centre = (t.type.max_code + t.type.min_code) / 2 * lsb
     x = centre + rng.uniform(-0.7, 0.7, size=(n, *t.shape)) * span
     ties = rng.random(n) < 0.25
-    x[ties] = (np.floor(x[ties] / t.type.lsb) + 0.5) * t.type.lsb
+    x[ties] = (np.floor(x[ties] / lsb) + 0.5) * lsb
     return x.astype(np.float32)
 
 
@@ -143,7 +155,7 @@ def make_vectors(g: Graph, n: int, seed: int = 0, data: Vectors | None = None) -
         parts.append(d)
         left -= len(d)
     if left > 0:
-        parts.append(_random_inputs(g.t(g.inputs[0]), np.random.default_rng(seed), left))
+        parts.append(_random_inputs(g.t(g.inputs[0]), np.random.default_rng(seed), left, input_lsb(g, g.inputs[0])))
     return np.concatenate(parts)[:n]
 
 
@@ -160,5 +172,5 @@ def _make_multi(g: Graph, n: int, seed: int, data: Vectors | None) -> dict[str, 
         rng = np.random.default_rng(seed)
         masks = set(g.meta.get("mask_inputs", ()))
         parts.append({i: (rng.random((left, *g.t(i).shape)) < 0.5).astype(np.float32) if i in masks
-                      else _random_inputs(g.t(i), rng, left) for i in g.inputs})
+                      else _random_inputs(g.t(i), rng, left, input_lsb(g, i)) for i in g.inputs})
     return {i: np.concatenate([p[i] for p in parts])[:n] for i in g.inputs}

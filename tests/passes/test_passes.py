@@ -44,13 +44,32 @@ def test_exact_batchnorm_is_folded_and_stays_bit_exact(tmp_path):
     assert np.array_equal(emulate(g, x), run_qonnx(path, x))
 
 
-def test_trained_batchnorm_is_refused_with_the_remedy(tmp_path):
+def test_trained_batchnorm_becomes_an_exact_requant(tmp_path):
+    # not a power of two: fuse_requant replaces BatchNorm + ReLU + Quant by one proven integer map
     path = tmp_path / "bn.onnx"
-    with_batchnorm(path, [0.9, 1.1, 1.0, 0.7], [0.1, 0, 0, 0], [0.3, 0, 0, 0], [1.3, 0.8, 1.0, 1.0])
+    with_batchnorm(path, [0.9, 1.1, -1.0, 0.7], [0.1, 0, 0, 0], [0.3, 0, 0, 0], [1.3, 0.8, 1.0, 1.0])
+    g = run_pipeline(from_qonnx(path))
+    assert [n.op for n in g.nodes if n.op in (Op.BATCHNORM, Op.QUANTIZE, Op.REQUANT)] == [Op.REQUANT]
+    req = next(n for n in g.nodes if n.op is Op.REQUANT)
+    assert "BatchNorm" in req.attrs.source and "ReLU" in req.attrs.source
+    x = make_vectors(g, 2000, seed=4)
+    assert np.array_equal(emulate(g, x), run_qonnx(path, x))
+
+
+def test_batchnorm_without_a_quantizer_after_it_is_refused_with_the_remedy(tmp_path):
+    m = build_qonnx(SPEC, np.random.default_rng(2))
+    out = m.graph.output[0].name
+    last = next(n for n in m.graph.node if out in n.output)
+    last.output[0] = "pre_bn"
+    m.graph.node.append(helper.make_node("BatchNormalization", ["pre_bn", "g", "b", "mu", "var"], [out],
+                                         name="last_bn"))
+    for name, v in (("g", [0.9] * 4), ("b", [0.1] * 4), ("mu", [0.0] * 4), ("var", [1.3] * 4)):
+        m.graph.initializer.append(numpy_helper.from_array(np.asarray(v, np.float32), name))
+    path = tmp_path / "bn_last.onnx"
+    onnx.save(m, str(path))
     with pytest.raises(NodeError) as e:
         run_pipeline(from_qonnx(path))
-    msg = str(e.value)
-    assert "my_bn" in msg and "not a power of two" in msg and "merge_bn" in msg
+    assert "last_bn" in str(e.value) and "quantizer" in str(e.value)
 
 
 @pytest.mark.parametrize("gamma,beta,words", [
