@@ -230,3 +230,28 @@ def test_a_product_too_wide_for_ap_int_is_refused(tmp_path):
              out=FixedType(True, 8, 0))
     with pytest.raises(L1MLError, match="more than ap_int's 1024"):
         build_hls_model(g, tmp_path / "hls")
+
+
+def _requant_models():
+    """requant-core's Brevitas fixtures (tests/passes/requant_models.py), loaded by path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "passes" / "requant_models.py"
+    spec = importlib.util.spec_from_file_location("requant_models", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_a_brevitas_sigmoid_model_is_exact_at_hls_and_rtl(tmp_path):
+    """Default float quantizers and an 8-bit Sigmoid output: multiply Requants inside, thresholds at the end."""
+    from l1ml.compile import CompileOptions, compile_model
+    from l1ml.verify.levels import Level, run_levels
+
+    model = _requant_models().sigmoid_mlp(tmp_path / "sigmoid.onnx")
+    compile_model(model, tmp_path / "out", CompileOptions())
+    g = Graph.load(tmp_path / "out" / "model.l1ml.json")
+    assert {n.attrs.form for n in g.nodes if n.op is Op.REQUANT} == {"thresholds", "multiply"}
+    for r in run_levels(tmp_path / "out", [Level.HLS, Level.RTL], 3000, seed=2):
+        assert r.vectors == 3000 and r.mismatches == 0, r.first_mismatches
