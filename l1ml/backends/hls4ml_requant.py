@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from l1ml.backends.hls4ml import ap_type  # hls4ml.py imports this module only inside its Requant rule
 from l1ml.backends.requant_plan import (
     MultiplyChannel,
     RequantProblem,
@@ -38,8 +39,6 @@ def header() -> Path:
 
 def _ap(t: FixedType) -> str:
     """The exact (plain) ap_fixed spelling of a type: codes convert to and from it without rounding."""
-    from l1ml.backends.hls4ml import ap_type
-
     return ap_type(t.plain())
 
 

@@ -26,7 +26,7 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import Op, RequantAttrs
 from l1ml.ir.quantize import to_real
 from l1ml.ir.types import FixedType
-from l1ml.models.random_requant import RequantInput, requant_codes_for, requant_graph
+from l1ml.models.random_requant import RequantInput, random_attrs, requant_codes_for, requant_graph
 from l1ml.verify.hls_level import build_csim
 from l1ml.verify.rtl import port_spec, run_stream
 from l1ml.verify.runner import lint
@@ -54,9 +54,27 @@ INPUTS = [
 ]
 
 
+def chained(g: Graph, seed: int) -> Graph:
+    """``g`` plus a Requant of each form reading a Requant's output: an input that arrives through logic (so the
+    clock rule may register it) and is read by a layer and a port at once."""
+    rng = np.random.default_rng(seed)
+    tensors, nodes, outputs = dict(g.tensors), list(g.nodes), list(g.outputs)
+    for k, (src, form, out) in enumerate((("a_m2", "thresholds", _out(True, 5)), ("d_m1", "multiply", _out(False, 7)),
+                                          ("e_t0", "multiply", _out(True, 10, 2)))):
+        x = g.t(src)
+        y = f"chain{k}"
+        tensors[y] = Tensor(y, x.shape, out)
+        attrs = random_attrs(rng, x.type, out, x.shape[-1], form)
+        nodes.append(Node(f"rq_{y}", Op.REQUANT, [src], [y], attrs, {"onnx_name": f"/{y}/Requant"}))
+        outputs.append(y)
+    chain = Graph(g.name, tensors, nodes, list(g.inputs), outputs)
+    chain.verify(typed=True)
+    return chain
+
+
 @pytest.fixture(scope="module")
 def case() -> tuple[Graph, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    g = requant_graph(INPUTS, seed=14)
+    g = chained(requant_graph(INPUTS, seed=14), seed=15)
     codes = requant_codes_for(g, N_VECTORS, seed=5)
     return g, codes, Emulator(g).run_codes(codes)
 
@@ -108,8 +126,9 @@ def _compare(g: Graph, got: dict[str, np.ndarray], expected: dict[str, np.ndarra
         if len(bad):
             k = bad[0]
             node = g.producer(o)
+            x = {**codes, **expected}[node.inputs[0]]  # a graph input, or an earlier Requant's output
             raise AssertionError(f"{where}: {o} ({node.attrs}) differs on {len(bad)} vectors; first: input "
-                                 f"{codes[node.inputs[0]][k].tolist()} -> {got[o][k].tolist()}, emulator "
+                                 f"{x[k].tolist()} -> {got[o][k].tolist()}, emulator "
                                  f"{expected[o][k].tolist()}")
 
 
@@ -156,7 +175,7 @@ def test_rtl_equals_emulator_under_other_register_plans(case, tmp_path, options)
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_other_random_requant_graphs_at_both_levels(tmp_path, seed):
-    g = requant_graph(INPUTS, seed=seed)
+    g = chained(requant_graph(INPUTS, seed=seed), seed=seed)
     codes = requant_codes_for(g, 1500, seed=seed)
     expected = Emulator(g).run_codes(codes)
     build_hls_model(g, tmp_path / "prj").write()
@@ -211,3 +230,28 @@ def test_a_product_too_wide_for_ap_int_is_refused(tmp_path):
              out=FixedType(True, 8, 0))
     with pytest.raises(L1MLError, match="more than ap_int's 1024"):
         build_hls_model(g, tmp_path / "hls")
+
+
+def _requant_models():
+    """requant-core's Brevitas fixtures (tests/passes/requant_models.py), loaded by path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "passes" / "requant_models.py"
+    spec = importlib.util.spec_from_file_location("requant_models", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_a_brevitas_sigmoid_model_is_exact_at_hls_and_rtl(tmp_path):
+    """Default float quantizers and an 8-bit Sigmoid output: multiply Requants inside, thresholds at the end."""
+    from l1ml.compile import CompileOptions, compile_model
+    from l1ml.verify.levels import Level, run_levels
+
+    model = _requant_models().sigmoid_mlp(tmp_path / "sigmoid.onnx")
+    compile_model(model, tmp_path / "out", CompileOptions())
+    g = Graph.load(tmp_path / "out" / "model.l1ml.json")
+    assert {n.attrs.form for n in g.nodes if n.op is Op.REQUANT} == {"thresholds", "multiply"}
+    for r in run_levels(tmp_path / "out", [Level.HLS, Level.RTL], 3000, seed=2):
+        assert r.vectors == 3000 and r.mismatches == 0, r.first_mismatches

@@ -18,6 +18,7 @@ its latency is the generated RTL's.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from l1ml.backends.requant_plan import MultiplyChannel, RequantProblem, ThresholdChannel, requant_problem
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind
@@ -26,6 +27,9 @@ from l1ml.backends.verilog.emitter import literal, packed, tag
 from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.ir.graph import Node, Tensor
+
+if TYPE_CHECKING:  # pragma: no cover - render.py imports this module inside its Requant rule
+    from l1ml.backends.verilog.render import Bus, VerilogRenderer
 
 
 def tree_terms(c: ThresholdChannel) -> int:
@@ -64,12 +68,13 @@ def plan_requant(levels: list[float], delay_in_ns: float, cfg: PipelineConfig) -
     return plan_dense(levels, delay_in_ns, cfg)
 
 
-def render_requant(r, node: Node, x_t: Tensor, out_t: Tensor, xb):
+def render_requant(r: VerilogRenderer, node: Node, x_t: Tensor, out_t: Tensor, xb: Bus) -> Bus:
     """Emit the node into renderer ``r`` (a ``VerilogRenderer``) for input bus ``xb``; returns the output bus."""
     p = requant_problem(node, x_t, out_t)
     levels = requant_levels(p, r.cfg)
     x = r.materialise(xb, node.name)
     plan = plan_requant(levels, x.delay_ns, r.cfg)
+    start = x.latency  # plan.latency counts the input register
     if plan.input_reg:
         x = r.delayed(x, 1, f"{tag(node)}: input register (clock rule)")
     iw, ow = p.x.width, p.out.width
@@ -86,16 +91,16 @@ def render_requant(r, node: Node, x_t: Tensor, out_t: Tensor, xb):
             _thresholds(r, p, c, plan, i, xi, yi)
         else:
             _multiply(r, p, c, plan, i, xi, yi)
-    return replace(x, expr=out, type=p.out, n=p.n, latency=x.latency + plan.latency, delay_ns=plan.delay_out_ns)
+    return replace(x, expr=out, type=p.out, n=p.n, latency=start + plan.latency, delay_ns=plan.delay_out_ns)
 
 
-def _unused_x(r, node: Node, xi: str) -> None:
+def _unused_x(r: VerilogRenderer, node: Node, xi: str) -> None:
     r.e.line("/* verilator lint_off UNUSEDSIGNAL */")
     r.e.line(f"wire {r.names.fresh('unused_x')} = ^{xi};  // {tag(node)}: a constant element reads nothing")
     r.e.line("/* verilator lint_on UNUSEDSIGNAL */")
 
 
-def _thresholds(r, p: RequantProblem, c: ThresholdChannel, plan: DensePlan, i: int, xi: str, yi: str) -> None:
+def _thresholds(r: VerilogRenderer, p: RequantProblem, c: ThresholdChannel, plan: DensePlan, i: int, xi: str, yi: str) -> None:
     tw, n = p.term_width(), len(c.thresholds)
     cmp = r.wire(f"cmp_{p.node.name}_{i}", n * tw)
     r.e.instance("l1ml_thresholds", r.names.fresh(f"u_{cmp}"),
@@ -112,7 +117,7 @@ def _thresholds(r, p: RequantProblem, c: ThresholdChannel, plan: DensePlan, i: i
     r.used |= {Primitive.THRESHOLDS, Primitive.ADDER_TREE}
 
 
-def _multiply(r, p: RequantProblem, c: MultiplyChannel, plan: DensePlan, i: int, xi: str, yi: str) -> None:
+def _multiply(r: VerilogRenderer, p: RequantProblem, c: MultiplyChannel, plan: DensePlan, i: int, xi: str, yi: str) -> None:
     pw, sw, qw = p.product_width(c), p.sum_width(c), p.z_width(c)
     prod = r.names.fresh(f"p_{p.node.name}_{i}")
     while f"u_{prod}" in r.names:  # constant_product names its instance u_<wire>
