@@ -59,11 +59,7 @@ def test_verify_qonnx_and_hls_10000_vectors_zero_mismatches(compiled, name):
         assert "float-scale" in q["note"]
 
 
-RTL_KNOWN_BAD = pytest.mark.xfail(strict=True, reason="requant-hw: the clocked Verilog of Dense -> Requant -> "
-                                  "Dense -> Requant is misaligned (0 mismatches with --pipeline-stages 0)")
-
-
-@pytest.mark.parametrize("name", ["batchnorm", pytest.param("default_float", marks=RTL_KNOWN_BAD), "sigmoid"])
+@pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_verify_rtl_10000_vectors_zero_mismatches(compiled, name):
     r, doc = _verify(compiled[name], "rtl")
     assert r.returncode == 0, r.stdout + r.stderr
