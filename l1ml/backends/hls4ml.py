@@ -4,7 +4,10 @@ hls4ml's own precision inference is never consulted: each layer's weight, bias, 
 result types are the IR's exact types, spelled as ap_fixed. The project is written with hls4ml's
 writer (Vitis by default), so a user with Vitis HLS synthesises it unchanged with its build script.
 A GNN's row-wise Dense, mask product, gather, concatenation and segment sum become l1ml's extension
-layers (``l1ml.backends.hls4ml_gnn``, docs/hls4ml-gnn.md).
+layers (``l1ml.backends.hls4ml_gnn``, docs/hls4ml-gnn.md). Elementwise arithmetic (Add, Sub, Mul, Max, Min)
+of equally shaped tensors, or with a trailing block broadcast, is hls4ml's Merge; a constant operand, other
+broadcasting, Neg, Abs, a square, Clip, ReduceSum, Slice and a Concat along any axis are the extension
+layers of ``l1ml.backends.hls4ml_elementwise``.
 """
 
 from __future__ import annotations

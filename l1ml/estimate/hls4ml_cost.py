@@ -22,6 +22,12 @@ rules hls4ml's documentation and papers state, not with synthesis run here:
   it, so no gathered copy exists). With R > 1 the project is a DATAFLOW of processes:
   every layer output is a ping-pong channel (two register copies, UG1399), each process takes at least
   a cycle, a tensor with k readers is copied k times, and the latency is the longest path.
+* elementwise layers (``l1ml.backends.hls4ml_elementwise`` and hls4ml's Merge) are unrolled over every
+  element and register their output (one cycle): an adder per element for Add/Sub/Neg/Abs, a
+  compare-select (two LUTs a bit, as a max pool's) for Max/Min and per biting Clip bound, one multiplier
+  per element for a product (the Dense rule: DSP when both operands are wide, a constant's shift-adds,
+  else a LUT multiplier, half of one for a square), an adder tree per output for ReduceSum; slices are
+  wiring.
 
 The coefficients below reproduce the order of magnitude of the published jet-tagger figures cited in
 docs/estimation.md. This model was not checked against Vivado/Vitis HLS here (no vendor tools on
@@ -51,6 +57,8 @@ ASSUMPTIONS = [
     "GNN extension layers: row-wise Dense = ceil(rows / R) lanes of the parallel Dense, II = ceil(rows / lanes) "
     "<= R; segment sum = adders over degree terms; 1-bit masks = AND gates; gathers and concats = wiring; "
     "with R > 1 DATAFLOW channels are ping-pong register buffers.",
+    "Elementwise layers: one adder, compare-select or multiplier per output element (DSP only when both operands "
+    "have >= 10 bits; a constant multiplier as its shift-adds); ReduceSum = an adder tree per output; one cycle.",
     "Calibrated to the order of magnitude of published hls4ml jet-tagger figures (docs/estimation.md); NOT "
     "checked against Vivado/Vitis HLS on this machine. Expect up to a factor two on LUT/FF; run the vendor "
     "synthesis before committing a design.",
