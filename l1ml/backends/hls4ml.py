@@ -341,7 +341,7 @@ class HLSLowering(Interpreter[str]):
                      "index_x": broadcast_index(x.shape, out.shape), "index_c": broadcast_index(c.shape, out.shape),
                      "const_data": to_real(c.data, c.type).ravel()}
             return self.emit(node, layer, {"const": ap_type(c.type.plain()), "result": ap_type(out.type)})
-        if all(merge_broadcasts(t.shape, out.shape) for t in ins):
+        if max(a.size, b.size) == out.size and all(merge_broadcasts(t.shape, out.shape) for t in ins):
             layer = {"class_name": "Merge", "op": merge_op, "inputs": list(v)}
             return self.emit(node, layer, {"result": ap_type(out.type)})
         layer = {"class_name": "L1MLBinary", "inputs": list(v), "shape": list(out.shape), "op": code,
