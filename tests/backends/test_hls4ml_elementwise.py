@@ -185,11 +185,60 @@ def autoencoder_graph() -> Graph:
     ])
 
 
+def random_type(rng: np.random.Generator) -> FixedType:
+    """Signed or unsigned, 2 to 10 bits, the binary point anywhere from 3 bits right of the LSB to 9 left of it
+    (ap_fixed with negative or more-than-width integer bits), any rounding and overflow (input conversion)."""
+    signed = bool(rng.integers(2))
+    return FixedType(signed, int(rng.integers(2, 11)), int(rng.integers(-3, 10)),
+                     rng.choice(list(Rounding)), rng.choice(list(Overflow)))
+
+
+def random_graph(seed: int) -> Graph:
+    """Every op on operands of random types (``random_type``), random constants and random clip bounds."""
+    rng = np.random.default_rng(seed)
+    b = Builder(f"random{seed}")
+    x = [b.input(f"x{k}", (2, 3), random_type(rng)) for k in range(6)]
+    col = b.input("col", (2, 1), random_type(rng))
+
+    def const(shape):
+        t = random_type(rng).plain()
+        return b.const(f"c{len(b.g.tensors)}", rng.integers(t.min_code, t.max_code + 1, size=shape), t)
+
+    def bound(t: FixedType) -> float:
+        f = int(rng.integers(-2, 11))
+        return float(int(rng.integers(t.min_code - 2, t.max_code + 3)) * 2.0 ** (f - t.frac) / 2.0 ** f)
+
+    def pick():
+        return x[int(rng.integers(len(x)))]
+
+    def two():  # distinct operands: x - x would be a constant, nothing compared
+        i, j = rng.choice(len(x), 2, replace=False)
+        return [x[i], x[j]]
+
+    outs = []
+    for op in (Op.ADD, Op.SUB, Op.MUL, Op.MAX, Op.MIN):
+        outs += [b.op(op, two(), (2, 3)), b.op(op, [pick(), col], (2, 3)),
+                 b.op(op, [pick(), const((3,))], (2, 3)), b.op(op, [const((2, 1)), pick()], (2, 3))]
+    for k in range(3):
+        a = pick()
+        t = b.g.t(a).type
+        lo, hi = sorted([bound(t), bound(t)])
+        outs += [b.op(Op.NEG, [a], (2, 3)), b.op(Op.ABS, [pick()], (2, 3)), b.op(Op.MUL, [a, a], (2, 3)),
+                 b.op(Op.CLIP, [a], (2, 3), ClipAttrs(lo if k != 1 else None, hi if k != 2 else None))]
+    outs += [b.op(Op.REDUCE_SUM, [pick()], (2,), ReduceAttrs((1,), False)),
+             b.op(Op.REDUCE_SUM, [outs[2]], (1, 1), ReduceAttrs((0, 1), True)),
+             b.op(Op.REDUCE_SUM, [pick()], (3,), ReduceAttrs((0,), False, mean=True)),
+             b.op(Op.SLICE, [pick()], (2, 2), SliceAttrs(1, 0, 3, 2)),
+             b.op(Op.CONCAT, [*two(), col], (2, 7), ConcatAttrs(1)),
+             b.op(Op.CONCAT, two(), (4, 3), ConcatAttrs(0))]
+    return b.build(outs)
+
+
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
     d = tmp_path_factory.mktemp("elementwise")
     out = {}
-    for g in (elementwise_graph(), concat_graph(), autoencoder_graph()):
+    for g in (elementwise_graph(), concat_graph(), autoencoder_graph(), random_graph(0)):
         build_hls_model(g, d / g.name).write()
         out[g.name] = (g, d / g.name)
     return out
@@ -218,6 +267,19 @@ def test_autoencoder_score_equals_the_emulator(projects):
     assert g.t("score").type.frac == 2 * g.t("x").type.frac and not g.t("score").type.signed
     assert g.t("mean_score").type.frac == g.t("score").type.frac + 3  # / 8: three bits finer
     assert len(np.unique(expected["score"])) > 1000
+
+
+def test_random_types_equal_the_emulator(projects):
+    g, prj = projects["random0"]
+    assert_csim_equals_emulator(g, prj, 2000, seed=4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_more_random_types_equal_the_emulator(tmp_path, seed):
+    g = random_graph(seed)
+    build_hls_model(g, tmp_path / g.name).write()
+    assert_csim_equals_emulator(g, tmp_path / g.name, 2000, seed=seed)
 
 
 def test_broadcast_tables_follow_numpy():
