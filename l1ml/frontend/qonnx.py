@@ -497,20 +497,6 @@ def _channels_last_conv_weights(model) -> None:
         model.set_tensor_shape(w, list(v.transpose(2, 3, 1, 0).shape))
 
 
-# -- monotone activations: float stages that fuse_requant turns into an exact Requant with the Quant after
-@handles("Sigmoid", "Tanh")
-def _sigmoid_tanh(b: _Builder, n) -> None:
-    b.add(Op.SIGMOID if n.op_type == "Sigmoid" else Op.TANH, n, [n.input[0]], [n.output[0]], NoAttrs())
-
-
-@handles("HardSigmoid")
-def _hardsigmoid(b: _Builder, n) -> None:
-    from l1ml.ir.ops import HardSigmoidAttrs
-
-    attrs = HardSigmoidAttrs(float(_attr(n, "alpha", 0.2)), float(_attr(n, "beta", 0.5)))
-    b.add(Op.HARDSIGMOID, n, [n.input[0]], [n.output[0]], attrs)
-
-
 @handles("Identity", "Dropout")
 def _identity(b: _Builder, n) -> None:
     b.alias[n.output[0]] = b.tensor(n.input[0])
@@ -521,6 +507,7 @@ def from_qonnx(path: str | Path) -> Graph:
     model = load_onnx(path)
     _untranspose_gemm(model)
     _channels_last_conv_weights(model)
+    elementwise.ir_layout_constants(model)
     b = _Builder(model, str(path))
     inputs = [i.name for i in model.graph.input]
     for name in inputs:
@@ -539,3 +526,7 @@ def from_qonnx(path: str | Path) -> Graph:
     g.toposort()
     g.verify()
     return g
+
+
+# the elementwise, reduction and slicing handlers register themselves into HANDLERS
+from l1ml.frontend import elementwise  # noqa: E402

@@ -18,6 +18,7 @@ from l1ml.passes.push_affine import push_affine
 from l1ml.passes.remove_dead import remove_dead
 from l1ml.passes.remove_redundant_quantize import remove_redundant_quantize
 from l1ml.passes.require_types import require_types
+from l1ml.passes.type_constants import type_constants
 from l1ml.passes.type_mask_inputs import type_mask_inputs
 
 Pass = Callable[[Graph], bool]
@@ -28,6 +29,7 @@ PIPELINE: list[Pass] = [
     type_mask_inputs,
     fuse_transposes,
     fold_transpose_into_dense,
+    type_constants,
     push_affine,  # float scales off integer tensors, toward the quantizers
     infer_types,  # up to any BatchNorm
     fold_batchnorm,

@@ -7,6 +7,9 @@ from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph
 from l1ml.ir.ops import Op
 
+#: real-valued ops that only a following quantizer can make exact (l1ml.ir.ops.FLOAT_OPS less Quant and
+#: BatchNorm, which have their own messages)
+FLOAT_STAGES = frozenset({Op.AFFINE, Op.SIGMOID, Op.TANH, Op.HARDSIGMOID})
 FLOAT32_MAX_FRAC = 126  # 2^-126: the smallest normal float32
 FLOAT32_MAX_INT_BITS = 127  # values below 2^127 (float32's largest power of two)
 
@@ -19,6 +22,9 @@ def require_types(g: Graph) -> bool:
     for n in g.nodes:
         if n.op is Op.BATCHNORM:
             raise NodeError(n, "BatchNorm could not be folded (see fold_batchnorm)")
+        if n.op in FLOAT_STAGES:
+            raise NodeError(n, "its result is real-valued (a float stage) and no pass turned it into an exact integer "
+                            "map; put an activation quantizer right after it (brevitas.nn.QuantIdentity)")
         for i in n.inputs:
             t = g.t(i)
             if t.type is None:

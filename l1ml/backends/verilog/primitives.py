@@ -33,6 +33,11 @@ class Primitive(Enum):
     MAX_TREE = "l1ml_max_tree"
     THRESHOLDS = "l1ml_thresholds"  # a Requant's comparators (form "thresholds")
     ADD_SHIFT_CLIP = "l1ml_add_shift_clip"  # a Requant's tail after its product (form "multiply")
+    SUB = "l1ml_sub"
+    NEGATE = "l1ml_negate"
+    MINMAX = "l1ml_minmax"
+    CLIP = "l1ml_clip"
+    MULT = "l1ml_mult"
 
     @property
     def filename(self) -> str:
