@@ -1,6 +1,6 @@
 """Remove the Affine nodes no quantizer absorbed, or refuse them by name with the remedy.
 
-An Affine x * s that produces a model output becomes the output's scale: the firmware outputs the
+An Affine x * s (s dyadic: a quantizer's float scale) that produces a model output becomes the output's scale: the firmware outputs the
 codes, and ``graph.meta["scale"][name]`` says what they are worth (the emulator, ``verify`` and the
 report multiply by it). Any other float stage left here (an Affine with an offset or a non-dyadic
 factor, a BatchNorm, Sigmoid, Tanh or HardSigmoid not followed by a quantizer) has no exact fixed-point
@@ -25,7 +25,8 @@ def materialise_affine(g: Graph) -> bool:
         src, out = n.inputs[0], n.outputs[0]
         a = [Fraction(v) for v in n.attrs.a]
         b = [Fraction(v) for v in n.attrs.b]
-        if out in g.outputs and g.t(src).type is not None and len(a) == 1 and a[0] != 0 and all(v == 0 for v in b) \
+        dyadic = len(a) == 1 and a[0] != 0 and a[0].denominator & (a[0].denominator - 1) == 0  # a float's value
+        if out in g.outputs and g.t(src).type is not None and dyadic and all(v == 0 for v in b) \
                 and src not in g.outputs and src not in g.inputs:
             old = graph_scale(g.meta, src) or Fraction(1)
             g.meta.setdefault("scale", {})[src] = str(old * a[0])
