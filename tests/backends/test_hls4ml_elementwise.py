@@ -147,7 +147,7 @@ def elementwise_ops(b: Builder) -> list[str]:
 
 def concat_ops(b: Builder) -> list[str]:
     """Concatenations along every axis of 3-D tensors, of 1-D tensors (five inputs: nested groups) and of
-    inputs on different grids, signed and unsigned, some read by other layers too."""
+    inputs on different grids, signed and unsigned, some read by other layers too, some constant."""
     t = b.input("t", (2, 3, 2), S6)
     w = b.input("w", (2, 1, 2), U5)
     x, y = b.input("x", (3,), S4), b.input("y", (2,), S7)
@@ -158,6 +158,10 @@ def concat_ops(b: Builder) -> list[str]:
         b.op(Op.CONCAT, [t, b.op(Op.ABS, [t], (2, 3, 2))], (2, 3, 4), ConcatAttrs(2)),
         b.op(Op.CONCAT, [x, y, z, y, x], (13,), ConcatAttrs(0)),
         b.op(Op.RESHAPE, [b.op(Op.CONCAT, [w, w], (2, 2, 2), ConcatAttrs(1))], (8,), ReshapeAttrs((8,))),
+        # constant parts, in their own types: weights of the layer; neighbouring ones joined first
+        b.op(Op.CONCAT, [b.const("k3", [[[-9, 8]], [[3, 0]]], FixedType(True, 5, 1)), t], (2, 4, 2), ConcatAttrs(1)),
+        b.op(Op.CONCAT, [x, b.const("k4", [5, -1], FixedType(True, 4, 4)), y, b.const("k5", [7], FixedType(False, 3, -2)),
+                         b.const("k6", [1, 2, 3], S4), z], (14,), ConcatAttrs(0)),
     ]
     return outs
 
@@ -260,6 +264,7 @@ def test_every_elementwise_op_and_concatenation_equals_the_emulator(projects):
                "l1ml_binary_const<", "l1ml_unary<", "l1ml_reduce_sum<", "l1ml_gather<"):
         assert fn in src, fn
     assert "l1ml_concat4<" in src and "l1ml_concat2<" in src  # five inputs: a group of four, then one more
+    assert "_const1_t" in src and "_const2_t" not in src  # k5 and k6 joined into one constant part
     assert len(np.unique(expected["sub0"].reshape(3000, -1), axis=0)) > 2000  # the outputs vary
 
 
