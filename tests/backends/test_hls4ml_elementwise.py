@@ -371,3 +371,54 @@ def test_qonnx_autoencoder_score_compiles_and_verifies_at_hls(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "hls: 2000 vectors, 0 mismatches" in r.stdout
     assert json.loads((tmp_path / "out/verify.json").read_text())["passed"]
+
+
+def mixed_model(path, seed: int = 1):
+    """A Brevitas model with Sub, Abs, Max, Min, Neg, Clip, Slice (with a step), Mul by a float constant,
+    ReduceMean, ReduceSum, Sub of a constant and a Concat of six parts, exported to QONNX."""
+    import torch
+    from brevitas.export import export_qonnx
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import (
+        Int8ActPerTensorFixedPoint,
+        Int8BiasPerTensorFixedPointInternalScaling,
+        Int8WeightPerTensorFixedPoint,
+    )
+    from torch import nn
+
+    torch.manual_seed(seed)
+
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint)
+            self.fc = QuantLinear(8, 8, weight_quant=Int8WeightPerTensorFixedPoint,
+                                  bias_quant=Int8BiasPerTensorFixedPointInternalScaling.let(bit_width=12))
+            self.q = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint.let(bit_width=6))
+
+        def forward(self, x):
+            x = self.inp(x)
+            y = self.q(self.fc(x))
+            a = torch.abs(x - y)
+            m = torch.maximum(x, y)
+            c = torch.clamp(-y, -0.5, 0.75)
+            return torch.cat([a[:, 0:4] * 0.5, m, c[:, ::2], a.mean(dim=1, keepdim=True) - 1.0,
+                              y.sum(dim=1, keepdim=True), torch.minimum(m, c)[:, 6:8]], dim=1)
+
+    m = Mixed()
+    m.train()
+    with torch.no_grad():
+        for _ in range(20):
+            m(torch.randn(64, 8) * 2)
+    m.eval()
+    export_qonnx(m, torch.zeros(1, 8), str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_qonnx_model_mixing_every_op_verifies_at_qonnx_and_hls(tmp_path):
+    r = l1ml("compile", mixed_model(tmp_path / "mixed.onnx"), "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    r = l1ml("verify", tmp_path / "out", "--levels", "qonnx,hls", "--vectors", "3000")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "qonnx: 3000 vectors, 0 mismatches" in r.stdout and "hls: 3000 vectors, 0 mismatches" in r.stdout
