@@ -67,6 +67,7 @@ def arith_graph() -> Graph:
         b.node(Op.CLIP, [a], ClipAttrs(-1.25, 0.625)),
         b.node(Op.CLIP, [u], ClipAttrs(3.0, None)),
         b.node(Op.CLIP, [a], ClipAttrs(None, -0.5)),
+        b.node(Op.CLIP, [u], ClipAttrs(-1e30, 3 * 2.0**-20)),  # a bound that never acts, one on a fine grid
         b.node(Op.MUL, [a, u]),
         b.node(Op.MUL, [u, s], shape=(4,)),
         b.node(Op.MUL, [a, a]),
