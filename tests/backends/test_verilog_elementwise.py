@@ -129,3 +129,15 @@ def test_qonnx_anomaly_score_compiles_and_verifies_at_the_rtl_level(tmp_path):
     assert doc["passed"] and doc["levels"]["rtl"]["vectors"] == 2000
     ops = {n["op"] for n in json.loads((tmp_path / "out" / "model.l1ml.json").read_text())["nodes"]}
     assert {"Sub", "Mul", "ReduceSum", "Dense"} <= ops
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_random_types_equal_the_emulator(tmp_path, seed):
+    """elem-hls's random graphs: every op on operands of random types (negative and beyond-width integer
+    bits, signed and unsigned), random constants and clip bounds; odd seeds with pipeline stages."""
+    from tests.backends.test_hls4ml_elementwise import random_graph
+
+    g = random_graph(seed)
+    got, want, _ = simulate(g, tmp_path, corner_codes(g, 1000, seed), **({"pipeline_stages": 2} if seed % 2 else {}))
+    assert_equal(got, want)

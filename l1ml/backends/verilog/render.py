@@ -307,6 +307,8 @@ class VerilogRenderer(Interpreter[Bus]):
                 self.e.line(f"assign {dst} = {literal(0, w)};  // {_tag(node)}: y[{j}] = x[{int(xidx[j])}] * 0")
                 continue
             wire = self.names.fresh(f"p_{node.name}_{j}")
+            while f"u_{wire}" in self.names:  # constant_product names its instance u_<wire>
+                wire = self.names.fresh(f"p_{node.name}_{j}")
             self.names.reserve(f"u_{wire}")
             self.used.add(constant_product(self.e, xt.type, c, f"{x.expr}[{int(xidx[j]) * xw} +: {xw}]", wire, w,
                                            f"{_tag(node)}: y[{j}] = x[{int(xidx[j])}] * c"))
