@@ -155,8 +155,12 @@ def one_operand(model: VerilogCost, node: Node, ins: list[Tensor], outs: list[Te
             compare_select(per, cw, out.width, model)
         detail = f"{len(bounds)} compare(s) and select(s) per element"
     else:
-        _add(per, Word.constant(0), Word(xt.min_code, xt.max_code), out.width, model.k, subtract=True)
-        if node.op is Op.ABS and xt.signed:
+        if node.op is Op.NEG or xt.signed:  # |x| of unsigned codes is x itself: wiring
+            # a negation: an inverter per input bit into a carry chain (Yosys synth_xilinx: 8 LUTs for 8 bits)
+            per.lut += model.k.adder_lut * xt.width
+            per.carry4 += carry_cells(out.width, 4)
+            per.carry8 += carry_cells(out.width, 8)
+        if node.op is Op.ABS and xt.signed:  # and the select (Yosys: 15 LUTs for an 8-bit |x|)
             per.lut += model.k.relu_lut_per_bit * out.width
         detail = "a negation" + (" and a select" if node.op is Op.ABS else "") + " per element"
     model.row(node, 0, per.scaled(x.n), detail)
