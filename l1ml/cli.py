@@ -28,6 +28,7 @@ from l1ml.offline.cli import app as offline_app
 from l1ml.reweighting.cli import app as reweight_app
 from l1ml.simulation.cli import app as simulate_app
 from l1ml.simulation.surrogate.cli import app as surrogate_app
+from l1ml.train.anomaly import train_anomaly_cmd
 from l1ml.train.hgcal_cnn import train_hgcal_cnn_cmd
 from l1ml.train.track_gnn import train_track_gnn_cmd
 
@@ -268,6 +269,7 @@ def demo_cmd(
 # the companions' command groups (each keeps its heavy imports inside its commands)
 train_app.command("hgcal-cnn")(train_hgcal_cnn_cmd)
 train_app.command("track-gnn")(train_track_gnn_cmd)
+train_app.command("anomaly")(train_anomaly_cmd)
 app.command("estimate")(estimate_cmd)
 app.add_typer(rtl_app, name="rtl")
 app.add_typer(simulate_app, name="simulate")
