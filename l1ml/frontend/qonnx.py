@@ -507,6 +507,7 @@ def from_qonnx(path: str | Path) -> Graph:
     model = load_onnx(path)
     _untranspose_gemm(model)
     _channels_last_conv_weights(model)
+    elementwise.ir_layout_constants(model)
     b = _Builder(model, str(path))
     inputs = [i.name for i in model.graph.input]
     for name in inputs:
@@ -525,3 +526,7 @@ def from_qonnx(path: str | Path) -> Graph:
     g.toposort()
     g.verify()
     return g
+
+
+# the elementwise, reduction and slicing handlers register themselves into HANDLERS
+from l1ml.frontend import elementwise  # noqa: E402

@@ -15,6 +15,7 @@ from l1ml.passes.infer_types import infer_types
 from l1ml.passes.remove_dead import remove_dead
 from l1ml.passes.remove_redundant_quantize import remove_redundant_quantize
 from l1ml.passes.require_types import require_types
+from l1ml.passes.type_constants import type_constants
 from l1ml.passes.type_mask_inputs import type_mask_inputs
 
 Pass = Callable[[Graph], bool]
@@ -25,6 +26,7 @@ PIPELINE: list[Pass] = [
     type_mask_inputs,
     fuse_transposes,
     fold_transpose_into_dense,
+    type_constants,
     infer_types,  # up to any BatchNorm
     fold_batchnorm,
     infer_types,

@@ -196,8 +196,10 @@ class TypeInference(Interpreter[T]):
     def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[T]) -> list[T]:
         for t, ty in zip(ins, v, strict=True):
             if t.is_const and ty is None:
-                raise NodeError(node, f"'{t.name}' is a float constant; quantize it with a fixed-point "
-                                "quantizer, or multiply by a model input (a validity mask)")
+                # type_constants gives every finite float constant of a Mul its exact type first
+                raise NodeError(node, f"'{t.name}' is a float constant without a fixed-point type; run the "
+                                "type_constants pass before type inference (l1ml's pipeline does), or quantize it "
+                                "with a fixed-point quantizer")
         if v[0] is None or v[1] is None:
             return [None]
         if node.inputs[0] == node.inputs[1]:  # a square: never negative
