@@ -4,7 +4,10 @@ hls4ml's own precision inference is never consulted: each layer's weight, bias, 
 result types are the IR's exact types, spelled as ap_fixed. The project is written with hls4ml's
 writer (Vitis by default), so a user with Vitis HLS synthesises it unchanged with its build script.
 A GNN's row-wise Dense, mask product, gather, concatenation and segment sum become l1ml's extension
-layers (``l1ml.backends.hls4ml_gnn``, docs/hls4ml-gnn.md).
+layers (``l1ml.backends.hls4ml_gnn``, docs/hls4ml-gnn.md). Elementwise arithmetic (Add, Sub, Mul, Max, Min)
+of equally shaped tensors, or with a trailing block broadcast, is hls4ml's Merge; a constant operand, other
+broadcasting, Neg, Abs, a square, Clip, ReduceSum, Slice and a Concat along any axis are the extension
+layers of ``l1ml.backends.hls4ml_elementwise``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ml.backends.hls4ml_elementwise import (
+    BINARY_OPS,
+    UNARY_OPS,
+    broadcast_index,
+    concat_view,
+    merge_broadcasts,
+    reduce_table,
+    slice_rows,
+)
+from l1ml.backends.hls4ml_elementwise import register as register_elementwise
 from l1ml.backends.hls4ml_gnn import (
     MAX_CONCAT_INPUTS,
     epilogue,
@@ -29,8 +42,9 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import to_real
-from l1ml.ir.types import FixedType, Overflow, Rounding, covering
+from l1ml.ir.types import FixedType, Overflow, Rounding, aligned_range, covering
 from l1ml.names import Namespace, check_script_options, is_identifier
+from l1ml.passes.infer_types import clip_codes, concat_type, reduce_count
 
 AP_ROUNDING = {
     Rounding.TRUNC: "AP_TRN",
@@ -260,17 +274,12 @@ class HLSLowering(Interpreter[str]):
 
     @rule(Op.ADD)
     def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
-        """A residual join: hls4ml's Merge layer (op 'add'), ``res[i] = data1[i] + data2[i]``.
+        """A residual join, a constant term or a broadcast sum (``binary``).
 
         ap_fixed's ``+`` of two types is exact (its result type has the finer LSB of the two and one
         more integer bit), and the result type is the IR's exact ``add_type``, which holds every sum:
         the assignment neither rounds nor wraps, so the C-simulation equals the emulator's Add."""
-        if any(t.is_const for t in ins) or ins[0].shape != ins[1].shape:
-            raise NodeError(node, "only an Add of two equally shaped computed tensors (a residual join) is "
-                            f"lowered to hls4ml, got {ins[0].shape} + {ins[1].shape}; fold a constant term into "
-                            "the preceding layer's bias")
-        layer = {"class_name": "Merge", "op": "add", "inputs": list(v)}
-        return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+        return self.binary(node, ins, outs, v)
 
     # -- static-topology GNN ops, lowered to the extension layers of l1ml.backends.hls4ml_gnn --
 
@@ -302,14 +311,117 @@ class HLSLowering(Interpreter[str]):
 
     @rule(Op.MUL)
     def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        """A product: ap_fixed's ``*`` has a type that holds the exact product, and the result type is the
+        IR's exact one (a square's: non-negative, so narrower than a general product)."""
         x, m = ins
-        if x.is_const or m.is_const or len(x.shape) != 2 or m.shape not in ((x.shape[0], 1), x.shape):
-            raise NodeError(node, "only Mul of a (rows, F) tensor by a (rows, 1) mask input (or an equally "
-                            f"shaped tensor) is lowered to hls4ml; got {x.shape} * {m.shape}")
-        layer = {"class_name": "L1MLMaskMul", "inputs": [v[0], v[1]],
-                 "n_rows": x.shape[0], "n_feat": x.shape[1], "n_mask_feat": m.shape[1]}
-        # the exact product type: the result holds x * m without rounding
+        if node.inputs[0] == node.inputs[1]:
+            return self.unary(node, ins, outs, v, "square")
+        if not x.is_const and not m.is_const and len(x.shape) == 2 and m.shape == (x.shape[0], 1):
+            # a GNN's (rows, F) tensor times a per-row validity mask
+            layer = {"class_name": "L1MLMaskMul", "inputs": [v[0], v[1]],
+                     "n_rows": x.shape[0], "n_feat": x.shape[1], "n_mask_feat": m.shape[1]}
+            return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+        return self.binary(node, ins, outs, v)
+
+    # -- elementwise integer arithmetic, lowered to hls4ml's Merge or l1ml.backends.hls4ml_elementwise --
+
+    def binary(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        """a op b with numpy broadcasting (ADD, SUB, MUL, MAX, MIN): hls4ml's Merge where its ``data[i % n]``
+        reads what broadcasting reads, else L1MLBinary (two computed tensors) or L1MLBinaryConst (a
+        constant operand, stored in its exact type). The result type is the IR's exact one."""
+        a, b = ins
+        out = outs[0]
+        code, merge_op = BINARY_OPS[node.op]
+        if a.is_const and b.is_const:
+            raise NodeError(node, "both operands are constants; fold the result into a constant in the model")
+        if a.is_const or b.is_const:
+            x, c, xv = (b, a, v[1]) if a.is_const else (a, b, v[0])
+            layer = {"class_name": "L1MLBinaryConst", "inputs": [xv], "shape": list(out.shape), "op": code,
+                     "const_first": a.is_const, "n_in": x.size, "n_const": c.size,
+                     "index_x": broadcast_index(x.shape, out.shape), "index_c": broadcast_index(c.shape, out.shape),
+                     "const_data": to_real(c.data, c.type).ravel()}
+            return self.emit(node, layer, {"const": ap_type(c.type.plain()), "result": ap_type(out.type)})
+        if max(a.size, b.size) == out.size and all(merge_broadcasts(t.shape, out.shape) for t in ins):
+            layer = {"class_name": "Merge", "op": merge_op, "inputs": list(v)}
+            return self.emit(node, layer, {"result": ap_type(out.type)})
+        layer = {"class_name": "L1MLBinary", "inputs": list(v), "shape": list(out.shape), "op": code,
+                 "n_in0": a.size, "n_in1": b.size, "index0": broadcast_index(a.shape, out.shape),
+                 "index1": broadcast_index(b.shape, out.shape)}
+        return self.emit(node, layer, {"result": ap_type(out.type)})
+
+    def unary(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str], op: str,
+              lo: float | None = None, hi: float | None = None) -> list[str]:
+        """-x, |x|, x * x or a clip to [lo, hi] (a bound None or without effect is left out): L1MLUnary."""
+        if ins[0].is_const:
+            raise NodeError(node, "the operand is a constant; fold the result into a constant in the model")
+        layer = {"class_name": "L1MLUnary", "inputs": [v[0]], "shape": list(outs[0].shape), "n": outs[0].size,
+                 "op": UNARY_OPS[op], "has_lo": lo is not None, "has_hi": hi is not None,
+                 "lo": 0.0 if lo is None else lo, "hi": 0.0 if hi is None else hi}
         return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+
+    @rule(Op.SUB)
+    def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        """a - b: ap_fixed's difference type is exact (signed, the finer LSB, one more integer bit)."""
+        return self.binary(node, ins, outs, v)
+
+    @rule(Op.MAX)
+    def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        """max(a, b): an exact comparison across the two types; the result type holds either operand's range."""
+        return self.binary(node, ins, outs, v)
+
+    @rule(Op.MIN)
+    def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        return self.binary(node, ins, outs, v)
+
+    @rule(Op.NEG)
+    def neg(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        return self.unary(node, ins, outs, v, "neg")
+
+    @rule(Op.ABS)
+    def abs_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        return self.unary(node, ins, outs, v, "abs")
+
+    @rule(Op.CLIP)
+    def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        """Only the bounds some input value passes are compared: each such bound lies inside the output type."""
+        frac, lo, hi = clip_codes(node, ins[0].type)
+        xlo, xhi = aligned_range(ins[0].type, frac)
+        return self.unary(node, ins, outs, v, "clip", node.attrs.lo if lo is not None and lo > xlo else None,
+                          node.attrs.hi if hi is not None and hi < xhi else None)
+
+    @rule(Op.REDUCE_SUM)
+    def reduce_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        x, out = ins[0], outs[0]
+        _, shift = reduce_count(node, x)
+        n_terms, table = reduce_table(x.shape, node.attrs.axes)
+        # the sum's codes on the input's grid: the output's width holds them (a mean only reads them finer)
+        accum = FixedType(out.type.signed, out.type.width, x.type.frac)
+        layer = {"class_name": "L1MLReduceSum", "inputs": [v[0]], "shape": list(out.shape), "n_in": x.size,
+                 "n_terms": n_terms, "shift": shift, "table": table}
+        return self.emit(node, layer, {"accum": ap_type(accum), "result": ap_type(out.type)})
+
+    @rule(Op.SLICE)
+    def slice_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
+        a = node.attrs
+        rows_in, rows_out, feat, table = slice_rows(ins[0].shape, a.axis, a.start, a.stop, a.step)
+        layer = {"class_name": "L1MLSlice", "inputs": [v[0]], "shape": list(outs[0].shape),
+                 "n_rows_in": rows_in, "n_rows_out": rows_out, "n_feat": feat, "indices": table}
+        return self.emit(node, layer, {"result": ap_type(outs[0].type)})
+
+    def concat_axis(self, node: Node, ins: list[Tensor], out: Tensor, v: list[str]) -> str:
+        """A concatenation along any axis (L1MLConcatAxis); more than four inputs in nested groups of four,
+        each group's result in its own exact ``concat_type`` (the final type holds all of them)."""
+        axis = node.attrs.axis
+        while len(ins) > MAX_CONCAT_INPUTS:
+            group, ins, gv, v = ins[:MAX_CONCAT_INPUTS], ins[MAX_CONCAT_INPUTS:], v[:MAX_CONCAT_INPUTS], v[MAX_CONCAT_INPUTS:]
+            shape = list(group[0].shape)
+            shape[axis] = sum(t.shape[axis] for t in group)
+            part = Tensor(f"{node.name}_part", tuple(shape), concat_type([t.type for t in group]))
+            ins, v = [part, *ins], [self.concat_axis(node, group, part, gv), *v]
+        n_rows, feats = concat_view([t.shape for t in ins], axis)
+        layer = {"class_name": "L1MLConcatAxis", "inputs": list(v), "shape": list(out.shape),
+                 "n_rows": n_rows, "feats": feats}
+        return self.emit(node, layer, {"result": ap_type(out.type)})[0]
 
     @rule(Op.GATHER)
     def gather(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
@@ -326,8 +438,18 @@ class HLSLowering(Interpreter[str]):
     @rule(Op.CONCAT)
     def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
         out = outs[0]
-        if any(t.is_const for t in ins) or len(out.shape) != 2 or node.attrs.axis != 1:
-            raise NodeError(node, "only a Concat of (rows, F_i) inputs along the last axis is lowered to hls4ml")
+        if any(t.is_const for t in ins):
+            raise NodeError(node, "a Concat with a constant input is not lowered to hls4ml; concatenate computed "
+                            "tensors only (add the constant with an Add after a zero-padded layer, or export it as "
+                            "a bias)")
+        if len(ins) == 1:
+            return [v[0]]  # the output type is the input's
+        if not any(t.name in self.gathered for t in ins) and (len(out.shape) != 2 or node.attrs.axis != 1
+                                                               or len(ins) > MAX_CONCAT_INPUTS):
+            return [self.concat_axis(node, ins, out, v)]
+        if len(out.shape) != 2 or node.attrs.axis != 1:
+            raise NodeError(node, "a Concat of gathered rows is lowered to hls4ml only along the last axis of "
+                            "(rows, F_i) inputs")
         if not 2 <= len(ins) <= MAX_CONCAT_INPUTS:
             raise NodeError(node, f"a Concat of {len(ins)} inputs is not lowered to hls4ml (2 to "
                             f"{MAX_CONCAT_INPUTS}); split it into nested Concats in the model")
@@ -373,6 +495,7 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
 
     check_script_options(part, clock_ns, backend, strategy, project)  # written verbatim into tcl and C++
     register()
+    register_elementwise()
     lowering = HLSLowering(g, reuse_factor, strategy)
     lowering.check_supported()
     # an input layer's name is the C++ argument of the top function; "in_" keeps it clear of hls4ml's own

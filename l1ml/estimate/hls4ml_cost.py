@@ -22,6 +22,12 @@ rules hls4ml's documentation and papers state, not with synthesis run here:
   it, so no gathered copy exists). With R > 1 the project is a DATAFLOW of processes:
   every layer output is a ping-pong channel (two register copies, UG1399), each process takes at least
   a cycle, a tensor with k readers is copied k times, and the latency is the longest path.
+* elementwise layers (``l1ml.backends.hls4ml_elementwise`` and hls4ml's Merge) are unrolled over every
+  element and register their output (one cycle): an adder per element for Add/Sub/Neg/Abs, a
+  compare-select (two LUTs a bit, as a max pool's) for Max/Min and per biting Clip bound, one multiplier
+  per element for a product (the Dense rule: DSP when both operands are wide, a constant's shift-adds,
+  else a LUT multiplier, half of one for a square), an adder tree per output for ReduceSum; slices are
+  wiring.
 
 The coefficients below reproduce the order of magnitude of the published jet-tagger figures cited in
 docs/estimation.md. This model was not checked against Vivado/Vitis HLS here (no vendor tools on
@@ -41,7 +47,8 @@ from l1ml.estimate.result import LayerCost, Resources, Strategy
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
-from l1ml.ir.types import FixedType
+from l1ml.ir.types import FixedType, aligned_range
+from l1ml.passes.infer_types import clip_codes, reduce_count
 
 ASSUMPTIONS = [
     "hls4ml backend (io_parallel): analytical model from the rules in hls4ml's documentation and papers "
@@ -50,6 +57,8 @@ ASSUMPTIONS = [
     "GNN extension layers: row-wise Dense = ceil(rows / R) lanes of the parallel Dense, II = ceil(rows / lanes) "
     "<= R; segment sum = adders over degree terms; 1-bit masks = AND gates; gathers and concats = wiring; "
     "with R > 1 DATAFLOW channels are ping-pong register buffers.",
+    "Elementwise layers: one adder, compare-select or multiplier per output element (DSP only when both operands "
+    "have >= 10 bits; a constant multiplier as its shift-adds); ReduceSum = an adder tree per output; one cycle.",
     "Calibrated to the order of magnitude of published hls4ml jet-tagger figures (docs/estimation.md); NOT "
     "checked against Vivado/Vitis HLS on this machine. Expect up to a factor two on LUT/FF; run the vendor "
     "synthesis before committing a design.",
@@ -262,14 +271,97 @@ class HLSCost(Interpreter[HVal]):
 
     @rule(Op.MUL)
     def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        """A per-row mask bit is an AND per output bit. Any other product is one multiplier per output
+        element, as the lowering's unrolled loop has: a DSP when both operands are wide (the Dense rule),
+        else a constant's shift-add or a LUT multiplier (a square: half its partial products are equal)."""
         x, m, out = ins[0], ins[1], outs[0]
-        if m.type.width == 1:  # a validity bit: one AND per output bit, two per LUT6_2
-            res, detail = Resources(lut=0.5 * out.size * out.type.width), "AND with the mask bit"
+        if not x.is_const and not m.is_const and m.type.width == 1 and len(x.shape) == 2 \
+                and m.shape == (x.shape[0], 1):
+            res = Resources(lut=0.5 * out.size * out.type.width)  # two ANDs per LUT6_2
+            self.row(node, self._process_cycles(), res + self._channel(out, 2), "AND with the mask bit")
+            return [HVal(out.type, out.size)]
+        k = self.k
+        dsp = x.type.width >= k.dsp_min_bits and m.type.width >= k.dsp_min_bits
+        res = Resources(ff=out.size * out.type.width) + self._channel(out, 1)
+        if dsp:
+            res.dsp = out.size * math.ceil((max(x.type.width, m.type.width) + 1) / 27) * \
+                math.ceil(min(x.type.width, m.type.width) / 18)
+            detail = f"{out.size} DSP multipliers"
+        elif x.is_const or m.is_const:
+            c = x if x.is_const else m
+            # each output element multiplies by the constant element broadcasting gives it
+            adds = sum(max(len(csd(int(code))) - 1, 0) for code in np.broadcast_to(c.data, out.shape).ravel())
+            res.adder(adds * out.type.width, k.add_lut_per_bit)
+            detail = f"constant multipliers: {adds} shift-adds"
         else:
-            res = Resources(lut=out.size * self.k.soft_mult_lut_per_bit2 * x.type.width * m.type.width)
-            detail = "LUT multipliers"
-        self.row(node, self._process_cycles(), res + self._channel(out, 2), detail)
+            square = 0.5 if node.inputs[0] == node.inputs[1] else 1.0
+            res.lut += square * out.size * k.soft_mult_lut_per_bit2 * x.type.width * m.type.width
+            detail = f"{out.size} LUT {'squarers' if square < 1 else 'multipliers'}"
+        latency = self._tree_cycles(dsp, 0) + k.io_cycles
+        self.row(node, latency, res, detail)
         return [HVal(out.type, out.size)]
+
+    def _lanes(self, node: Node, out: Tensor, lut_per_bit: float, detail: str) -> list[HVal]:
+        """One pipelined function over every element at once: ``lut_per_bit`` LUTs per output bit (carry
+        chains for adders), the output registered: one cycle."""
+        res = Resources(ff=out.size * out.type.width) + self._channel(out, 1)
+        if lut_per_bit == 1.0:
+            res.adder(out.size * out.type.width, self.k.add_lut_per_bit)
+        else:
+            res.lut += lut_per_bit * out.size * out.type.width
+        self.row(node, self.k.io_cycles, res, detail)
+        return [HVal(out.type, out.size)]
+
+    @rule(Op.SUB)
+    def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        return self._lanes(node, outs[0], 1.0, "a subtractor per element")
+
+    @rule(Op.NEG)
+    def neg(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        return self._lanes(node, outs[0], 1.0, "0 - x per element")
+
+    @rule(Op.ABS)
+    def abs_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        if not ins[0].type.signed:
+            return self._lanes(node, outs[0], 0.0, "|x| of an unsigned value: wiring")
+        # a conditional negation: x XOR sign, plus sign, in one carry chain
+        return self._lanes(node, outs[0], 1.0, "a conditional negation per element")
+
+    @rule(Op.MAX)
+    def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        # a compare-select as in a max pool: a comparator and a 2:1 mux, two LUTs a bit
+        return self._lanes(node, outs[0], 2.0, "a compare-select per element")
+
+    @rule(Op.MIN)
+    def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        return self._lanes(node, outs[0], 2.0, "a compare-select per element")
+
+    @rule(Op.CLIP)
+    def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        """A compare-select against each bound that some input value passes (the lowering drops the others)."""
+        frac, lo, hi = clip_codes(node, ins[0].type)
+        xlo, xhi = aligned_range(ins[0].type, frac)
+        bounds = int(lo is not None and lo > xlo) + int(hi is not None and hi < xhi)
+        return self._lanes(node, outs[0], 2.0 * bounds, f"{bounds} compare-selects per element")
+
+    @rule(Op.REDUCE_SUM)
+    def reduce_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        """An adder tree per output over its n terms (a mean's division by 2**k is wiring)."""
+        out = outs[0]
+        n, _ = reduce_count(node, ins[0])
+        adders = out.size * max(n - 1, 0)
+        res = Resources(ff=out.size * out.type.width) + self._channel(out, 1)
+        one = Resources()
+        one.adder(out.type.width, self.k.add_lut_per_bit)
+        res += one.scaled(adders)
+        latency = math.ceil(clog2(n) * self.k.adder_ns / self.clock_ns) + self.k.io_cycles
+        self.row(node, latency, res, f"{adders} adders, {n} terms per output")
+        return [HVal(out.type, out.size)]
+
+    @rule(Op.SLICE)
+    def slice_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
+        self.row(node, self._process_cycles(), self._channel(outs[0], 2), "wiring only")
+        return [HVal(outs[0].type, outs[0].size)]
 
     @rule(Op.GATHER)
     def gather(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
@@ -315,11 +407,7 @@ class HLSCost(Interpreter[HVal]):
 
     @rule(Op.ADD)
     def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        res = Resources()
-        res.adder(outs[0].size * outs[0].type.width)
-        res.ff += outs[0].size * outs[0].type.width
-        self.row(node, 1, res)
-        return [HVal(outs[0].type, outs[0].size)]
+        return self._lanes(node, outs[0], 1.0, "")
 
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
