@@ -21,7 +21,7 @@ from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, p
 from l1ml.backends.verilog.conv import conv_problem
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, register_outputs, split_tree_mask
 from l1ml.backends.verilog.pool import POOL_KIND, PoolKind, pool_levels, pool_window
-from l1ml.backends.verilog.render import check_concat, mask_operand
+from l1ml.backends.verilog.render import check_concat
 from l1ml.backends.verilog.rows_plan import has_rows
 from l1ml.errors import NodeError
 from l1ml.estimate.bits import Word, add_words, carry_cells, needed_bits, trailing_zeros
@@ -454,45 +454,76 @@ class VerilogCost(Interpreter[Val]):
 
     @rule(Op.ADD)
     def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        from l1ml.estimate.verilog_elem_cost import aligned
+
         out = outs[0]
-        live = [b for b in v if not b.const]
-        lat = max((b.latency for b in live), default=0)
         res = Resources()
-        for t, b in zip(ins, v, strict=True):
-            if not b.const:
-                res += delay_line(b.n * t.type.width, lat - b.latency)
+        lat, delay = aligned(self, ins, v, res)  # a delayed operand starts a new path, as in render.add
         per = Resources()
         a, bb = (_word_of(t, out.type.frac) for t in ins)
         _add(per, a, bb, out.type.width, self.k)
         res += per.scaled(out.size)
-        delay = max((b.delay_ns for b in v), default=0.0) + self.cfg.delays.adder_ns
         self.row(node, 0, res, "")
-        return [Val(out.type, out.size, lat, delay, not live)]
+        return [Val(out.type, out.size, lat, delay + self.cfg.delays.adder_ns, all(b.const for b in v))]
 
     @rule(Op.MUL)
     def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
-        """``render.mul``: a product with a 1-bit mask, an AND gate per output bit."""
-        if mask_operand(node, ins) is None:
-            raise NodeError(node, "the Verilog backend multiplies only by a 1-bit mask input")
-        out = outs[0]
-        lat = max(b.latency for b in v)
-        res = Resources()
-        for t, b in zip(ins, v, strict=True):
-            res += delay_line(b.n * t.type.width, lat - b.latency)
-        res.lut += self.k.relu_lut_per_bit * out.size * out.type.width
-        self.row(node, 0, res, "x * mask: an AND per bit")
-        return [Val(out.type, out.size, lat, max(b.delay_ns for b in v) + self.cfg.delays.relu_ns)]
+        """``render.mul``: by a mask, by constants or of two tensors (``verilog_elem_cost.mul``)."""
+        from l1ml.estimate import verilog_elem_cost as elem
+
+        return elem.mul(self, node, ins, outs, v)
+
+    # the elementwise integer ops and reductions: priced in verilog_elem_cost as render.py builds them
+    @rule(Op.SUB)
+    def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        from l1ml.estimate import verilog_elem_cost as elem
+
+        return elem.two_operand(self, node, ins, outs, v)
+
+    @rule(Op.MAX)
+    def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        return self.sub(node, ins, outs, v)
+
+    @rule(Op.MIN)
+    def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        return self.sub(node, ins, outs, v)
+
+    @rule(Op.NEG)
+    def neg(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        from l1ml.estimate import verilog_elem_cost as elem
+
+        return elem.one_operand(self, node, ins, outs, v)
+
+    @rule(Op.ABS)
+    def abs_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        return self.neg(node, ins, outs, v)
+
+    @rule(Op.CLIP)
+    def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        return self.neg(node, ins, outs, v)
+
+    @rule(Op.REDUCE_SUM)
+    def reduce_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        from l1ml.estimate import verilog_elem_cost as elem
+
+        return elem.reduce_sum(self, node, ins, outs, v)
+
+    @rule(Op.SLICE)
+    def slice_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
+        from l1ml.estimate import verilog_elem_cost as elem
+
+        return elem.slice_(self, node, ins, outs, v)
 
     @rule(Op.CONCAT)
     def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
         """``render.concat``: wiring, plus the delay lines that align inputs of different cycles."""
         check_concat(node, ins, outs[0])
-        lat = max(b.latency for b in v)
+        from l1ml.estimate.verilog_elem_cost import aligned
+
         res = Resources()
-        for t, b in zip(ins, v, strict=True):
-            res += delay_line(b.n * t.type.width, lat - b.latency)
+        lat, delay = aligned(self, ins, v, res)
         self.row(node, 0, res, "wiring only")
-        return [Val(outs[0].type, outs[0].size, lat, max(b.delay_ns for b in v))]
+        return [Val(outs[0].type, outs[0].size, lat, delay)]
 
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:

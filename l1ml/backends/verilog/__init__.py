@@ -14,7 +14,8 @@ Lint: the generated RTL passes ``verilator --lint-only -Wall``. The only waivers
 ``UNUSEDSIGNAL`` in the primitives, each on a named ``unused_*`` wire with the reason beside it
 (high bits a type guarantees to be sign copies, a clock a combinational variant does not need).
 A GNN design (``rows``) adds one such wire per module for the rows no lane reads (idle lane slots,
-rows no Gather reads, rows in no segment).
+rows no Gather reads, rows in no segment); the top module one per Slice and per Mul by constants with
+zeros, for the elements they do not read.
 """
 
 from __future__ import annotations

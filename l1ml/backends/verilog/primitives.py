@@ -31,6 +31,11 @@ class Primitive(Enum):
     ROM_MULT = "l1ml_rom_mult"
     ACCUM = "l1ml_accum"
     MAX_TREE = "l1ml_max_tree"
+    SUB = "l1ml_sub"
+    NEGATE = "l1ml_negate"
+    MINMAX = "l1ml_minmax"
+    CLIP = "l1ml_clip"
+    MULT = "l1ml_mult"
 
     @property
     def filename(self) -> str:

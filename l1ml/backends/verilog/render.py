@@ -14,17 +14,31 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from l1ml.backends.verilog.conv import render_conv
-from l1ml.backends.verilog.dense import DenseModule, render_dense
-from l1ml.backends.verilog.emitter import Emitter, Names, packed, tag
+from l1ml.backends.verilog.dense import DenseModule, constant_product, render_dense
+from l1ml.backends.verilog.elementwise import (
+    MulKind,
+    broadcast_index,
+    clip_bound_width,
+    concat_axis,
+    concat_index,
+    const_codes,
+    const_mult_ns,
+    mul_kind,
+    node_delay_ns,
+    slice_index,
+)
+from l1ml.backends.verilog.emitter import Emitter, Names, literal, packed, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
 from l1ml.backends.verilog.pool import render_pool
 from l1ml.backends.verilog.primitives import ROUNDING_CODE, Primitive
+from l1ml.backends.verilog.reduce import render_reduce_sum
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
-from l1ml.ir.ops import ConcatAttrs, Op, TransposeAttrs
+from l1ml.ir.ops import Op, TransposeAttrs
 from l1ml.ir.types import FixedType, Overflow
 from l1ml.names import comment_text
+from l1ml.passes.infer_types import clip_codes
 
 
 @dataclass(frozen=True)
@@ -239,12 +253,19 @@ class VerilogRenderer(Interpreter[Bus]):
 
     @rule(Op.MUL)
     def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
-        """A product with a 1-bit validity mask: each run of elements sharing a mask bit is a 2-way mux
-        between zero and the value (the IR's exact product type keeps the value's range)."""
+        """A product (``elementwise.mul_kind``): by a 1-bit validity mask, each run of elements sharing a mask
+        bit is a 2-way mux between zero and the value (the IR's exact product type keeps the value's range);
+        by constant codes, one constant multiplier per element, shift-add or DSP by the Dense rule; of two
+        computed tensors or a square, one ``l1ml_mult`` per element."""
         k = mask_operand(node, ins)
-        if k is None:
-            raise NodeError(node, "the Verilog backend multiplies only by a 1-bit mask input (codes 0/1, "
-                            "frac 0), as the GNN's node and edge masks are; other products have no primitive")
+        kind = mul_kind(node, ins, k)
+        if kind == MulKind.CONST:
+            return [self.mul_const(node, ins, outs[0], v)]
+        if kind != MulKind.MASK:
+            (a, b), lat = self.operands(node, ins, outs[0], v)
+            what = f"{a.type} squared" if kind == MulKind.SQUARE else f"{a.type} * {b.type}"
+            return [self.binary("l1ml_mult", Primitive.MULT, node, outs[0], (a, b), lat, False, {}, what)]
+        assert k is not None
         out_t = outs[0]
         lat = max(b.latency for b in v)
         xb, mb = (self.delayed(self.materialise(b, node.name), lat - b.latency, f"{_tag(node)}: aligns {comment_text(t.name)}")
@@ -268,6 +289,139 @@ class VerilogRenderer(Interpreter[Bus]):
         self.used.add(Primitive.MUX)
         return [out]
 
+    def mul_const(self, node: Node, ins: list[Tensor], out_t: Tensor, v: list[Bus]) -> Bus:
+        """x times constant codes: each output element one ``dense.constant_product`` (0 for a zero code)."""
+        k = 0 if ins[0].is_const else 1
+        xt, x = ins[1 - k], v[1 - k]
+        codes = const_codes(ins[k])
+        cidx = broadcast_index(ins[k], len(codes), out_t.shape, node)
+        xidx = broadcast_index(xt, x.n, out_t.shape, node)
+        per = [int(codes[i]) for i in cidx]
+        xw, w = xt.type.width, out_t.type.width
+        out = Bus(self.wire(f"t_{out_t.name}", out_t.size * w), out_t.type, out_t.size, x.latency,
+                  x.delay_ns + const_mult_ns(per, self.cfg))
+        self.e.comment(f"{_tag(node)}: {xt.type} * constant codes, one constant multiplier per element")
+        for j, c in enumerate(per):
+            dst = f"{out.expr}[{j * w} +: {w}]"
+            if c == 0:
+                self.e.line(f"assign {dst} = {literal(0, w)};  // {_tag(node)}: y[{j}] = x[{int(xidx[j])}] * 0")
+                continue
+            wire = self.names.fresh(f"p_{node.name}_{j}")
+            self.names.reserve(f"u_{wire}")
+            self.used.add(constant_product(self.e, xt.type, c, f"{x.expr}[{int(xidx[j]) * xw} +: {xw}]", wire, w,
+                                           f"{_tag(node)}: y[{j}] = x[{int(xidx[j])}] * c"))
+            self.e.line(f"assign {dst} = {wire};")
+        self.unused(x, set(range(x.n)) - {int(xidx[j]) for j, c in enumerate(per) if c}, node, "multiplied by 0")
+        return out
+
+    def operands(self, node: Node, ins: list[Tensor], out_t: Tensor, v: list[Bus]) -> tuple[list[Bus], int]:
+        """The inputs of a two-operand elementwise node: constants as wires, aligned to the cycle of the
+        latest computed input and broadcast to the output's shape; and that cycle."""
+        lat = max((b.latency for b in v if b.const is None), default=0)
+        ops = []
+        for t, b in zip(ins, v, strict=True):
+            b = self.materialise(b, node.name)
+            b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns {comment_text(t.name)}")
+            ops.append(self.broadcast(b, t, out_t, node))
+        return ops, lat
+
+    def binary(self, module: str, prim: Primitive, node: Node, out_t: Tensor, ab: tuple[Bus, Bus], lat: int,
+               shifts: bool, extra: dict[str, object], what: str) -> Bus:
+        """One two-operand vector primitive (ports a, b, y) over the output's elements."""
+        a, b = ab
+        out = Bus(self.wire(f"t_{out_t.name}", out_t.size * out_t.type.width), out_t.type, out_t.size, lat,
+                  max(a.delay_ns, b.delay_ns) + node_delay_ns(node.op, self.cfg, node))
+        params: dict[str, object] = {"N": out.n}
+        for p, x in (("A", a), ("B", b)):
+            params |= {f"{p}_W": x.type.width, f"{p}_SIGNED": int(x.type.signed)}
+            if shifts:
+                params[f"{p}_SHIFT"] = out.type.frac - x.type.frac
+        params |= {"OUT_W": out.type.width, **extra}
+        self.e.instance(module, self.names.fresh(f"u_{node.name}"), params, {"a": a.expr, "b": b.expr, "y": out.expr},
+                        f"{_tag(node)}: {what} -> {out.type}")
+        self.used.add(prim)
+        return out
+
+    def unary(self, module: str, prim: Primitive, node: Node, x: Bus, out_t: Tensor, extra: dict[str, object],
+              what: str) -> Bus:
+        """One one-operand vector primitive (ports x, y) over the elements of ``x``."""
+        x = self.materialise(x, node.name)
+        out = Bus(self.wire(f"t_{out_t.name}", x.n * out_t.type.width), out_t.type, x.n, x.latency,
+                  x.delay_ns + node_delay_ns(node.op, self.cfg, node))
+        params = {"N": x.n, "IN_W": x.type.width, "IN_SIGNED": int(x.type.signed), **extra,
+                  "OUT_W": out_t.type.width}
+        self.e.instance(module, self.names.fresh(f"u_{node.name}"), params, {"x": x.expr, "y": out.expr},
+                        f"{_tag(node)}: {what} -> {out.type}")
+        self.used.add(prim)
+        return out
+
+    def unused(self, x: Bus, elements: set[int], node: Node, why: str) -> None:
+        """Mark the elements of ``x`` a node does not read (a lint waiver on one named wire)."""
+        if not elements or x.const is not None:
+            return
+        w = x.type.width
+        parts = [f"{x.expr}[{k * w} +: {w}]" for k in sorted(elements)]
+        self.e.line("/* verilator lint_off UNUSEDSIGNAL */")
+        self.e.line(f"wire {self.names.fresh(f'unused_{node.name}')} = ^{{{', '.join(parts)}}};  "
+                    f"// {_tag(node)}: {why}")
+        self.e.line("/* verilator lint_on UNUSEDSIGNAL */")
+
+    @rule(Op.SUB)
+    def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        (a, b), lat = self.operands(node, ins, outs[0], v)
+        return [self.binary("l1ml_sub", Primitive.SUB, node, outs[0], (a, b), lat, True, {}, f"{a.type} - {b.type}")]
+
+    @rule(Op.MAX)
+    def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        (a, b), lat = self.operands(node, ins, outs[0], v)
+        return [self.binary("l1ml_minmax", Primitive.MINMAX, node, outs[0], (a, b), lat, True, {"MIN": 0},
+                            f"max({a.type}, {b.type})")]
+
+    @rule(Op.MIN)
+    def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        (a, b), lat = self.operands(node, ins, outs[0], v)
+        return [self.binary("l1ml_minmax", Primitive.MINMAX, node, outs[0], (a, b), lat, True, {"MIN": 1},
+                            f"min({a.type}, {b.type})")]
+
+    @rule(Op.NEG)
+    def neg(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        return [self.unary("l1ml_negate", Primitive.NEGATE, node, v[0], outs[0], {"ABS": 0}, f"-{ins[0].type}")]
+
+    @rule(Op.ABS)
+    def abs_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        return [self.unary("l1ml_negate", Primitive.NEGATE, node, v[0], outs[0], {"ABS": 1}, f"|{ins[0].type}|")]
+
+    @rule(Op.CLIP)
+    def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        frac, lo, hi = clip_codes(node, ins[0].type)
+        cw = clip_bound_width(lo, hi)
+        params = {"SHIFT": frac - ins[0].type.frac, "C_W": cw, "HAS_LO": int(lo is not None),
+                  "LO": literal(lo or 0, cw), "HAS_HI": int(hi is not None), "HI": literal(hi or 0, cw)}
+        return [self.unary("l1ml_clip", Primitive.CLIP, node, v[0], outs[0], params,
+                           f"clip({ins[0].type}, {node.attrs.lo}, {node.attrs.hi})")]
+
+    @rule(Op.REDUCE_SUM)
+    def reduce_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        x = self.materialise(v[0], node.name)
+        module = self.module_names.fresh(f"{self.top}_{node.name}")
+        m = render_reduce_sum(node, ins[0], outs[0], module, self.cfg, x.delay_ns)
+        return [self.instantiate(node, m, x, outs[0], "ReduceSum")]
+
+    @rule(Op.SLICE)
+    def slice_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
+        x = v[0]
+        idx = slice_index(node, ins[0].shape)
+        if x.const is not None:
+            return [replace(x, type=outs[0].type, n=len(idx), const=tuple(x.const[int(k)] for k in idx))]
+        w = x.type.width
+        name = self.wire(f"t_{outs[0].name}", len(idx) * w)
+        parts = [f"{x.expr}[{int(k) * w} +: {w}]" for k in reversed(idx)]
+        a = node.attrs
+        self.e.line(f"assign {name} = {{{', '.join(parts)}}};  "
+                    f"// {_tag(node)}: Slice axis {a.axis} [{a.start}:{a.stop}:{a.step}]")
+        self.unused(x, set(range(x.n)) - {int(k) for k in idx}, node, "elements outside the slice")
+        return [Bus(name, outs[0].type, len(idx), x.latency, x.delay_ns)]
+
     def convert(self, b: Bus, dst: FixedType, node: Node) -> Bus:
         """``b`` on the grid and width of ``dst`` (a left shift and an extension, never a rounding)."""
         if b.type.plain() == dst.plain():
@@ -285,23 +439,31 @@ class VerilogRenderer(Interpreter[Bus]):
 
     @rule(Op.CONCAT)
     def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
-        """Concatenation on the last axis: each input brought to the output grid, then interleaved by row."""
+        """Concatenation on any axis: each input brought to the output grid (constants in Python), then
+        the words placed in the output's row-major order."""
         out_t = outs[0]
-        check_concat(node, ins, out_t)
-        lat = max(b.latency for b in v)
+        axis = check_concat(node, ins, out_t)
+        src, elem = concat_index(node, ins, out_t)
+        if all(b.const is not None for b in v):
+            raise NodeError(node, "Concat of constants only should have been folded; it has no hardware")
+        lat = max(b.latency for b in v if b.const is None)
         parts = []
         for t, b in zip(ins, v, strict=True):
-            b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns {comment_text(t.name)}")
-            parts.append((self.convert(b, out_t.type, node), t.shape[-1]))
+            if b.const is not None:
+                s = out_t.type.frac - t.type.frac
+                b = self.materialise(Bus("", out_t.type, b.n, lat, 0.0, tuple(c << s for c in b.const)), node.name)
+            else:
+                b = self.delayed(b, lat - b.latency, f"{_tag(node)}: aligns {comment_text(t.name)}")
+                b = self.convert(b, out_t.type, node)
+            parts.append(b)
         w = out_t.type.width
-        rows = out_t.size // out_t.shape[-1]
+        row = out_t.shape[-1] if out_t.shape else 1
         name = self.wire(f"t_{out_t.name}", out_t.size * w)
-        self.e.comment(f"{_tag(node)}: Concat on the last axis, one row per line")
-        row_w = out_t.shape[-1] * w
-        for r in range(rows):
-            words = [f"{b.expr}[{(r * f + i) * w} +: {w}]" for b, f in parts for i in range(f)]
-            self.e.line(f"assign {name}[{r * row_w} +: {row_w}] = {{{', '.join(reversed(words))}}};")
-        return [Bus(name, out_t.type, out_t.size, lat, max(b.delay_ns for b, _ in parts))]
+        self.e.comment(f"{_tag(node)}: Concat on axis {axis}, one row per line")
+        for r in range(0, out_t.size, row):
+            words = [f"{parts[int(src[k])].expr}[{int(elem[k]) * w} +: {w}]" for k in range(r, min(r + row, out_t.size))]
+            self.e.line(f"assign {name}[{r * w} +: {len(words) * w}] = {{{', '.join(reversed(words))}}};")
+        return [Bus(name, out_t.type, out_t.size, lat, max(b.delay_ns for b in parts))]
 
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
@@ -343,10 +505,6 @@ def mask_operand(node: Node, ins: list[Tensor]) -> int | None:
     return None
 
 
-def check_concat(node: Node, ins: list[Tensor], out: Tensor) -> None:
-    """The Concat the backends support: on the last axis, of computed (not constant) inputs."""
-    a: ConcatAttrs = node.attrs
-    if a.axis not in (-1, len(out.shape) - 1):
-        raise NodeError(node, f"Concat on axis {a.axis} of shape {out.shape}: only the last axis is supported")
-    if any(t.is_const for t in ins):
-        raise NodeError(node, "Concat of a constant has no Verilog rule; fold it into the next Dense's bias")
+def check_concat(node: Node, ins: list[Tensor], out: Tensor) -> int:
+    """The Concat axis the backends build (any axis of the non-batch shape), as a non-negative index."""
+    return concat_axis(node, out)

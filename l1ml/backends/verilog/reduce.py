@@ -1,0 +1,68 @@
+"""Render a ReduceSum node as its own module: one ``l1ml_adder_tree`` per output element.
+
+The summed elements of each output are wires into its tree (``elementwise.reduce_groups``); unsigned
+codes get a zero sign bit before the (signed) tree. A mean over 2**k values is the same sum on a grid
+2**k finer, so its codes are the plain sums. The trees are pipelined like a Dense layer's sums
+(``elementwise.reduce_plan``): long sums get registers under ``clock_ns`` or ``pipeline_stages``.
+"""
+
+from __future__ import annotations
+
+from l1ml.backends.verilog.dense import DenseModule, balance_tree
+from l1ml.backends.verilog.elementwise import reduce_groups, reduce_plan, reduce_term_width
+from l1ml.backends.verilog.emitter import Emitter, literal, tag
+from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
+from l1ml.backends.verilog.primitives import Primitive
+from l1ml.errors import NodeError
+from l1ml.ir.graph import Node, Tensor
+from l1ml.passes.infer_types import reduce_count
+
+
+def render_reduce_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineConfig,
+                      delay_in_ns: float) -> DenseModule:
+    """The module text (ports clk, x, y) and its latency."""
+    n, shift = reduce_count(node, x)
+    if out.type.frac != x.type.frac + shift:
+        raise NodeError(node, f"ReduceSum output frac {out.type.frac} is not its input's {x.type.frac} + {shift}; "
+                        "re-run the l1ml passes on this graph")
+    groups = reduce_groups(node, x)
+    xw, yw, in_w = x.type.width, out.type.width, reduce_term_width(x.type)
+    plan = reduce_plan(n, cfg, delay_in_ns)
+    used = {Primitive.ADDER_TREE}
+    provenance = tag(node)
+    e = Emitter()
+    e.comment(f"{provenance}: ReduceSum over axes {tuple(node.attrs.axes)} of {x.shape}: {len(groups)} sums of "
+              f"{n} values")
+    e.comment(f"x: {x.size} x {x.type}; y: {out.size} x {out.type}; latency {plan.latency} cycle(s)")
+    e.line(f"module {module} (")
+    with e.indent():
+        e.line("input  wire clk,")
+        e.line(f"input  wire [{x.size * xw - 1}:0] x,")
+        e.line(f"output wire [{out.size * yw - 1}:0] y")
+    e.line(");")
+    with e.indent():
+        xin = "x"
+        if plan.input_reg:
+            xin = "x_r"
+            e.line(f"wire [{x.size * xw - 1}:0] x_r;")
+            e.instance("l1ml_delay", "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
+                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
+            used.add(Primitive.DELAY)
+        mask, extra = split_tree_mask(plan.reg_mask, n)
+        for k, members in enumerate(groups):
+            terms = [f"{xin}[{int(i) * xw} +: {xw}]" for i in members]
+            if not x.type.signed:
+                terms = [f"{{1'b0, {t}}}" for t in terms]
+            s_wire = f"s_{k}"
+            e.line(f"wire [{yw - 1}:0] {s_wire};")
+            e.line(f"l1ml_adder_tree #(.N({n}), .IN_W({in_w}), .OUT_W({yw}), .REG_MASK({literal(mask, 32)})) "
+                   f"u_{s_wire} (.clk(clk), .terms({{{', '.join(reversed(terms))}}}), .sum({s_wire}));  "
+                   f"// {provenance}: y[{k}] = sum of x{_members(members)}")
+            balance_tree(e, s_wire, f"y[{k * yw} +: {yw}]", yw, extra, f"{provenance}: y[{k}]", used)
+    e.line("endmodule")
+    return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
+
+
+def _members(members) -> str:
+    idx = [int(i) for i in members]
+    return str(idx) if len(idx) <= 8 else f"[{idx[0]}, {idx[1]}, ..., {idx[-1]}] ({len(idx)} elements)"
