@@ -133,15 +133,20 @@ def _toy_dataset(n_bkg: int = 600, n_sig: int = 150, seed: int = 0):
     return L1Dataset(np.concatenate(parts), sample.astype(np.int64))
 
 
-def test_training_on_a_tiny_sample_separates_a_constructed_anomaly(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def toy_trained(tmp_path_factory):
     import torch
 
     from l1ml.train.anomaly import AnomalyConfig, train_anomaly
 
     torch.set_num_threads(1)
     cfg = AnomalyConfig(encoder=(16,), latent=4, decoder=8, max_epochs=25, qat_epochs=6, lr=1e-2)
-    out = tmp_path / "ae"
-    res = train_anomaly(cfg, out, dataset=_toy_dataset(), qonnx_events=40)
+    out = tmp_path_factory.mktemp("anomaly") / "ae"
+    return out, train_anomaly(cfg, out, dataset=_toy_dataset(), qonnx_events=40)
+
+
+def test_training_on_a_tiny_sample_separates_a_constructed_anomaly(toy_trained) -> None:
+    out, res = toy_trained
     for f in ("model.onnx", "float_model.pt", "training.json", "scores.png", "roc.png", "all_inputs.npy"):
         assert (out / f).exists(), f
     doc = json.loads((out / "training.json").read_text())
@@ -154,3 +159,18 @@ def test_training_on_a_tiny_sample_separates_a_constructed_anomaly(tmp_path) -> 
         assert all(a["background_above"] <= a["rate_khz"] / 40_000 * 240 for a in at)
     assert doc["qonnx_vs_brevitas"] == {**doc["qonnx_vs_brevitas"], "events": 40, "mismatches": 0}
     assert res["brevitas_vs_emulator"]["mismatches"] == 0, res["brevitas_vs_emulator"]
+
+
+@pytest.mark.slow
+def test_trained_autoencoder_compiles_and_is_bit_exact_in_hls_and_rtl(toy_trained, tmp_path) -> None:
+    from l1ml.backends.emulate import to_ir_layout
+    from l1ml.compile import CompileOptions, compile_model
+    from l1ml.ir.graph import Graph
+    from l1ml.verify.levels import Level, run_levels
+
+    out, _ = toy_trained
+    compile_model(out / "model.onnx", tmp_path / "c", CompileOptions())
+    g = Graph.load(tmp_path / "c" / "model.l1ml.json")
+    events = to_ir_layout(g, np.load(out / "all_inputs.npy"))
+    results = run_levels(tmp_path / "c", [Level.QONNX, Level.HLS, Level.RTL], 300, data=events)
+    assert [(r.level, r.vectors, r.mismatches) for r in results] == [(lv, 300, 0) for lv in ("qonnx", "hls", "rtl")]
