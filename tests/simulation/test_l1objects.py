@@ -12,6 +12,7 @@ from l1ml.simulation.l1objects import (
     N_FEATURES,
     SAMPLE_NAMES,
     L1Config,
+    L1Dataset,
     PileupLibrary,
     event_features,
     simulate_l1objects,
@@ -121,7 +122,7 @@ def test_pileup_library_rotates_and_numbers_interactions() -> None:
 
 
 @pytest.fixture(scope="module")
-def small() -> np.ndarray:
+def small() -> L1Dataset:
     cfg = L1Config(pileup=20.0, pileup_library=30)
     return simulate_l1objects({"zerobias": 30, "wprime_lnu": 20}, seed=7, cfg=cfg, workers=1, progress=False)
 
