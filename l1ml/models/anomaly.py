@@ -43,9 +43,11 @@ class AEShape:
 
 def scale_features(x: np.ndarray) -> np.ndarray:
     """The model's input from raw features (pT [GeV], eta, phi per object, ``FEATURE_NAMES`` order):
-    pT -> log2(1 + pT) / 4 (0 .. 2.75 for 0 .. 2 TeV), eta -> eta / 4, phi -> phi / 4: all within +-4, so
-    the 10-bit signed fixed-point input (7 fractional bits once calibrated) holds them without
-    saturating. Padding zeros stay zero. In the trigger this is a lookup on the hardware pT word."""
+    pT -> log2(1 + pT) / 4, eta -> eta / 4, phi -> phi / 4: all within +-4 (pT below 65 TeV), so a 10-bit
+    signed fixed-point input holds them. Padding zeros stay zero. The input quantizer calibrates its
+    power-of-two range on the background (+-2 with 8 fractional bits in the demo model), so harder
+    objects (pT above 255 GeV there) read as its top code, identically at every level. In the trigger
+    this is a lookup on the hardware pT word."""
     x = np.asarray(x, np.float64)
     out = x / 4.0
     out[:, 0::3] = np.log2(1.0 + np.maximum(x[:, 0::3], 0.0)) / 4.0
