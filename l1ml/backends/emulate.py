@@ -18,6 +18,7 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import code_dtype, quantize_input, requantize
+from l1ml.ir.types import aligned_range
 from l1ml.passes.infer_types import clip_codes, conv_weight_matrix, dense_terms, pool_shift
 
 CHUNK = 4096  # events per block: keeps each layer's activations in cache
@@ -141,14 +142,31 @@ class Emulator(Interpreter[np.ndarray]):
         return [terms[0] + terms[1]]
 
     def _aligned(self, ins: list[Tensor], v: list[np.ndarray], out) -> list[np.ndarray]:
-        """Each operand's codes on the output's grid, in the output's dtype (exact: the type holds them)."""
+        """Each operand's codes on the output's grid, in the output's dtype.
+
+        Exact for Sub (every operand's aligned range lies inside the result's). For Max, Min and Clip an
+        operand may reach beyond the result's range (it loses the comparison there): in float32/float64
+        such values round, but rounding is monotone and every value inside the result's range is exact,
+        so the comparison still picks the exact result; in int64 an operand whose aligned range passes
+        63 bits is carried as Python integers (``_narrowed`` brings the result back)."""
         dt = code_dtype(out.width)
         terms = []
         for t, x in zip(ins, v, strict=True):
-            x = np.asarray(x).astype(dt)
             s = out.frac - t.type.frac
-            terms.append(x << s if dt == np.int64 else x * dt(2.0**s))
+            x = np.asarray(x)
+            if dt != np.int64:
+                # ldexp, not x * 2.0**s: 2**s may exceed the dtype's range, where the product 0 * inf is NaN
+                terms.append(np.ldexp(x.astype(dt), s).astype(dt, copy=False))
+            elif max(map(abs, aligned_range(t.type, out.frac))) >= 2**62:
+                terms.append(x.astype(np.int64).astype(object) << s)
+            else:
+                terms.append(x.astype(np.int64) << s)
         return terms
+
+    @staticmethod
+    def _narrowed(y: np.ndarray, out) -> np.ndarray:
+        """A Max/Min/Clip result (inside the output type's range by its type rule) in the output's dtype."""
+        return y.astype(np.int64) if y.dtype == object else y.astype(code_dtype(out.width), copy=False)
 
     @rule(Op.SUB)
     def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
@@ -165,21 +183,29 @@ class Emulator(Interpreter[np.ndarray]):
 
     @rule(Op.MAX)
     def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
-        # on the finer grid both operands' codes are exact; the output type holds the larger of each pair
         a, b = self._aligned(ins, v, outs[0].type)
-        return [np.maximum(a, b)]
+        return [self._narrowed(np.maximum(a, b), outs[0].type)]
 
     @rule(Op.MIN)
     def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
         a, b = self._aligned(ins, v, outs[0].type)
-        return [np.minimum(a, b)]
+        return [self._narrowed(np.minimum(a, b), outs[0].type)]
 
     @rule(Op.CLIP)
     def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
         out = outs[0].type
         frac, lo, hi = clip_codes(node, ins[0].type)
         (x,) = self._aligned(ins[:1], v[:1], out)
-        return [np.clip(x, lo, hi)]
+        # a bound beyond x's range never acts and may pass 63 bits: dropped. A bound that can act lies
+        # inside the result's range (the type rule), so it fits the result's dtype
+        xlo, xhi = aligned_range(ins[0].type, frac)
+        lo = None if lo is None or lo <= xlo else lo
+        hi = None if hi is None or hi >= xhi else hi
+        if lo is not None:
+            x = np.maximum(x, lo)
+        if hi is not None:
+            x = np.minimum(x, hi)
+        return [self._narrowed(x, out)]
 
     @rule(Op.REDUCE_SUM)
     def reduce_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
