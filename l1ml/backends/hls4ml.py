@@ -409,9 +409,12 @@ class HLSLowering(Interpreter[str]):
         return self.emit(node, layer, {"result": ap_type(outs[0].type)})
 
     def concat_axis(self, node: Node, ins: list[Tensor], out: Tensor, v: list[str]) -> str:
-        """A concatenation along any axis (L1MLConcatAxis); more than four inputs in nested groups of four,
-        each group's result in its own exact ``concat_type`` (the final type holds all of them)."""
+        """A concatenation along any axis (L1MLConcatAxis), constant parts as weights in their exact types
+        (neighbouring constants joined first, exactly, in their ``concat_type``); more than four parts in
+        nested groups of four, each group's result in its own exact ``concat_type`` (the final type holds
+        all of them)."""
         axis = node.attrs.axis
+        ins, v = joined_constants(ins, v, axis)
         while len(ins) > MAX_CONCAT_INPUTS:
             group, ins, gv, v = ins[:MAX_CONCAT_INPUTS], ins[MAX_CONCAT_INPUTS:], v[:MAX_CONCAT_INPUTS], v[MAX_CONCAT_INPUTS:]
             shape = list(group[0].shape)
@@ -419,9 +422,21 @@ class HLSLowering(Interpreter[str]):
             part = Tensor(f"{node.name}_part", tuple(shape), concat_type([t.type for t in group]))
             ins, v = [part, *ins], [self.concat_axis(node, group, part, gv), *v]
         n_rows, feats = concat_view([t.shape for t in ins], axis)
-        layer = {"class_name": "L1MLConcatAxis", "inputs": list(v), "shape": list(out.shape),
-                 "n_rows": n_rows, "feats": feats}
-        return self.emit(node, layer, {"result": ap_type(out.type)})[0]
+        layer = {"class_name": "L1MLConcatAxis", "inputs": [], "shape": list(out.shape), "n_rows": n_rows,
+                 "feats": feats, "parts": [], "n_consts": 0}
+        prec = {"result": ap_type(out.type)}
+        for t, value in zip(ins, v, strict=True):
+            if t.is_const:
+                k = layer["n_consts"]
+                layer["parts"].append(-1 - k)
+                layer[f"const{k}_data"] = to_real(t.data, t.type).ravel()
+                prec[f"const{k}"] = ap_type(t.type.plain())
+                layer["n_consts"] += 1
+            else:
+                if value not in layer["inputs"]:
+                    layer["inputs"].append(value)
+                layer["parts"].append(layer["inputs"].index(value))
+        return self.emit(node, layer, prec)[0]
 
     @rule(Op.GATHER)
     def gather(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
@@ -438,14 +453,13 @@ class HLSLowering(Interpreter[str]):
     @rule(Op.CONCAT)
     def concat(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
         out = outs[0]
-        if any(t.is_const for t in ins):
-            raise NodeError(node, "a Concat with a constant input is not lowered to hls4ml; concatenate computed "
-                            "tensors only (add the constant with an Add after a zero-padded layer, or export it as "
-                            "a bias)")
+        if all(t.is_const for t in ins):
+            raise NodeError(node, "every input is a constant; fold the result into a constant in the model")
         if len(ins) == 1:
             return [v[0]]  # the output type is the input's
         if not any(t.name in self.gathered for t in ins) and (len(out.shape) != 2 or node.attrs.axis != 1
-                                                               or len(ins) > MAX_CONCAT_INPUTS):
+                                                               or len(ins) > MAX_CONCAT_INPUTS
+                                                               or any(t.is_const for t in ins)):
             return [self.concat_axis(node, ins, out, v)]
         if len(out.shape) != 2 or node.attrs.axis != 1:
             raise NodeError(node, "a Concat of gathered rows is lowered to hls4ml only along the last axis of "
@@ -477,6 +491,25 @@ class HLSLowering(Interpreter[str]):
                  "n_segments": node.attrs.n_segments, "n_feat": x.shape[1], "degree": degree, "rows": rows}
         # the output type is exact for `degree` terms: the accumulator never overflows
         return self.emit(node, layer, {"accum": ap_type(out.type), "result": ap_type(out.type)})
+
+
+def joined_constants(ins: list[Tensor], v: list[str], axis: int) -> tuple[list[Tensor], list[str]]:
+    """Neighbouring constant inputs of a concatenation along ``axis`` joined into one constant, its codes on
+    their common grid (``concat_type``: exact), so that every group of parts reads a computed tensor."""
+    out_t: list[Tensor] = []
+    out_v: list[str] = []
+    for t, value in zip(ins, v, strict=True):
+        if t.is_const and out_t and out_t[-1].is_const:
+            prev = out_t[-1]
+            ty = concat_type([prev.type, t.type])
+            data = np.concatenate([prev.data.astype(np.int64) << (ty.frac - prev.type.frac),
+                                   t.data.astype(np.int64) << (ty.frac - t.type.frac)], axis=axis)
+            out_t[-1] = Tensor(f"{prev.name}_{t.name}", data.shape, ty, data)
+            out_v[-1] = out_t[-1].name
+        else:
+            out_t.append(t)
+            out_v.append(value)
+    return out_t, out_v
 
 
 def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = "xcvu13p-flga2577-2-e",

@@ -167,14 +167,19 @@ def register() -> None:
             self.add_output_variable(list(self.attributes["shape"]) or [1])
 
     class L1MLConcatAxis(Layer):
-        """A concatenation along any axis (``concat_view``) through l1ml_concatN. The output type has the
-        finest LSB and the union of the input ranges (``concat_type``), so each input converts exactly."""
+        """A concatenation along any axis (``concat_view``) through l1ml_concatN; ``parts`` names each part's
+        source: k >= 0 the k-th input, -1 - j the j-th constant, a weight variable in its exact type. The
+        output type has the finest LSB and the union of the parts' ranges (``concat_type``), so each part
+        converts exactly."""
 
         _expected_attributes = [Attribute("n_rows"), Attribute("feats", value_type=list),
+                                Attribute("parts", value_type=list), Attribute("n_consts"),
                                 Attribute("shape", value_type=list)]
 
         def initialize(self) -> None:
             self.add_output_variable(list(self.attributes["shape"]) or [1])
+            for j in range(self.attributes["n_consts"]):
+                self.add_weights_variable(name=f"const{j}", var_name=f"c{{index}}_{j}", data=f"const{j}")
 
     def in_var(node, k: int):
         return node.get_input_variable(node.inputs[k])
@@ -305,7 +310,7 @@ def register() -> None:
 
         def format(self, node) -> str:
             out = node.get_output_variable()
-            xs = [in_var(node, k) for k in range(len(node.inputs))]
+            xs = [in_var(node, k) if k >= 0 else node.get_weights(f"const{-1 - k}") for k in node.get_attr("parts")]
             types = ", ".join([x.type.name for x in xs] + [out.type.name, f"config{node.index}"]
                               + [str(f) for f in node.get_attr("feats")])
             args = ", ".join([x.name for x in xs] + [out.name])

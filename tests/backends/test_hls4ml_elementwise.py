@@ -5,6 +5,9 @@ vectors that include every input's extreme codes (the saturation corners) and si
 from __future__ import annotations
 
 import ctypes
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -104,10 +107,9 @@ S4 = FixedType(True, 4, 0)
 S7 = FixedType(True, 7, 5, Rounding.HALF_EVEN, Overflow.SAT)  # an input quantizer's type
 
 
-def elementwise_graph() -> Graph:
+def elementwise_ops(b: Builder) -> list[str]:
     """Every binary op with equal shapes (hls4ml's Merge), per-row broadcasting (L1MLBinary), a broadcast
     row vector, a constant on either side; -x, |x|, x * x, Clip; ReduceSum and a mean; Slice."""
-    b = Builder("elementwise")
     a, u, r, v = b.input("a", (3, 4), S6), b.input("u", (3, 4), U5), b.input("r", (3, 1), S4), b.input("v", (1, 4), S7)
     c = b.const("c", [[-16, 15, 0, 7]], FixedType(True, 5, 3))  # (1, 4) with both extremes
     k = b.const("k", -3, FixedType(True, 3, -1))  # a scalar -6 on a coarse grid
@@ -140,13 +142,12 @@ def elementwise_graph() -> Graph:
         b.op(Op.SLICE, [a], (3, 2), SliceAttrs(1, 1, 4, 2)),
         b.op(Op.SLICE, [u], (1, 4), SliceAttrs(0, 2, 3)),
     ]
-    return b.build(outs)
+    return outs
 
 
-def concat_graph() -> Graph:
+def concat_ops(b: Builder) -> list[str]:
     """Concatenations along every axis of 3-D tensors, of 1-D tensors (five inputs: nested groups) and of
-    inputs on different grids, signed and unsigned, some read by other layers too."""
-    b = Builder("concat")
+    inputs on different grids, signed and unsigned, some read by other layers too, some constant."""
     t = b.input("t", (2, 3, 2), S6)
     w = b.input("w", (2, 1, 2), U5)
     x, y = b.input("x", (3,), S4), b.input("y", (2,), S7)
@@ -157,15 +158,18 @@ def concat_graph() -> Graph:
         b.op(Op.CONCAT, [t, b.op(Op.ABS, [t], (2, 3, 2))], (2, 3, 4), ConcatAttrs(2)),
         b.op(Op.CONCAT, [x, y, z, y, x], (13,), ConcatAttrs(0)),
         b.op(Op.RESHAPE, [b.op(Op.CONCAT, [w, w], (2, 2, 2), ConcatAttrs(1))], (8,), ReshapeAttrs((8,))),
+        # constant parts, in their own types: weights of the layer; neighbouring ones joined first
+        b.op(Op.CONCAT, [b.const("k3", [[[-9, 8]], [[3, 0]]], FixedType(True, 5, 1)), t], (2, 4, 2), ConcatAttrs(1)),
+        b.op(Op.CONCAT, [x, b.const("k4", [5, -1], FixedType(True, 4, 4)), y, b.const("k5", [7], FixedType(False, 3, -2)),
+                         b.const("k6", [1, 2, 3], S4), z], (14,), ConcatAttrs(0)),
     ]
-    return b.build(outs)
+    return outs
 
 
-def autoencoder_graph() -> Graph:
+def autoencoder_ops(b: Builder) -> list[str]:
     """An autoencoder's anomaly score: sum over features of (x - y)^2 with y the decoder's (Dense) output on
     another grid; also the mean over the features (a finer grid) and a weighted sum (x - y)^2 * w."""
     rng = np.random.default_rng(5)
-    b = Builder("autoencoder")
     x = b.input("x", (8,), S7)
     w1 = rng.integers(-32, 32, size=(8, 4))
     w1[0] = [-32, 31, -32, 31]  # the weights' extremes too
@@ -178,11 +182,11 @@ def autoencoder_graph() -> Graph:
     d = b.op(Op.SUB, [x, y], (8,))
     sq = b.op(Op.MUL, [d, d], (8,))
     weights = b.const("fw", [1, 2, 3, 0, 7, 1, 1, 4], FixedType(False, 3, 2))
-    return b.build([
+    return [
         b.op(Op.REDUCE_SUM, [sq], (), ReduceAttrs((0,), False), name="score"),
         b.op(Op.REDUCE_SUM, [sq], (1,), ReduceAttrs((0,), True, mean=True), name="mean_score"),
         b.op(Op.REDUCE_SUM, [b.op(Op.MUL, [sq, weights], (8,))], (1,), ReduceAttrs((0,), True), name="weighted"),
-    ])
+    ]
 
 
 def random_type(rng: np.random.Generator) -> FixedType:
@@ -194,9 +198,13 @@ def random_type(rng: np.random.Generator) -> FixedType:
 
 
 def random_graph(seed: int) -> Graph:
+    b = Builder(f"random{seed}")
+    return b.build(random_ops(b, seed))
+
+
+def random_ops(b: Builder, seed: int) -> list[str]:
     """Every op on operands of random types (``random_type``), random constants and random clip bounds."""
     rng = np.random.default_rng(seed)
-    b = Builder(f"random{seed}")
     x = [b.input(f"x{k}", (2, 3), random_type(rng)) for k in range(6)]
     col = b.input("col", (2, 1), random_type(rng))
 
@@ -231,47 +239,41 @@ def random_graph(seed: int) -> Graph:
              b.op(Op.SLICE, [pick()], (2, 2), SliceAttrs(1, 0, 3, 2)),
              b.op(Op.CONCAT, [*two(), col], (2, 7), ConcatAttrs(1)),
              b.op(Op.CONCAT, two(), (4, 3), ConcatAttrs(0))]
-    return b.build(outs)
+    return outs
 
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
+    """Two projects (a g++ build each is the slow part): every op and concatenation; the autoencoder score
+    beside every op on random types."""
     d = tmp_path_factory.mktemp("elementwise")
+    ops, mixed = Builder("ops"), Builder("mixed")
     out = {}
-    for g in (elementwise_graph(), concat_graph(), autoencoder_graph(), random_graph(0)):
+    for g in (ops.build(elementwise_ops(ops) + concat_ops(ops)),
+              mixed.build(autoencoder_ops(mixed) + random_ops(mixed, 0))):
         build_hls_model(g, d / g.name).write()
         out[g.name] = (g, d / g.name)
     return out
 
 
-def test_every_elementwise_op_equals_the_emulator(projects):
-    g, prj = projects["elementwise"]
+def test_every_elementwise_op_and_concatenation_equals_the_emulator(projects):
+    g, prj = projects["ops"]
     expected = assert_csim_equals_emulator(g, prj, 3000, seed=1)
     src = (prj / "firmware/myproject.cpp").read_text()
     for fn in ("nnet::subtract<", "nnet::add<", "nnet::multiply<", "nnet::maximum<", "l1ml_binary<",
                "l1ml_binary_const<", "l1ml_unary<", "l1ml_reduce_sum<", "l1ml_gather<"):
         assert fn in src, fn
+    assert "l1ml_concat4<" in src and "l1ml_concat2<" in src  # five inputs: a group of four, then one more
+    assert "_const1_t" in src and "_const2_t" not in src  # k5 and k6 joined into one constant part
     assert len(np.unique(expected["sub0"].reshape(3000, -1), axis=0)) > 2000  # the outputs vary
 
 
-def test_every_concatenation_equals_the_emulator(projects):
-    g, prj = projects["concat"]
-    assert_csim_equals_emulator(g, prj, 2000, seed=2)
-    src = (prj / "firmware/myproject.cpp").read_text()
-    assert "l1ml_concat4<" in src and "l1ml_concat2<" in src  # five inputs: a group of four, then one more
-
-
-def test_autoencoder_score_equals_the_emulator(projects):
-    g, prj = projects["autoencoder"]
+def test_autoencoder_score_and_random_types_equal_the_emulator(projects):
+    g, prj = projects["mixed"]
     expected = assert_csim_equals_emulator(g, prj, 3000, seed=3)
     assert g.t("score").type.frac == 2 * g.t("x").type.frac and not g.t("score").type.signed
     assert g.t("mean_score").type.frac == g.t("score").type.frac + 3  # / 8: three bits finer
     assert len(np.unique(expected["score"])) > 1000
-
-
-def test_random_types_equal_the_emulator(projects):
-    g, prj = projects["random0"]
-    assert_csim_equals_emulator(g, prj, 2000, seed=4)
 
 
 @pytest.mark.slow
@@ -307,3 +309,116 @@ def test_both_operands_constant_is_refused_by_name(tmp_path):
     g = b.build([b.op(Op.ADD, [x, s], (2,))])
     with pytest.raises(NodeError, match="both_const.*both operands are constants"):
         build_hls_model(g, tmp_path / "p")
+
+
+def autoencoder_model(path, seed: int = 0):
+    """A Brevitas autoencoder exported to QONNX: 8 inputs -> 4 -> 8, score = sum over features of (x - y)^2
+    (ONNX Sub, Mul(d, d), ReduceSum)."""
+    import torch
+    from brevitas.export import export_qonnx
+    from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import (
+        Int8ActPerTensorFixedPoint,
+        Int8BiasPerTensorFixedPointInternalScaling,
+        Int8WeightPerTensorFixedPoint,
+        Uint8ActPerTensorFixedPoint,
+    )
+    from torch import nn
+
+    torch.manual_seed(seed)
+    lin = dict(weight_quant=Int8WeightPerTensorFixedPoint,
+               bias_quant=Int8BiasPerTensorFixedPointInternalScaling.let(bit_width=12))
+
+    class Autoencoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint)
+            self.enc = QuantLinear(8, 4, **lin)
+            self.relu = QuantReLU(act_quant=Uint8ActPerTensorFixedPoint.let(bit_width=6))
+            self.dec = QuantLinear(4, 8, **lin)
+            self.out = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint)
+
+        def forward(self, x):
+            x = self.inp(x)
+            d = x - self.out(self.dec(self.relu(self.enc(x))))
+            return (d * d).sum(dim=1, keepdim=True)
+
+    m = Autoencoder()
+    m.train()
+    with torch.no_grad():  # calibrate the activation scales
+        for _ in range(20):
+            m(torch.randn(64, 8) * 2)
+    m.eval()
+    export_qonnx(m, torch.zeros(1, 8), str(path))
+    return path
+
+
+def l1ml(*args):
+    return subprocess.run([sys.executable, "-c", "from l1ml.cli import main; main()", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_qonnx_autoencoder_score_compiles_and_verifies_at_hls(tmp_path):
+    import onnx
+
+    model = autoencoder_model(tmp_path / "ae.onnx")
+    assert {"Sub", "Mul", "ReduceSum"} <= {n.op_type for n in onnx.load(str(model)).graph.node}
+    r = l1ml("compile", model, "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    src = (tmp_path / "out/hls/firmware/myproject.cpp").read_text()
+    assert "nnet::subtract<" in src and "nnet::l1ml_unary<" in src and "nnet::l1ml_reduce_sum<" in src
+    r = l1ml("verify", tmp_path / "out", "--levels", "hls", "--vectors", "2000")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "hls: 2000 vectors, 0 mismatches" in r.stdout
+    assert json.loads((tmp_path / "out/verify.json").read_text())["passed"]
+
+
+def mixed_model(path, seed: int = 1):
+    """A Brevitas model with Sub, Abs, Max, Min, Neg, Clip, Slice (with a step), Mul by a float constant,
+    ReduceMean, ReduceSum, Sub of a constant and a Concat of six parts, exported to QONNX."""
+    import torch
+    from brevitas.export import export_qonnx
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import (
+        Int8ActPerTensorFixedPoint,
+        Int8BiasPerTensorFixedPointInternalScaling,
+        Int8WeightPerTensorFixedPoint,
+    )
+    from torch import nn
+
+    torch.manual_seed(seed)
+
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint)
+            self.fc = QuantLinear(8, 8, weight_quant=Int8WeightPerTensorFixedPoint,
+                                  bias_quant=Int8BiasPerTensorFixedPointInternalScaling.let(bit_width=12))
+            self.q = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint.let(bit_width=6))
+
+        def forward(self, x):
+            x = self.inp(x)
+            y = self.q(self.fc(x))
+            a = torch.abs(x - y)
+            m = torch.maximum(x, y)
+            c = torch.clamp(-y, -0.5, 0.75)
+            return torch.cat([a[:, 0:4] * 0.5, m, c[:, ::2], a.mean(dim=1, keepdim=True) - 1.0,
+                              y.sum(dim=1, keepdim=True), torch.minimum(m, c)[:, 6:8]], dim=1)
+
+    m = Mixed()
+    m.train()
+    with torch.no_grad():
+        for _ in range(20):
+            m(torch.randn(64, 8) * 2)
+    m.eval()
+    export_qonnx(m, torch.zeros(1, 8), str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_qonnx_model_mixing_every_op_verifies_at_qonnx_and_hls(tmp_path):
+    r = l1ml("compile", mixed_model(tmp_path / "mixed.onnx"), "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    r = l1ml("verify", tmp_path / "out", "--levels", "qonnx,hls", "--vectors", "3000")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "qonnx: 3000 vectors, 0 mismatches" in r.stdout and "hls: 3000 vectors, 0 mismatches" in r.stdout
