@@ -13,6 +13,7 @@ from l1ml.backends.verilog.elementwise import (
     MulKind,
     broadcast_index,
     clip_bound_width,
+    clip_bounds,
     const_codes,
     const_mult_ns,
     mul_kind,
@@ -43,7 +44,7 @@ from l1ml.estimate.verilog_cost import (
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import Op
 from l1ml.ir.types import FixedType, aligned_range
-from l1ml.passes.infer_types import clip_codes, reduce_count
+from l1ml.passes.infer_types import reduce_count
 
 
 def aligned(model: VerilogCost, ins: list[Tensor], v: list[Val], res: Resources) -> tuple[int, float]:
@@ -146,7 +147,7 @@ def one_operand(model: VerilogCost, node: Node, ins: list[Tensor], outs: list[Te
     x, xt, out = v[0], ins[0].type, outs[0].type
     per = Resources()
     if node.op is Op.CLIP:
-        frac, lo, hi = clip_codes(node, xt)
+        frac, lo, hi = clip_bounds(node, xt)
         xlo, xhi = aligned_range(xt, frac)
         bounds = [b for b in (lo, hi) if b is not None]
         cw = max(signed_width(xlo, xhi), clip_bound_width(lo, hi))
@@ -154,8 +155,12 @@ def one_operand(model: VerilogCost, node: Node, ins: list[Tensor], outs: list[Te
             compare_select(per, cw, out.width, model)
         detail = f"{len(bounds)} compare(s) and select(s) per element"
     else:
-        _add(per, Word.constant(0), Word(xt.min_code, xt.max_code), out.width, model.k, subtract=True)
-        if node.op is Op.ABS and xt.signed:
+        if node.op is Op.NEG or xt.signed:  # |x| of unsigned codes is x itself: wiring
+            # a negation: an inverter per input bit into a carry chain (Yosys synth_xilinx: 8 LUTs for 8 bits)
+            per.lut += model.k.adder_lut * xt.width
+            per.carry4 += carry_cells(out.width, 4)
+            per.carry8 += carry_cells(out.width, 8)
+        if node.op is Op.ABS and xt.signed:  # and the select (Yosys: 15 LUTs for an 8-bit |x|)
             per.lut += model.k.relu_lut_per_bit * out.width
         detail = "a negation" + (" and a select" if node.op is Op.ABS else "") + " per element"
     model.row(node, 0, per.scaled(x.n), detail)

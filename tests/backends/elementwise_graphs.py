@@ -67,6 +67,7 @@ def arith_graph() -> Graph:
         b.node(Op.CLIP, [a], ClipAttrs(-1.25, 0.625)),
         b.node(Op.CLIP, [u], ClipAttrs(3.0, None)),
         b.node(Op.CLIP, [a], ClipAttrs(None, -0.5)),
+        b.node(Op.CLIP, [u], ClipAttrs(-1e30, 3 * 2.0**-20)),  # a bound that never acts, one on a fine grid
         b.node(Op.MUL, [a, u]),
         b.node(Op.MUL, [u, s], shape=(4,)),
         b.node(Op.MUL, [a, a]),
@@ -120,15 +121,22 @@ def autoencoder_graph(seed: int = 0) -> Graph:
     return b.graph("autoencoder", [score, "yq"])
 
 
+MAX_COMBOS = 600
+
+
 def corner_codes(g: Graph, n_random: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Every combination of the extreme codes (min, max, 0, -1, +1) of the inputs, each input's elements all
-    set alike and then each element alone, followed by ``n_random`` uniformly random code vectors."""
+    """Every combination of the extreme codes (min, max, 0, -1, +1) of the inputs (up to ``MAX_COMBOS`` of
+    them), each input's elements all set alike, then each element alone at each extreme code over random
+    others, followed by ``n_random`` uniformly random code vectors."""
     rng = np.random.default_rng(seed)
     special = {}
     for name in g.inputs:
         ty = g.t(name).type
         special[name] = sorted({c for c in (ty.min_code, ty.max_code, 0, -1, 1) if ty.min_code <= c <= ty.max_code})
     combos = list(itertools.product(*(special[n] for n in g.inputs)))
+    if len(combos) > MAX_COMBOS:  # many inputs: the all-minimum and all-maximum corners and a random sample
+        keep = rng.choice(np.arange(1, len(combos) - 1), MAX_COMBOS - 2, replace=False)
+        combos = [combos[0], *(combos[int(k)] for k in sorted(keep)), combos[-1]]
     out: dict[str, list[np.ndarray]] = {n: [] for n in g.inputs}
     for combo in combos:
         for name, c in zip(g.inputs, combo, strict=True):

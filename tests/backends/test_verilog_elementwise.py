@@ -9,7 +9,12 @@ generated RTL must be lint clean.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
+import onnx
 import pytest
 
 from l1ml.backends.emulate import Emulator
@@ -27,6 +32,7 @@ from tests.backends.elementwise_graphs import (
     corner_codes,
     tensor_graph,
 )
+from tests.onnx_build import Builder
 
 
 def simulate(g: Graph, tmp_path, codes: dict[str, np.ndarray], **kw) -> tuple[dict[str, np.ndarray], dict, int]:
@@ -69,7 +75,7 @@ def test_reductions_slices_and_concats_equal_the_emulator(tmp_path):
     assert_equal(got, want)
 
 
-@pytest.mark.parametrize("kw", [{}, {"pipeline_stages": 3},
+@pytest.mark.parametrize("kw", [{}, pytest.param({"pipeline_stages": 3}, marks=pytest.mark.slow),
                                 pytest.param({"clock_ns": 1.5}, marks=pytest.mark.slow),
                                 pytest.param({"reuse_factor": 2}, marks=pytest.mark.slow)])
 def test_autoencoder_score_equals_the_emulator(tmp_path, kw):
@@ -89,3 +95,49 @@ def test_a_concat_on_a_missing_axis_is_a_user_error(tmp_path):
     with pytest.raises(L1MLError, match="no such axis"):
         write_rtl(g, tmp_path / "rtl")
     assert not (tmp_path / "rtl").exists()
+
+
+def anomaly_onnx(path) -> None:
+    """A QONNX autoencoder score: x -> Dense -> ReLU -> Dense = y, score = sum of w * (x - y)**2 (Sub, Mul of
+    two tensors, Mul by a float constant, ReduceSum), power-of-two Quant nodes as Brevitas exports them."""
+    rng = np.random.default_rng(0)
+    b = Builder([1, 8])
+    xq = b.quant("x", 8, 5)
+    w1 = b.quant(b.const(rng.integers(-31, 32, (8, 4)) / 16), 6, 4)
+    h = b.quant(b.op("Relu", [b.quant(b.op("MatMul", [xq, w1]), 8, 4)]), 6, 3, signed=False)
+    w2 = b.quant(b.const(rng.integers(-31, 32, (4, 8)) / 16), 6, 4)
+    d = b.op("Sub", [xq, b.quant(b.op("MatMul", [h, w2]), 8, 5)])
+    sq = b.op("Mul", [d, d])
+    weighted = b.op("Mul", [sq, b.const(np.array([1, 2, 0.5, 0, 3, 1, 0.25, 4], np.float32))])
+    score = b.op("ReduceSum", [weighted, b.const(np.array([1], np.int64), dtype=np.int64)], keepdims=0)
+    onnx.save(b.model(score), path)
+
+
+def l1ml_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from l1ml.cli import main; main()", *map(str, args)],
+                          capture_output=True, text=True, check=False)
+
+
+def test_qonnx_anomaly_score_compiles_and_verifies_at_the_rtl_level(tmp_path):
+    anomaly_onnx(tmp_path / "ae.onnx")
+    r = l1ml_cli("compile", tmp_path / "ae.onnx", "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = l1ml_cli("verify", tmp_path / "out", "--levels", "rtl", "--vectors", "2000")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "rtl: 2000 vectors, 0 mismatches" in r.stdout
+    doc = json.loads((tmp_path / "out" / "verify.json").read_text())
+    assert doc["passed"] and doc["levels"]["rtl"]["vectors"] == 2000
+    ops = {n["op"] for n in json.loads((tmp_path / "out" / "model.l1ml.json").read_text())["nodes"]}
+    assert {"Sub", "Mul", "ReduceSum", "Dense"} <= ops
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_random_types_equal_the_emulator(tmp_path, seed):
+    """elem-hls's random graphs: every op on operands of random types (negative and beyond-width integer
+    bits, signed and unsigned), random constants and clip bounds; odd seeds with pipeline stages."""
+    from tests.backends.test_hls4ml_elementwise import random_graph
+
+    g = random_graph(seed)
+    got, want, _ = simulate(g, tmp_path, corner_codes(g, 1000, seed), **({"pipeline_stages": 2} if seed % 2 else {}))
+    assert_equal(got, want)

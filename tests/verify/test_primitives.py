@@ -161,6 +161,101 @@ def _add_parts() -> list[Part]:
     return parts
 
 
+def _nibbles(s: Stimulus, a_signed: int, b_signed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The low and high 4-bit halves of x as codes (every pair once over the 256 words)."""
+    a, b = (s.x & 15).astype(np.int64), (s.x >> 4).astype(np.int64)
+    return np.where(a_signed & (a >= 8), a - 16, a), np.where(b_signed & (b >= 8), b - 16, b)
+
+
+def _binary_parts() -> list[Part]:
+    """l1ml_sub, l1ml_minmax and l1ml_mult on every pair of 4-bit codes, signed and unsigned mixed."""
+    parts = []
+    combos = ((1, 0, 0, 2), (1, 1, 3, 0), (0, 0, 0, 0), (0, 1, 1, 1))
+    ops = {"l1ml_sub": lambda a, b: a - b, "max": np.maximum, "min": np.minimum, "l1ml_mult": lambda a, b: a * b}
+    for name, fn in ops.items():
+        for a_signed, b_signed, a_shift, b_shift in combos:
+            if name == "l1ml_mult":
+                a_shift = b_shift = 0
+            a_t, b_t = FixedType(bool(a_signed), 4, 0), FixedType(bool(b_signed), 4, 0)
+            a_r = np.arange(a_t.min_code, a_t.max_code + 1) << a_shift
+            b_r = np.arange(b_t.min_code, b_t.max_code + 1) << b_shift
+            table = fn(a_r[:, None], b_r[None, :])
+            signed, width = bits_for_range(int(table.min()), int(table.max()))
+            params: dict[str, object] = {"N": 1, "A_W": 4, "A_SIGNED": a_signed, "B_W": 4, "B_SIGNED": b_signed}
+            if name != "l1ml_mult":
+                params |= {"A_SHIFT": a_shift, "B_SHIFT": b_shift}
+            params["OUT_W"] = width
+            module = "l1ml_minmax" if name in ("max", "min") else name
+            if module == "l1ml_minmax":
+                params["MIN"] = int(name == "min")
+
+            def verilog(e: Emitter, y: str, params=params, module=module) -> None:
+                e.instance(module, f"u_{y}", params, {"a": "in_x[3:0]", "b": "in_x[7:4]", "y": y}, module)
+
+            def expect(s: Stimulus, a_signed=a_signed, b_signed=b_signed, a_shift=a_shift, b_shift=b_shift,
+                       fn=fn) -> np.ndarray:
+                a, b = _nibbles(s, a_signed, b_signed)
+                return fn(a << a_shift, b << b_shift)
+
+            parts.append(Part(module, f"{name} a_signed={a_signed} b_signed={b_signed} shifts={a_shift},{b_shift}",
+                              width, signed, 0, verilog, expect))
+    for signed_in in (0, 1):  # a square: both ports on the same word
+        def square(e: Emitter, y: str, signed_in=signed_in) -> None:
+            # (-128)**2 = 2**14 and 255**2 both fit 16 unsigned bits
+            e.instance("l1ml_mult", f"u_{y}", {"N": 1, "A_W": 8, "A_SIGNED": signed_in, "B_W": 8,
+                                               "B_SIGNED": signed_in, "OUT_W": 16}, {"a": "in_x", "b": "in_x", "y": y},
+                       "square")
+
+        def expect_sq(s: Stimulus, signed_in=signed_in) -> np.ndarray:
+            x = (s.xs if signed_in else s.x).astype(np.int64)
+            return x * x
+
+        parts.append(Part("l1ml_mult", f"square signed={signed_in}", 16, False, 0, square,
+                          expect_sq))
+    return parts
+
+
+def _unary_parts() -> list[Part]:
+    """l1ml_negate (Neg, Abs) and l1ml_clip on every 8-bit code."""
+    parts = []
+    for in_signed in (0, 1):
+        lo, hi = (-128, 127) if in_signed else (0, 255)
+        for absolute in (0, 1):
+            vals = np.arange(lo, hi + 1)
+            signed, width = bits_for_range(*((int(np.abs(vals).min()), int(np.abs(vals).max())) if absolute
+                                            else (-hi, -lo)))
+
+            def verilog(e: Emitter, y: str, in_signed=in_signed, absolute=absolute, width=width) -> None:
+                e.instance("l1ml_negate", f"u_{y}", {"N": 1, "IN_W": 8, "IN_SIGNED": in_signed, "OUT_W": width,
+                                                     "ABS": absolute}, {"x": "in_x", "y": y}, "negate")
+
+            def expect(s: Stimulus, in_signed=in_signed, absolute=absolute) -> np.ndarray:
+                x = (s.xs if in_signed else s.x).astype(np.int64)
+                return np.abs(x) if absolute else -x
+
+            parts.append(Part("l1ml_negate", f"in_signed={in_signed} abs={absolute}", width, signed, 0, verilog,
+                              expect))
+        for shift, c_lo, c_hi in ((0, -20, 90), (1, 7, None), (2, None, -3), (0, 300, 400), (1, -300, -200)):
+            clipped = np.clip(np.arange(lo, hi + 1) << shift, c_lo, c_hi)
+            signed, width = bits_for_range(int(clipped.min()), int(clipped.max()))
+            cw = signed_width(min(b for b in (c_lo, c_hi, 0) if b is not None),
+                              max(b for b in (c_lo, c_hi, 0) if b is not None))
+            params = {"N": 1, "IN_W": 8, "IN_SIGNED": in_signed, "SHIFT": shift, "OUT_W": width, "C_W": cw,
+                      "HAS_LO": int(c_lo is not None), "LO": literal(c_lo or 0, cw),
+                      "HAS_HI": int(c_hi is not None), "HI": literal(c_hi or 0, cw)}
+
+            def verilog_clip(e: Emitter, y: str, params=params) -> None:
+                e.instance("l1ml_clip", f"u_{y}", params, {"x": "in_x", "y": y}, "clip")
+
+            def expect_clip(s: Stimulus, in_signed=in_signed, shift=shift, c_lo=c_lo, c_hi=c_hi) -> np.ndarray:
+                x = (s.xs if in_signed else s.x).astype(np.int64) << shift
+                return np.clip(x, c_lo, c_hi)
+
+            parts.append(Part("l1ml_clip", f"in_signed={in_signed} shift={shift} [{c_lo}, {c_hi}]", width, signed, 0,
+                              verilog_clip, expect_clip))
+    return parts
+
+
 def _tree_parts() -> list[Part]:
     parts = []
     for n in (1, 2, 3, 5, 8, N_TERMS):
@@ -267,7 +362,7 @@ def _sequential_parts() -> list[Part]:
 
 def _all_parts() -> list[Part]:
     return (_requant_parts() + _relu_parts() + _mult_parts() + _add_parts() + _tree_parts() + _max_parts()
-            + _sequential_parts())
+            + _sequential_parts() + _binary_parts() + _unary_parts())
 
 
 def _harness(parts: list[Part], latency: int) -> str:
@@ -342,7 +437,7 @@ def test_harness_streams_every_vector_at_the_common_latency(harness):
 @pytest.mark.parametrize("primitive", [
     "l1ml_requant", "l1ml_relu", "l1ml_shift_add", "l1ml_mult_const", "l1ml_add", "l1ml_adder_tree",
     "l1ml_max_tree", "l1ml_delay", "l1ml_valid_delay", "l1ml_mux", "l1ml_rom_mult",
-    "l1ml_reuse_ctrl+l1ml_hold+l1ml_accum",
+    "l1ml_reuse_ctrl+l1ml_hold+l1ml_accum", "l1ml_sub", "l1ml_minmax", "l1ml_mult", "l1ml_negate", "l1ml_clip",
 ])
 def test_primitive_matches_python_model(harness, primitive):
     assert _check(harness, primitive) > 0

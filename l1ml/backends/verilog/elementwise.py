@@ -15,7 +15,8 @@ from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import ConcatAttrs, Op, SliceAttrs
-from l1ml.ir.types import FixedType
+from l1ml.ir.types import FixedType, aligned_range
+from l1ml.passes.infer_types import clip_codes
 
 
 class MulKind:
@@ -76,12 +77,20 @@ def node_delay_ns(op: Op, cfg: PipelineConfig, node: Node | None = None) -> floa
         return d.adder_ns + d.relu_ns  # a negation, then the select
     if op in (Op.MAX, Op.MIN):
         return d.max_ns
-    if op is Op.CLIP:
-        both = node is not None and node.attrs.lo is not None and node.attrs.hi is not None
-        return d.max_ns + (d.relu_ns if both else 0.0)  # the compares run in parallel, the selects in a row
+    if op is Op.CLIP:  # the compares run in parallel, the selects in a row
+        return d.max_ns + (d.relu_ns if node is not None and node.attrs.lo is not None and node.attrs.hi is not None
+                           else 0.0)
     if op is Op.MUL:
         return d.dsp_mult_ns
     raise ValueError(f"{op} is not an elementwise node")
+
+
+def clip_bounds(node: Node, x: FixedType) -> tuple[int, int | None, int | None]:
+    """Clip's grid and the bounds (codes on it) that can act on ``x``: a bound beyond x's range never does
+    and is left out, so that a huge bound costs no comparator (the emulator drops it too)."""
+    frac, lo, hi = clip_codes(node, x)
+    xlo, xhi = aligned_range(x, frac)
+    return frac, None if lo is None or lo <= xlo else lo, None if hi is None or hi >= xhi else hi
 
 
 def clip_bound_width(lo: int | None, hi: int | None) -> int:
@@ -133,6 +142,6 @@ def reduce_term_width(x: FixedType) -> int:
     return x.width + (0 if x.signed else 1)
 
 
-__all__ = ["MulKind", "broadcast_index", "clip_bound_width", "concat_axis", "concat_index", "const_codes",
+__all__ = ["MulKind", "broadcast_index", "clip_bound_width", "clip_bounds", "concat_axis", "concat_index", "const_codes",
            "const_mult_ns", "mul_kind", "node_delay_ns", "reduce_groups", "reduce_plan", "reduce_term_width",
            "slice_index"]

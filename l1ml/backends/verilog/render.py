@@ -19,6 +19,7 @@ from l1ml.backends.verilog.elementwise import (
     MulKind,
     broadcast_index,
     clip_bound_width,
+    clip_bounds,
     concat_axis,
     concat_index,
     const_codes,
@@ -38,7 +39,6 @@ from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op, TransposeAttrs
 from l1ml.ir.types import FixedType, Overflow
 from l1ml.names import comment_text
-from l1ml.passes.infer_types import clip_codes
 
 
 @dataclass(frozen=True)
@@ -307,6 +307,8 @@ class VerilogRenderer(Interpreter[Bus]):
                 self.e.line(f"assign {dst} = {literal(0, w)};  // {_tag(node)}: y[{j}] = x[{int(xidx[j])}] * 0")
                 continue
             wire = self.names.fresh(f"p_{node.name}_{j}")
+            while f"u_{wire}" in self.names:  # constant_product names its instance u_<wire>
+                wire = self.names.fresh(f"p_{node.name}_{j}")
             self.names.reserve(f"u_{wire}")
             self.used.add(constant_product(self.e, xt.type, c, f"{x.expr}[{int(xidx[j]) * xw} +: {xw}]", wire, w,
                                            f"{_tag(node)}: y[{j}] = x[{int(xidx[j])}] * c"))
@@ -393,7 +395,7 @@ class VerilogRenderer(Interpreter[Bus]):
 
     @rule(Op.CLIP)
     def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
-        frac, lo, hi = clip_codes(node, ins[0].type)
+        frac, lo, hi = clip_bounds(node, ins[0].type)
         cw = clip_bound_width(lo, hi)
         params = {"SHIFT": frac - ins[0].type.frac, "C_W": cw, "HAS_LO": int(lo is not None),
                   "LO": literal(lo or 0, cw), "HAS_HI": int(hi is not None), "HI": literal(hi or 0, cw)}
