@@ -28,6 +28,7 @@ from l1ml.offline.cli import app as offline_app
 from l1ml.reweighting.cli import app as reweight_app
 from l1ml.simulation.cli import app as simulate_app
 from l1ml.simulation.surrogate.cli import app as surrogate_app
+from l1ml.train.anomaly import train_anomaly_cmd
 from l1ml.train.hgcal_cnn import train_hgcal_cnn_cmd
 from l1ml.train.track_gnn import train_track_gnn_cmd
 
@@ -230,14 +231,17 @@ def train_tabular_cmd(
 def demo_cmd(
     workdir: Annotated[Path, typer.Option("-w", "--workdir", help="Where the demo writes everything.")] = Path("demo_out"),
     model: Annotated[str, typer.Option(help="jet-mlp (Pythia8 jets, tabular MLP), hgcal-cnn (HGCal "
-                                       "trigger-cell clusters, CNN) or track-gnn (tracker stubs in phi-sector "
-                                       "graphs, interaction-network edge classifier).")] = "jet-mlp",
+                                       "trigger-cell clusters, CNN), track-gnn (tracker stubs in phi-sector "
+                                       "graphs, interaction-network edge classifier) or anomaly (L1 objects, "
+                                       "autoencoder anomaly score).")] = "jet-mlp",
     events: Annotated[int | None, typer.Option(help="Simulated events (default 25,000 jets, 12,000 "
-                                               "clusters or 50 ttbar events at pileup 200).")] = None,
+                                               "clusters, 50 ttbar events at pileup 200, or 10,000 zero-bias "
+                                               "crossings at pileup 200 with 2,500 QCD and 1,000 per signal).")] = None,
     vectors: Annotated[int | None, typer.Option(help="Vectors for the hls and rtl levels: the corner cases, then "
-                                                "simulated events (default 12,000; 1,200 graphs for the GNN).")] = None,
+                                                "simulated events (default 12,000; 1,200 graphs for the GNN; "
+                                                "5,000 for anomaly).")] = None,
     qonnx_vectors: Annotated[int | None, typer.Option(help="Vectors for the qonnx level (default 2,000; 1,200 "
-                                                      "graphs for the GNN).")] = None,
+                                                      "graphs for the GNN; 1,000 for anomaly).")] = None,
     force: Force = False,
 ) -> None:
     """The whole chain on a built-in default: simulate with Pythia8 → train the QAT model and its float
@@ -247,7 +251,8 @@ def demo_cmd(
     The track GNN also sweeps the reuse factor (rows per lane) against a 1 us budget with TMUX 18 and
     compiles the cheapest setting that meets it.
 
-    Examples: l1ml demo · l1ml demo --model hgcal-cnn · l1ml demo --model track-gnn
+    Examples: l1ml demo · l1ml demo --model hgcal-cnn · l1ml demo --model track-gnn ·
+    l1ml demo --model anomaly
     """
     from l1ml.demo import DemoModel, run_demo
 
@@ -257,10 +262,9 @@ def demo_cmd(
     except ValueError:
         raise L1MLError(f"unknown demo model '{model}'; choose one of "
                         f"{', '.join(m.value for m in DemoModel)}") from None
-    gnn = which is DemoModel.TRACK_GNN
-    code = run_demo(workdir, jets=events or which.default_events, vectors=vectors or (1200 if gnn else 12000),
-                    qonnx_vectors=qonnx_vectors or (1200 if gnn else 2000), console=console, model=which,
-                    force=force)
+    hls_rtl, qonnx = which.default_vectors
+    code = run_demo(workdir, jets=events or which.default_events, vectors=vectors or hls_rtl,
+                    qonnx_vectors=qonnx_vectors or qonnx, console=console, model=which, force=force)
     if code:
         raise typer.Exit(code)
 
@@ -268,6 +272,7 @@ def demo_cmd(
 # the companions' command groups (each keeps its heavy imports inside its commands)
 train_app.command("hgcal-cnn")(train_hgcal_cnn_cmd)
 train_app.command("track-gnn")(train_track_gnn_cmd)
+train_app.command("anomaly")(train_anomaly_cmd)
 app.command("estimate")(estimate_cmd)
 app.add_typer(rtl_app, name="rtl")
 app.add_typer(simulate_app, name="simulate")

@@ -15,15 +15,25 @@ class DemoModel(StrEnum):
     JET_MLP = "jet-mlp"  # 25,000 Pythia8 jets -> 16-64-32-32-5 MLP
     HGCAL_CNN = "hgcal-cnn"  # simulated HGCal trigger-cell clusters at pileup 200 -> small CNN
     TRACK_GNN = "track-gnn"  # ttbar + pileup 200 tracker stubs in phi-sector graphs -> interaction network
+    ANOMALY = "anomaly"  # L1 objects of zero-bias, QCD and signal crossings at pileup 200 -> autoencoder score
 
     @property
     def default_events(self) -> int:
-        return {DemoModel.JET_MLP: 25000, DemoModel.HGCAL_CNN: 12000, DemoModel.TRACK_GNN: 50}[self]
+        return {DemoModel.JET_MLP: 25000, DemoModel.HGCAL_CNN: 12000, DemoModel.TRACK_GNN: 50,
+                DemoModel.ANOMALY: ANOMALY_ZEROBIAS}[self]
+
+    @property
+    def default_vectors(self) -> tuple[int, int]:
+        """(hls and rtl, qonnx) vectors of the verify stage."""
+        return {DemoModel.TRACK_GNN: (1200, 1200), DemoModel.ANOMALY: (5000, 1000)}.get(self, (12000, 2000))
 
 
 # the track GNN's demo budget: 1 us of the 12.5 us and a new event every 18 crossings (the TMUX period of
 # the CMS Phase-2 track finder); the reuse factor (rows per lane) is swept to meet it
 GNN_TMUX = 18
+# the anomaly demo's zero-bias crossings (QCD: a quarter as many; each signal: a tenth); small enough for a
+# few minutes on 2 cores, and 40 % of them (4,000) measure rates down to 100 kHz (10 events above threshold)
+ANOMALY_ZEROBIAS = 10000
 
 
 def _train(model: DemoModel, model_dir: Path, events: int, seed: int, console: Console, stage,
@@ -45,6 +55,8 @@ def _train(model: DemoModel, model_dir: Path, events: int, seed: int, console: C
         stage(f"1-2/5 simulate {events} HGCal clusters at pileup 200, train the QAT CNN and its float twin")
         return train_hgcal_cnn(HGCalCNNConfig(seed=seed), model_dir, n_events=events, console=console,
                                force=force)
+    if model is DemoModel.ANOMALY:
+        return _train_anomaly(model_dir, events, seed, console, stage, force)
     from l1ml.train.track_gnn import TrackGNNConfig, train_track_gnn
 
     stage(f"1-2/5 simulate {events} ttbar events at pileup 200 (Pythia8, 2 GeV stubs), build 32 phi-sector "
@@ -58,8 +70,31 @@ def _train(model: DemoModel, model_dir: Path, events: int, seed: int, console: C
     return res
 
 
+def _train_anomaly(model_dir: Path, events: int, seed: int, console: Console, stage, force: bool) -> dict:
+    """Simulate L1 objects (cached) and train the autoencoder; print efficiencies and AUCs."""
+    from l1ml.simulation.l1objects import l1objects_dataset
+    from l1ml.train.anomaly import AnomalyConfig, default_sizes, efficiency_lines, train_anomaly
+
+    sizes = default_sizes(events, max(events // 10, 1))
+    stage(f"1/5 simulate L1 objects at pileup 200: {sizes['zerobias']} zero-bias, {sizes['qcd']} QCD and "
+          f"{sizes['zprime_ttbar']} crossings per signal (Pythia8 + fastjet anti-kT R=0.4; cached)")
+    ds = l1objects_dataset(sizes, seed=seed)
+    console.print(f"{len(ds)} crossings: {ds.counts()}")
+    stage("2/5 train the QAT autoencoder and its float twin on background, export QONNX (output = score)")
+    res = train_anomaly(AnomalyConfig(seed=seed), model_dir, dataset=ds, console=console, force=force)
+    for line in efficiency_lines(res):
+        console.print(line)
+    return res
+
+
 def _summary(model: DemoModel, res: dict) -> tuple[str, int | None]:
     """One line on the trained model, and the Brevitas-vs-export mismatch count it reports."""
+    if model is DemoModel.ANOMALY:
+        emu = res["brevitas_vs_emulator"]
+        if emu["mismatches"] is None:
+            return f"[red]the emulator refused the model: {emu['error']}[/]", None
+        return (f"Brevitas vs emulator: {emu['mismatches']} scores differ by more than float32 rounding "
+                f"({emu['exactly_equal']} of {emu['events']} exactly equal)", emu["mismatches"])
     if model is DemoModel.TRACK_GNN:
         return (f"{res['graphs']['test']} test graphs; Brevitas vs qonnx: {res['qonnx_vs_brevitas_mismatches']} "
                 f"mismatching graphs of {res['qonnx_graphs_checked']}", res["qonnx_vs_brevitas_mismatches"])

@@ -1,4 +1,4 @@
-"""``l1ml simulate``: generate jet, tracker and HGCal datasets (Parquet + manifest.json + plots)."""
+"""``l1ml simulate``: generate jet, tracker, HGCal and L1-object datasets (Parquet + manifest.json + plots)."""
 
 from __future__ import annotations
 
@@ -146,4 +146,51 @@ def hgcal(
     manifest = {"kind": "hgcal", "n_events": events, "seed": seed, "pileup": pileup,
                 "generator": getattr(hgcal_sim, "GENERATOR_SETTINGS", None)}
     write_dataset(output, tables, manifest, plots=hgcal_sim.validation_plots, force=force)
+    _done(output, start)
+
+
+@app.command("l1-objects")
+def l1_objects(
+    output: Output,
+    events: Annotated[int, typer.Option("--events", "-n", help="Zero-bias crossings (minimum bias + pileup), "
+                                        "the background the trigger rate is measured on.")] = 20000,
+    qcd_events: Annotated[int | None, typer.Option(
+        "--qcd-events", help="QCD crossings (pT-hat > 30 GeV + pileup) [default: events / 4].")] = None,
+    signal_events: Annotated[int, typer.Option("--signal-events", help="Crossings per signal process.")] = 2000,
+    signals: Annotated[str, typer.Option(help="Comma-separated signals: zprime_ttbar (Z' 1 TeV -> t tbar), "
+                                         "wprime_lnu (W' 1 TeV -> e/mu nu), higgs_llp (h -> a a -> 4b, "
+                                         "m_a 30 GeV, c tau 100 mm).")] = "zprime_ttbar,wprime_lnu,higgs_llp",
+    pileup: Annotated[float, typer.Option("--pileup", help="Mean minimum-bias interactions per crossing "
+                                          "(Poisson; HL-LHC: 140-200).")] = 200.0,
+    seed: Seed = 1,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    force: ForceOrOverwrite = False,
+    progress: Progress = True,
+) -> None:
+    """Level-1 trigger objects per bunch crossing for the anomaly-detection trigger (docs/anomaly.md).
+
+    Writes objects.parquet: 57 float32 columns (MET; 4 e/gamma, 4 muons, 10 anti-kT R=0.4 jets, each pT
+    [GeV], eta, phi, ordered by pT and zero-padded; the CMS AXOL1TL layout) + int64 "sample" (0 zerobias,
+    1 qcd, 2 zprime_ttbar, 3 wprime_lnu, 4 higgs_llp). 10,000 crossings at pileup 200 take about 1 minute
+    on 2 cores.
+
+    Example: l1ml simulate l1-objects --events 20000 --signal-events 2000 -o data/l1objects
+    """
+    from l1ml.errors import L1MLError
+    from l1ml.simulation.l1objects import SIGNAL_NAMES, L1Config, simulate_l1objects, write_l1objects_dataset
+
+    chosen = [s.strip() for s in signals.split(",") if s.strip()]
+    bad = [s for s in chosen if s not in SIGNAL_NAMES]
+    if bad:
+        raise L1MLError(f"--signals: unknown signal(s) {', '.join(bad)}; choose from {', '.join(SIGNAL_NAMES)}")
+    if events < 1 or signal_events < 0 or (qcd_events is not None and qcd_events < 0):
+        raise L1MLError("--events must be at least 1, --qcd-events and --signal-events at least 0")
+    check_output_dir(output, force=force)  # before the simulation, not after it
+    start = time.perf_counter()
+    cfg = L1Config(pileup=pileup)
+    sizes = {"zerobias": events, "qcd": events // 4 if qcd_events is None else qcd_events,
+             **{s: signal_events for s in chosen}}
+    ds = simulate_l1objects(sizes, seed, cfg, workers=workers, scheduler=scheduler, progress=progress)
+    write_l1objects_dataset(ds, output, seed, cfg, force=force)
     _done(output, start)

@@ -125,3 +125,35 @@ def tracker_plots(tables: Mapping[str, pd.DataFrame], outdir: Path) -> list[Path
     ax.set_title("one event, x-y view")
     fig.tight_layout()
     return [_save(fig, outdir / "tracker_validation.png")]
+
+
+def l1objects_plots(tables: Mapping[str, pd.DataFrame], outdir: Path) -> list[Path]:
+    """Per-sample multiplicities and leading-object pT of the L1-objects dataset (log y)."""
+    from l1ml.simulation.l1objects import N_EGAMMA, N_JETS, N_MUONS, SAMPLE_COLUMN, SAMPLE_NAMES
+
+    plt = _pyplot()
+    df = tables["objects"]
+    sample = df[SAMPLE_COLUMN].to_numpy()
+    panels = [("met_pt", "MET [GeV]"), ("eg0_pt", "leading e/gamma pT [GeV]"), ("mu0_pt", "leading muon pT [GeV]"),
+              ("jet0_pt", "leading jet pT [GeV]")]
+    counts = [("eg", N_EGAMMA, "e/gamma"), ("mu", N_MUONS, "muons"), ("jet", N_JETS, "jets")]
+    fig, axes = plt.subplots(2, 4, figsize=(18, 8))
+    for ax, (col, label) in zip(axes[0], panels, strict=True):
+        values = df[col].to_numpy()
+        bins = np.linspace(0.0, max(float(np.percentile(values, 99.9)), 1.0), 50)
+        for s, name in enumerate(SAMPLE_NAMES):
+            if (sample == s).any():
+                ax.hist(values[sample == s], bins=bins, histtype="step", density=True, label=name)
+        ax.set_xlabel(label)
+        ax.set_yscale("log")
+    for ax, (kind, n, label) in zip(axes[1][:3], counts, strict=True):
+        mult = sum((df[f"{kind}{i}_pt"].to_numpy() > 0).astype(int) for i in range(n))
+        for s, name in enumerate(SAMPLE_NAMES):
+            if (sample == s).any():
+                ax.hist(mult[sample == s], bins=np.arange(n + 2) - 0.5, histtype="step", density=True, label=name)
+        ax.set_xlabel(f"number of {label}")
+    axes[1, 3].axis("off")
+    axes[0, 0].legend(title="sample")
+    fig.suptitle(f"L1 objects by sample ({len(df)} crossings)")
+    fig.tight_layout()
+    return [_save(fig, outdir / "l1objects.png")]

@@ -56,6 +56,10 @@ class Process(Enum):
     JET_W = "jet_w"
     JET_Z = "jet_z"
     JET_T = "jet_t"
+    # Signals of the anomaly-detection dataset (l1ml.simulation.l1objects, docs/anomaly.md).
+    ZPRIME_TTBAR = "zprime_ttbar"
+    WPRIME_LNU = "wprime_lnu"
+    HIGGS_LLP = "higgs_llp"
 
 
 _HADRONIC_W = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
@@ -75,6 +79,17 @@ _PROCESS_SETTINGS: dict[Process, tuple[str, ...]] = {
     Process.JET_W: ("WeakDoubleBoson:ffbar2WW = on", *_HADRONIC_W),
     Process.JET_Z: ("WeakDoubleBoson:ffbar2gmZgmZ = on", "WeakZ0:gmZmode = 2", *_HADRONIC_Z),
     Process.JET_T: ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *_HADRONIC_W),
+    # A 1 TeV Z' (pure Z', no gamma*/Z interference) decaying to top pairs.
+    Process.ZPRIME_TTBAR: ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:m0 = 1000",
+                           "32:onMode = off", "32:onIfAny = 6"),
+    # A 1 TeV W' decaying to an electron or a muon and its neutrino.
+    Process.WPRIME_LNU: ("NewGaugeBoson:ffbar2Wprime = on", "34:m0 = 1000", "34:onMode = off",
+                         "34:onIfAny = 11 13"),
+    # Higgs portal: gg -> h(125) -> a a, a scalar of 30 GeV with c tau = 100 mm decaying to b bbar
+    # (Pythia's A0, id 36, stands in for the long-lived scalar).
+    Process.HIGGS_LLP: ("HiggsSM:gg2H = on", "25:onMode = off", "25:addChannel = 1 1.0 100 36 36",
+                        "36:m0 = 30", "36:mWidth = 0", "36:mMin = 29.9", "36:mMax = 30.1", "36:tau0 = 100",
+                        "36:onMode = off", "36:onIfAny = 5"),
 }
 
 
