@@ -1,6 +1,7 @@
 """Brevitas QAT models with non-power-of-two factors, trained briefly on toy data and exported to QONNX,
 as users export them first: (a) trained BatchNorm1d between layers, 4-bit activations; (b) the library's
-default float-scale quantizers; (c) a Sigmoid output quantized to 8 bits. Small on purpose (each trains
+default float-scale quantizers; (c) a Sigmoid output quantized to 8 bits; and (d) the zoo's
+autoencoder with its skip connection and squared-distance score. Small on purpose (each trains
 in about a second); the tests and docs/requantization.md compile and verify them."""
 
 from __future__ import annotations
@@ -138,10 +139,31 @@ def conv_batchnorm_float(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def skip_autoencoder(path: Path, seed: int = 0) -> Path:
+    """The zoo's anomaly autoencoder (l1ml.models.anomaly) at a small size, 16 -> 12 -> 4 -> 8 (skip) 8
+    -> 16, trained briefly to reconstruct Gaussian noise; the exported output is the squared-distance
+    score (Sub, Mul(d, d), ReduceSum) and the skip is an Add of two quantized ReLU outputs."""
+    import torch
+
+    from l1ml.models.anomaly import AEShape, autoencoder
+
+    torch.manual_seed(seed)
+    shape = AEShape(n_in=16, encoder=(12,), latent=4, decoder=8)
+    m = autoencoder(shape, quant=True)
+    x = 0.5 * torch.randn(512, shape.n_in, generator=torch.Generator().manual_seed(seed))
+    opt = torch.optim.Adam(m.parameters(), lr=0.01)
+    m.train()
+    for _ in range(60):
+        opt.zero_grad()
+        m(x).mean().backward()
+        opt.step()
+    return _export(m, shape.n_in, path)
+
+
 if __name__ == "__main__":  # pragma: no cover - for building by hand
     import sys
 
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    for f in (batchnorm_mlp, default_float_mlp, sigmoid_mlp):
+    for f in (batchnorm_mlp, default_float_mlp, sigmoid_mlp, skip_autoencoder):
         print(f(out / f"{f.__name__}.onnx"))

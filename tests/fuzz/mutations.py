@@ -155,7 +155,7 @@ def no_nodes(m, param: str) -> None:
 
 
 def unknown_op(m, param: str) -> None:
-    """An op l1ml does not support (Sigmoid) after the last layer."""
+    """A Sigmoid after the last layer with no quantizer after it: a float output l1ml refuses."""
     from onnx import helper
 
     last = m.graph.node[-1]

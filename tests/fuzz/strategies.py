@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from l1ml.models.random_cnn import build_cnn_qonnx, random_cnn_spec
 from l1ml.models.random_mlp import ROUNDING_MODES, LayerSpec, MLPSpec, QuantSpec, build_qonnx, qonnx_model
 
-# Brevitas quantizers that may carry a float scale (today refused: not a power of two)
+# Brevitas quantizers that may carry a float scale (compiled by exact requantisation, docs/requantization.md)
 FLOAT_SCALE_SITES = ("input", "weight", "act", "all")
 
 

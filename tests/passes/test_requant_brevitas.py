@@ -1,5 +1,6 @@
 """The issue's proof on real Brevitas 0.13 QAT models: (a) trained BatchNorm1d between layers with 4-bit
-activations, (b) Brevitas' default float-scale quantizers, (c) a Sigmoid output quantized to 8 bits.
+activations, (b) Brevitas' default float-scale quantizers, (c) a Sigmoid output quantized to 8 bits,
+and (d) the zoo's autoencoder with a skip connection whose output is the squared-distance score.
 Each goes through `l1ml compile` and `l1ml verify --vectors 10000` with 0 mismatches; qonnx's float32
 rounding differences are counted apart (``qonnx_rounding``) and explained."""
 
@@ -9,9 +10,16 @@ import sys
 
 import pytest
 
-from l1ml.models.requant_examples import batchnorm_mlp, conv_batchnorm_float, default_float_mlp, sigmoid_mlp
+from l1ml.models.requant_examples import (
+    batchnorm_mlp,
+    conv_batchnorm_float,
+    default_float_mlp,
+    sigmoid_mlp,
+    skip_autoencoder,
+)
 
-BUILDERS = {"batchnorm": batchnorm_mlp, "default_float": default_float_mlp, "sigmoid": sigmoid_mlp}
+REQUANT = {"batchnorm": batchnorm_mlp, "default_float": default_float_mlp, "sigmoid": sigmoid_mlp}
+BUILDERS = {**REQUANT, "autoencoder": skip_autoencoder}
 
 
 def l1ml(*args):
@@ -31,13 +39,22 @@ def compiled(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name", sorted(BUILDERS))
+@pytest.mark.parametrize("name", sorted(REQUANT))
 def test_compile_reports_the_requant_layers(compiled, name):
     g = json.loads((compiled[name] / "model.l1ml.json").read_text())
     ops = [n["op"] for n in g["nodes"]]
     assert "Requant" in ops and not {"Affine", "BatchNorm", "Sigmoid", "Quant"} & set(ops)
     md = (compiled[name] / "report.md").read_text()
     assert "## Requantisation" in md and "proven" in md
+
+
+def test_autoencoder_ends_in_the_squared_distance_score(compiled):
+    g = json.loads((compiled["autoencoder"] / "model.l1ml.json").read_text())
+    ops = [n["op"] for n in g["nodes"]]
+    assert ops[-3:] == ["Sub", "Mul", "ReduceSum"], ops
+    square = g["nodes"][-2]
+    assert square["inputs"][0] == square["inputs"][1]  # Mul(d, d)
+    assert ops.count("Add") == 1  # the skip
 
 
 def _verify(out, levels):
@@ -53,7 +70,7 @@ def test_verify_qonnx_and_hls_10000_vectors_zero_mismatches(compiled, name):
     for level in ("qonnx", "hls"):
         assert doc["levels"][level]["vectors"] == 10000 and doc["levels"][level]["mismatches"] == 0
     q = doc["levels"]["qonnx"]
-    if name == "batchnorm":  # power-of-two scales: qonnx's float32 is exact here
+    if name in ("batchnorm", "autoencoder"):  # power-of-two scales: qonnx's float32 is exact here
         assert q["qonnx_rounding"] == 0
     if q["qonnx_rounding"]:
         assert "float-scale" in q["note"]
