@@ -15,7 +15,17 @@ from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node
 from l1ml.ir.ops import Op, RequantAttrs
 from l1ml.ir.requant import multiply_cost, threshold_cost
-from l1ml.passes.requant_search import Chain, Stage, Undecidable, find_multiply, search_thresholds
+from l1ml.passes.requant_search import (
+    MAX_LEVELS,
+    Chain,
+    Stage,
+    Undecidable,
+    check_sampled,
+    closed_form_multiply,
+    find_multiply,
+    level_count,
+    search_thresholds,
+)
 
 #: Float stages a Requant can absorb (ReLU and Clip only when they read a real-valued tensor).
 CHAIN_OPS = (Op.AFFINE, Op.BATCHNORM, Op.RELU, Op.CLIP, Op.SIGMOID, Op.TANH, Op.HARDSIGMOID)
@@ -86,12 +96,25 @@ def build_requant(g: Graph, q: Node, x: str, nodes: list[Node]) -> RequantAttrs:
             raise NodeError(node, f"{bad[0]} per-channel parameters for a last axis of {width}; export "
                             "per-channel parameters along the channel (last) axis")
     chain = Chain(stages, xt, out)
+    source = " + ".join(_label(g, n) for n in nodes) + f" + Quant(to {out})"
     try:
+        levels = max(level_count(chain, c) for c in range(channels))
+        if levels > MAX_LEVELS:  # too many thresholds to search: the algebraic multiplier or a refusal
+            found = closed_form_multiply(chain)
+            if found is None:
+                raise NodeError(q, f"the quantizer after {source.rsplit(' + Quant', 1)[0]} steps through "
+                                f"{levels} output levels on the input range {xt}; an exact requantisation "
+                                f"of a non-affine chain is searched level by level (at most {MAX_LEVELS}): "
+                                f"quantize this output to at most {MAX_LEVELS.bit_length() - 1} bits, or "
+                                "use power-of-two scales")
+            mult, add, shift = found
+            if not check_sampled(chain, mult, add, shift):  # pragma: no cover - an algebra bug
+                raise RuntimeError(f"{q.name}: the closed-form multiplier differs from the exact chain")
+            return RequantAttrs("multiply", mult=tuple(mult), add=tuple(add), shift=shift, source=source)
         maps = [search_thresholds(chain, c) for c in range(channels)]
     except Undecidable as e:
         raise NodeError(q, f"the exact requantisation cannot be decided ({e}); round the float parameters "
                         "of the layer (e.g. to float16) and export again") from e
-    source = " + ".join(_label(g, n) for n in nodes) + f" + Quant(to {out})"
     thresholds = tuple(m.thresholds for m in maps)
     t_attrs = RequantAttrs("thresholds", thresholds, tuple(m.base for m in maps),
                            tuple(m.step for m in maps), source=source)

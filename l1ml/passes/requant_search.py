@@ -382,3 +382,162 @@ def find_multiply(chain: Chain, maps: list[ChannelMap]) -> tuple[list[int], list
                 raise RuntimeError("a proven multiplier differs from the thresholds on some code")
             return mults, adds, shift
     return None
+
+
+# ---- chains with too many output levels for a threshold search ----------------------------------------
+
+MAX_LEVELS = 4096  # output levels per channel the threshold search walks (one proof pair per level)
+SAMPLE_CHECK = 512  # codes on which a closed-form multiplier is also compared with the exact chain
+
+
+def level_count(chain: Chain, c: int) -> int:
+    """How many output levels channel c steps through between the two ends of the input range."""
+    return abs(chain.exact(chain.x_type.max_code, c) - chain.exact(chain.x_type.min_code, c))
+
+
+def rational_affine(chain: Chain, c: int) -> tuple[Fraction, Fraction, Fraction | None, Fraction | None] | None:
+    """(A, B, L, H) with h(x) * 2**out.frac = clip(x * A + B, L, H) exactly (None: unbounded side), when
+    every stage of channel c is rational: affine, clip, or a BatchNorm whose var + eps is a perfect square.
+    None when a stage is irrational (Sigmoid, Tanh, a BatchNorm with an irrational square root)."""
+    A, B = Fraction(2) ** -chain.x_type.frac, Fraction(0)
+    L: Fraction | None = None
+    H: Fraction | None = None
+    for s in chain.stages:
+        p = s.p(c)
+        if s.kind in ("affine", "batchnorm"):
+            if s.kind == "affine":
+                a, b = p
+            else:
+                gamma, beta, mean, var_eps = p
+                root = _perfect_square_root(var_eps)
+                if root is None and gamma != 0:
+                    return None
+                a = Fraction(0) if gamma == 0 else gamma / root
+                b = beta - mean * a
+            if a == 0:  # a constant: every code lands on b
+                A, B, L, H = Fraction(0), b, None, None
+                continue
+            A, B = A * a, B * a + b
+            lo = None if L is None else L * a + b
+            hi = None if H is None else H * a + b
+            L, H = (lo, hi) if a > 0 else (hi, lo)
+        elif s.kind == "clip":
+            lo2, hi2 = p
+
+            def clamp(v, lo2=lo2, hi2=hi2):
+                v = v if lo2 is None else max(v, lo2)
+                return v if hi2 is None else min(v, hi2)
+
+            L = lo2 if L is None else clamp(L)
+            H = hi2 if H is None else clamp(H)
+        else:
+            return None
+    scale = Fraction(2) ** chain.out.frac
+    return (A * scale, B * scale, None if L is None else L * scale, None if H is None else H * scale)
+
+
+def _solvable(a: int, b: int, mod: int, lo: int, hi: int) -> bool:
+    """Whether a * x = b (mod mod) for some integer x in [lo, hi]."""
+    g = math.gcd(a, mod)
+    if b % g:
+        return False
+    a, b, step = a // g, b // g, mod // g
+    x0 = b * pow(a, -1, step) % step if step > 1 else 0
+    return lo + (x0 - lo) % step <= hi
+
+
+def _floor_form(A: Fraction, C: Fraction, lo: int, hi: int, shift: int) -> tuple[int, int]:
+    """(m, a) with (x * m + a) >> shift == floor(x * A + C) for every integer x in [lo, hi], given
+    2**shift >= q * (hi - lo + 1) where q is the common denominator of A and C.
+
+    Every x * A + C is a multiple of 1/q. With m = ceil(A * 2**shift) and the value at lo rounded up, the
+    approximation (x * m + a) / 2**shift exceeds x * A + C by at least 0 and less than
+    (hi - lo + 1) / 2**shift <= 1/q: never enough to reach the next integer."""
+    S = 2**shift
+    m = math.ceil(A * S)
+    a_lo = math.ceil((lo * A + C) * S)
+    return m, a_lo - lo * m
+
+
+def _den(*vs: Fraction) -> int:
+    return math.lcm(*(v.denominator for v in vs))
+
+
+def closed_form_multiply(chain: Chain) -> tuple[list[int], list[int], int] | None:
+    """The exact multiply-add-shift of a rational chain, by algebra rather than by thresholds.
+
+    A rational chain is y = clip(x * A + B, L, H) on the output grid with rational A, B (float32 constants
+    and their quotients). Every rounding of y is a floor of y + c for a constant c where the rounding is
+    one-sided over the input range: no halfway case (all nearest-roundings agree), a tie rule fixed by the
+    sign of y, or toward zero on a one-signed range. ``_floor_form`` makes that floor exact with one shift.
+    Inner clips are accepted where the output saturation or the input range makes them inactive. None
+    when a channel is irrational, an inner clip binds, or ties to even occur (no single shift expresses
+    them)."""
+    lo, hi = chain.x_type.min_code, chain.x_type.max_code
+    out, mode = chain.out, chain.out.rounding
+    half = Fraction(1, 2)
+    forms = []
+    for c in range(chain.channels()):
+        r = rational_affine(chain, c)
+        if r is None:
+            return None
+        A, B, L, H = r
+        ys = sorted((lo * A + B, hi * A + B))
+        for bound, side in ((L, 0), (H, 1)):
+            if bound is None:
+                continue
+            rb, ry = round_fraction(bound, mode), round_fraction(ys[side], mode)
+            if (side == 0 and rb > max(out.min_code, ry)) or (side == 1 and rb < min(out.max_code, ry)):
+                return None
+        q = _den(A, B)  # x * A + B is a multiple of 1/q
+        # a sign the output saturation swallows does not count: with min_code >= 0 every y < 0 lands on
+        # min_code whichever way it is rounded (and likewise above zero for max_code <= 0)
+        ys = [max(ys[0], Fraction(0)) if out.min_code >= 0 else ys[0],
+              min(ys[1], Fraction(0)) if out.max_code <= 0 else ys[1]]
+        if mode is Rounding.TRUNC:
+            C = B
+        elif mode is Rounding.TRUNC_ZERO:
+            if ys[0] >= 0:
+                C = B
+            elif ys[1] <= 0:  # ceil(y) = floor(y + 1 - 1/q)
+                C = B + 1 - Fraction(1, q)
+            else:
+                return None
+        else:
+            q2 = _den(A, B + half)  # y + 1/2 is a multiple of 1/q2; ties where it is an integer
+            tie = _solvable((A * q2).numerator, (-(B + half) * q2).numerator % q2, q2, lo, hi)
+            up = B + half  # ties toward +inf: floor(y + 1/2)
+            down = B + half - Fraction(1, q2)  # ties toward -inf: ceil(y - 1/2) = floor(y + 1/2 - 1/q2)
+            if not tie:
+                C = up
+            elif mode is Rounding.HALF_EVEN:
+                return None
+            elif ys[0] >= 0:
+                C = up if mode is Rounding.HALF_AWAY else down
+            elif ys[1] <= 0:
+                C = down if mode is Rounding.HALF_AWAY else up
+            else:
+                return None
+        forms.append((A, C, _den(A, C)))
+    shift = max(max(0, (q * (hi - lo + 1) - 1).bit_length()) for _, _, q in forms)
+    mults, adds = [], []
+    for A, C, _ in forms:
+        m, a = _floor_form(A, C, lo, hi, shift)
+        mults.append(m)
+        adds.append(a)
+    return mults, adds, shift
+
+
+def check_sampled(chain: Chain, mults: list[int], adds: list[int], shift: int, seed: int = 0) -> bool:
+    """A second, independent check of a closed form: both ends, the codes around zero and SAMPLE_CHECK
+    random codes of every channel, each against the exact chain."""
+    lo, hi = chain.x_type.min_code, chain.x_type.max_code
+    rng = np.random.default_rng(seed)
+    pts = {lo, hi, lo + 1, hi - 1} | {v for v in (-1, 0, 1) if lo <= v <= hi}
+    pts.update(int(v) for v in rng.integers(lo, hi, size=SAMPLE_CHECK, endpoint=True))
+    xs = np.array(sorted(pts), dtype=np.int64)
+    for c, (m, a) in enumerate(zip(mults, adds, strict=True)):
+        got = eval_multiply(m, a, shift, chain.out, xs)
+        if any(int(g) != chain.exact(int(x), c) for g, x in zip(got, xs, strict=True)):
+            return False
+    return True

@@ -130,7 +130,9 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: V
             # the model's value: codes times the output's float scale, which qonnx rounds to float32
             exact = scaled_real(out_codes, out_t, graph_scale(g.meta, g.outputs[0]))
             as32 = exact.astype(np.float32).astype(np.float64) if graph_scale(g.meta, g.outputs[0]) else exact
-            cmp = classify(g, outdir / "model.onnx", onnx_x, as32, actual, exact=exact)
+            out_scale = graph_scale(g.meta, g.outputs[0])
+            lsb = 2.0 ** -out_t.frac * float(out_scale if out_scale is not None else 1)
+            cmp = classify(g, outdir / "model.onnx", onnx_x, as32, actual, exact=exact, lsb=lsb)
             _, msgs = compare(as32[cmp.mismatches], actual[cmp.mismatches], level.value,
                               rows=cmp.mismatches)
             _, rounding = compare(as32[cmp.rounding], actual[cmp.rounding], "qonnx float32 rounding",

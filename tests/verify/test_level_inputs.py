@@ -172,3 +172,24 @@ def test_a_real_difference_in_a_wide_model_is_still_a_mismatch(wide, tmp_path):
     good = classify(g, wide / "model.onnx", {g.inputs[0]: x}, expected,
                     run_qonnx(wide / "model.onnx", x).astype(np.float64))
     assert len(good.mismatches) == 0 and len(good.rounding) > 0
+
+
+def test_output_grid_comparison_still_sees_a_one_code_difference(wide):
+    """With ``lsb`` the float64 re-execution is compared code by code (outputs wider than float64's
+    significand); an emulator output one code off on one vector must remain a mismatch."""
+    g = load_graph(wide / "model.l1ml.json")
+    out_t = g.t(g.outputs[0]).type
+    lsb = 2.0**-out_t.frac
+    x = make_vectors(g, 300, seed=2)
+    from l1ml import emulate
+
+    expected = emulate(g, x, layout="ir").astype(np.float64)
+    actual = run_qonnx(wide / "model.onnx", x).astype(np.float64)
+    good = classify(g, wide / "model.onnx", {g.inputs[0]: x}, expected, actual, lsb=lsb)
+    assert len(good.mismatches) == 0
+    bad_rows = np.nonzero((expected != actual).reshape(len(x), -1).any(axis=1))[0]
+    assert len(bad_rows) > 0  # qonnx's float32 differs somewhere: those rows go through float64
+    off = expected.copy().reshape(len(x), -1)
+    off[bad_rows[0], 0] += lsb
+    cmp = classify(g, wide / "model.onnx", {g.inputs[0]: x}, off.reshape(expected.shape), actual, lsb=lsb)
+    assert list(cmp.mismatches) == [bad_rows[0]]
