@@ -382,18 +382,22 @@ def _run(outdir: Path, plan: BuildPlan, console) -> None:
     log = outdir / BUILD_DIR / f"{plan.tool}.log"
     for p in (log, outdir / BUILD_JSON, outdir / "report.json", outdir / "report.md"):
         check_output_file(p)
-    start, phase, tail = time.monotonic(), "starting", [""]
+    start, phase, last, error = time.monotonic(), "project setup", "", ""
     with console.status(f"{plan.tool}: starting") as status:
         def on_line(line: str) -> None:
-            nonlocal phase
-            if line.strip():
-                tail[0] = line.strip()
+            nonlocal phase, last, error
+            text = line.strip()
+            if not error and (text.startswith("ERROR") or text == "while executing"):
+                # the vendor's "ERROR: [HLS ...]" line, or the message above a tcl error trace
+                error = text if text.startswith("ERROR") else last
+            if text:
+                last = text
             new = phase_of(line)
             if new:
                 phase = new
             elif "COMPLETED IN" in line:
                 console.print(f"  {line.strip(' *')}", markup=False, highlight=False)
-            status.update(f"{plan.tool}: {phase} ({time.monotonic() - start:.0f} s) · {tail[0][:80]}")
+            status.update(f"{plan.tool}: {phase} ({time.monotonic() - start:.0f} s) · {last[:80]}")
 
         rc = run_plan(plan, log, on_line)
     build = {"tool": plan.tool, "executable": str(plan.executable), "argv": list(plan.argv), "cwd": "hls",
@@ -401,8 +405,8 @@ def _run(outdir: Path, plan: BuildPlan, console) -> None:
              "log": f"{BUILD_DIR}/{log.name}"}
     if rc != 0:
         record(outdir, None, [], None, build)
-        raise BuildError(f"{plan.tool} exited with code {rc} during {phase}; the log is {log} (last line: "
-                         f"{tail[0][:200]})")
+        raise BuildError(f"{plan.tool} exited with code {rc} during {phase}; the log is {log} (first error: "
+                         f"{(error or last)[:200]})")
     report = rows = table = None
     if find_report_dirs(outdir / "hls"):
         report, rows, table, _ = comparison(outdir)

@@ -187,3 +187,31 @@ def test_side_by_side_table_of_the_estimate_and_a_real_csynth_report(compiled, t
     assert doc["csynth"]["report_dir"] == "hls/myproject_prj/solution1/syn/report"
     row = next(c for c in doc["comparison"] if c["layer"] == "dense_0")
     assert row["vendor"]["LUT"] == 28_385 and row["module"].endswith("config2_s")
+
+
+@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
+def test_a_failing_tool_leaves_its_log_and_a_build_json_and_exits_2(compiled, tmp_path):
+    """The runner's plumbing with a real process that fails: tclsh runs the project's build_prj.tcl, which
+    stops at its first vendor command (open_project). No vendor result is pretended."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from l1ml.build import BuildError, _run
+
+    out = copy_of(compiled["Vitis"], tmp_path)
+    plan = plan_build(out / "hls", Steps(synth=True), require=False)
+    tclsh = Path(shutil.which("tclsh"))
+    plan = replace(plan, tool="tclsh", executable=tclsh, argv=(str(tclsh), "build_prj.tcl"))
+    report_md = (out / "report.md").read_bytes()
+    with pytest.raises(BuildError, match=r"tclsh exited with code 1 during project setup; the log is .*tclsh\.log") as e:
+        _run(out, plan, Console(file=open(os.devnull, "w")))
+    assert str(e.value).endswith('(first error: invalid command name "open_project")')
+    log = (out / "build" / "tclsh.log").read_text()
+    assert log.startswith(f"# {tclsh} build_prj.tcl\n") and 'invalid command name "open_project"' in log
+    assert "synth      1" in (out / "hls" / "build_opt.tcl").read_text()
+    import json
+
+    doc = json.loads((out / "build.json").read_text())
+    assert doc["build"]["returncode"] == 1 and doc["build"]["steps"] == ["synth"] and doc["csynth"] is None
+    assert (out / "report.md").read_bytes() == report_md
