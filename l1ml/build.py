@@ -177,6 +177,9 @@ def plan_build(hls_dir: Path, steps: Steps, tool_path: Path | None = None, requi
         raise BuildError(f"vivado not found on PATH (--vivado-synth runs `vivado -mode batch -source vivado_synth.tcl` "
                          f"from the HLS build); {INSTALL_HINT['vivado']} or leave out --vivado-synth")
     prog = str(exe) if exe is not None else tool
+    if tool == "vitis-run" and not prj.uses_build_opt:
+        raise BuildError(f"{exe}: this project ({prj.dir}) takes its steps as the tcl argument of "
+                         "`vitis_hls -f build_prj.tcl`, which vitis-run has no form of; pass --tool-path to vitis_hls")
     if tool == "vitis-run":
         argv: tuple[str, ...] = (prog, "--mode", "hls", "--tcl", "build_prj.tcl")
     elif prj.uses_build_opt:

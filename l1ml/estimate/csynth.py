@@ -192,7 +192,7 @@ def _module(root: ET.Element, path: Path) -> CsynthModule:
 def _layer_names(report_dir: Path, top: str) -> dict[str, str]:
     """hls4ml config struct -> layer name, from the ``// name`` comments of ``firmware/<top>.cpp`` when the
     report sits in an hls4ml project (``<project>/<prj>/solution1/syn/report``); empty otherwise."""
-    for up in report_dir.resolve().parents:
+    for up in report_dir.resolve().parents[:4]:  # report -> syn -> solution1 -> <prj> -> the project
         cpp = up / "firmware" / f"{top}.cpp"
         if cpp.is_file():
             try:
