@@ -346,7 +346,7 @@ def build_cmd(
         "Run nothing: read the csynth reports under OUTDIR (or --reports DIR) and print them beside l1ml's "
         "estimate."))] = False,
     reports: Annotated[Path | None, typer.Option("--reports", help=(
-        "With --reports-only: the report directory (<prj>/solution1/syn/report) to read."))] = None,
+        "With --reports-only: the report directory (*_prj/solution1/syn/report) to read."))] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help=(
         "Print the exact commands the build would run, and run nothing (works without the tool)."))] = False,
 ) -> None:
@@ -379,14 +379,18 @@ def build_cmd(
 
 
 def _run(outdir: Path, plan: BuildPlan, console) -> None:
-    import time
-
     outdir = Path(outdir)
     log = outdir / BUILD_DIR / f"{plan.tool}.log"
     for p in (log, outdir / BUILD_JSON, outdir / "report.json", outdir / "report.md"):
         check_output_file(p)
-    start, phase, last, error = time.monotonic(), "project setup", "", ""
-    with console.status(f"{plan.tool}: starting") as status:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    phase, last, error = "project setup", "", ""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        # one unit per step; each ends with build_prj.tcl's "***** <STEP> COMPLETED IN 0h1m5s *****"
+        task = bar.add_task(f"{plan.tool}: {phase}", total=len(plan.steps.names()))
+
         def on_line(line: str) -> None:
             nonlocal phase, last, error
             text = line.strip()
@@ -395,12 +399,11 @@ def _run(outdir: Path, plan: BuildPlan, console) -> None:
                 error = text if text.startswith("ERROR") else last
             if text:
                 last = text
-            new = phase_of(line)
-            if new:
-                phase = new
-            elif "COMPLETED IN" in line:
-                console.print(f"  {line.strip(' *')}", markup=False, highlight=False)
-            status.update(f"{plan.tool}: {phase} ({time.monotonic() - start:.0f} s) · {last[:80]}")
+            phase = phase_of(line) or phase
+            if "COMPLETED IN" in line:
+                bar.advance(task)
+                bar.console.print(f"  {text.strip(' *').lower()}", markup=False, highlight=False)
+            bar.update(task, description=f"{plan.tool}: {phase} · {last[:60]}")
 
         rc = run_plan(plan, log, on_line)
     build = {"tool": plan.tool, "executable": str(plan.executable), "argv": list(plan.argv), "cwd": "hls",
