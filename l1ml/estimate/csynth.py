@@ -95,6 +95,23 @@ class CsynthInstance:
 
 
 @dataclass(frozen=True)
+class CsynthPort:
+    """One RTL port of the top from the report's interface table: name, direction, width, the C argument it
+    carries (``Object``), its protocol (``ap_ctrl_hs``, ``ap_vld``, ``ap_none``) and data or control."""
+
+    name: str
+    direction: str
+    bits: int
+    c_object: str
+    protocol: str
+    attribute: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "dir": self.direction, "bits": self.bits, "object": self.c_object,
+                "protocol": self.protocol, "attribute": self.attribute}
+
+
+@dataclass(frozen=True)
 class CsynthReport:
     """A whole C-synthesis report directory: the top module, every module by name, the top's instances."""
 
@@ -107,6 +124,7 @@ class CsynthReport:
     modules: tuple[CsynthModule, ...]
     instances: tuple[CsynthInstance, ...]  # the top's direct instances, in the order of the hierarchy
     hierarchy_source: str  # "csynth.xml" (Vitis RTLDesignHierarchy) or "module reports" (no hierarchy given)
+    ports: tuple[CsynthPort, ...] = ()  # the top's RTL ports (InterfaceSummary), in report order
 
     def module(self, name: str) -> CsynthModule:
         for m in self.modules:
@@ -119,7 +137,7 @@ class CsynthReport:
                 "product_family": self.product_family, "top": self.top.to_json(),
                 "available": self.available.to_json(), "hierarchy_source": self.hierarchy_source,
                 "instances": [i.to_json() for i in self.instances],
-                "modules": [m.to_json() for m in self.modules]}
+                "modules": [m.to_json() for m in self.modules], "ports": [p.to_json() for p in self.ports]}
 
 
 def _parse(path: Path) -> ET.Element:
@@ -226,6 +244,13 @@ def _instances(lst: ET.Element | None, names: dict[str, str], path: Path) -> tup
     return tuple(out)
 
 
+def _ports(root: ET.Element, path: Path) -> tuple[CsynthPort, ...]:
+    return tuple(CsynthPort(_text(p, "name", path), _text(p, "Dir", path), _number(p, "Bits", path, int),
+                            (p.findtext("Object") or "").strip(), (p.findtext("IOProtocol") or "").strip(),
+                            (p.findtext("Attribute") or "").strip())
+                 for p in root.findall("InterfaceSummary/RtlPorts"))
+
+
 def read_csynth(report_dir: Path) -> CsynthReport:
     """Read ``report_dir`` (a ``syn/report`` directory holding ``csynth.xml`` and per-module
     ``<module>_csynth.xml``); raises CsynthReportError naming the file when one is missing or malformed."""
@@ -257,7 +282,7 @@ def read_csynth(report_dir: Path) -> CsynthReport:
                         part=_text(root, "UserAssignments/Part", top_path),
                         product_family=(root.findtext("UserAssignments/ProductFamily") or "").strip(),
                         top=top, available=available, modules=tuple(modules.values()), instances=instances,
-                        hierarchy_source=source)
+                        hierarchy_source=source, ports=_ports(root, top_path))
 
 
 def _walk(instances: tuple[CsynthInstance, ...]):

@@ -123,3 +123,14 @@ def test_broken_reports_are_refused_in_one_line_naming_the_file(report_copy: Pat
 def test_no_report_under_a_directory_says_where_it_looked(tmp_path: Path):
     with pytest.raises(L1MLError, match=r"no csynth report found .*_prj/solution\*/syn/report"):
         locate_report_dir(tmp_path)
+
+
+def test_the_interface_table_gives_the_top_ports():
+    """README: ap_ctrl_hs, one 256-bit fc1_input with fc1_input_ap_vld, outputs layer13_out_0..4 of 16 bits."""
+    ports = {p.name: p for p in read_csynth(REPORT).ports}
+    assert {n for n, p in ports.items() if p.protocol == "ap_ctrl_hs"} == {
+        "ap_clk", "ap_rst", "ap_start", "ap_done", "ap_idle", "ap_ready"}
+    assert (ports["fc1_input"].bits, ports["fc1_input"].direction, ports["fc1_input"].attribute) == (256, "in", "data")
+    assert ports["fc1_input_ap_vld"].attribute == "control" and ports["fc1_input_ap_vld"].c_object == "fc1_input"
+    outs = [n for n, p in ports.items() if p.direction == "out" and p.attribute == "data"]
+    assert outs == [f"layer13_out_{i}" for i in range(5)] and {ports[n].bits for n in outs} == {16}
