@@ -215,3 +215,17 @@ def test_a_failing_tool_leaves_its_log_and_a_build_json_and_exits_2(compiled, tm
     doc = json.loads((out / "build.json").read_text())
     assert doc["build"]["returncode"] == 1 and doc["build"]["steps"] == ["synth"] and doc["csynth"] is None
     assert (out / "report.md").read_bytes() == report_md
+
+
+@needs_fixture
+def test_reports_named_with_reports_are_read_where_they_are(compiled, tmp_path):
+    """Reports copied back from the machine that ran the tool: read in place (the fixture is read-only),
+    recorded in the compile output."""
+    out = copy_of(compiled["Vitis"], tmp_path)
+    r = run_cli("build", "--reports-only", out, "--reports", REPORT)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    doc = json.loads((out / "build.json").read_text())
+    assert doc["csynth"]["report_dir"] == str(REPORT) and doc["csynth"]["top"]["FF"] == 24_233
+    assert "| **total** |" in (out / "report.md").read_text()
