@@ -13,6 +13,7 @@ from typer._click.exceptions import ClickException
 
 from l1ml.atomic import OUT_HELP, Force
 from l1ml.backends.verilog.cli import app as rtl_app
+from l1ml.build import build_cmd
 from l1ml.errors import L1MLError
 from l1ml.estimate.cli import estimate_cmd
 from l1ml.limits import (
@@ -274,6 +275,7 @@ train_app.command("hgcal-cnn")(train_hgcal_cnn_cmd)
 train_app.command("track-gnn")(train_track_gnn_cmd)
 train_app.command("anomaly")(train_anomaly_cmd)
 app.command("estimate")(estimate_cmd)
+app.command("build")(build_cmd)
 app.add_typer(rtl_app, name="rtl")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(offline_app, name="offline")

@@ -116,8 +116,8 @@ def build_report(g: Graph, options: dict) -> dict:
             "parameters": sum(r["parameters"] for r in rows),
         },
         "not_run": [
-            "Vitis/Vivado HLS synthesis was not run by l1ml; run `vitis_hls -f build_prj.tcl` in hls/ "
-            "(or `vivado_hls` for the Vivado backend) to synthesise the project.",
+            "Vitis/Vivado HLS synthesis was not run by l1ml; `l1ml build OUTDIR` runs it where `vitis_hls` "
+            "(or `vivado_hls` for the Vivado backend) is installed and adds the vendor numbers to this report.",
         ],
     }
 
@@ -146,6 +146,8 @@ def render_markdown(rep: dict) -> str:
         lines += [requant_markdown(rep.get("requant", []), rep.get("scales", {})), ""]
     for extra in rep.get("sections", []):
         lines += [extra, ""]
+    if rep.get("vendor_build"):  # written by `l1ml build` (l1ml/build.py): csynth beside the estimate
+        lines += [rep["vendor_build"]["markdown"], ""]
     lines += ["## Not run here", ""] + [f"- {s}" for s in rep["not_run"]] + [""]
     return "\n".join(lines)
 
