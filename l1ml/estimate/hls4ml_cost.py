@@ -441,3 +441,24 @@ def estimate_hls4ml(g: Graph, *, clock_ns: float, reuse_factor: int, strategy: S
     # the longest path through the layers (a chain's sum), plus the input register of the top function
     latency = max(model.ready[o] for o in g.outputs) + 1
     return model.rows, total, latency, model.ii
+
+
+def uniform_precision(g: Graph, t: FixedType) -> Graph:
+    """``g`` as hls4ml types a model configured with one ``Precision: default`` and nothing else: every
+    tensor of type ``t`` (constants moved onto its grid with its rounding and overflow, as hls4ml converts
+    the float weights), accumulators as wide as ``t``, and no cast layers (a Quantize from ``t`` to ``t``
+    is no layer). For estimating a project hls4ml built that way (the vendor fixture of docs/estimation.md);
+    the graph only prices, it does not compute what ``g`` computes."""
+    from l1ml.ir.quantize import requantize
+
+    g = g.copy()
+    for tensor in g.tensors.values():
+        if tensor.is_const:
+            tensor.data = requantize(np.asarray(tensor.data, np.int64), tensor.type.frac, t).astype(np.int64)
+        tensor.type = t
+    for node in [n for n in g.nodes if n.op is Op.QUANTIZE]:
+        g.replace_all_uses_with(node.outputs[0], node.inputs[0])
+        g.remove_node(node)
+    g.prune_tensors()
+    g.verify(typed=True)
+    return g

@@ -1,0 +1,115 @@
+"""The vendor fixture's network as a QONNX model: the 16-64-32-32-5 jet tagger of
+``../shared/vendor/vitis2022.2_jet_tagger/hls4ml_prj`` (hls4ml 1.0.0, Vitis HLS 2022.2), rebuilt from the
+weight files hls4ml wrote (``firmware/weights/{w,b}{2,5,8,11}.txt``) so that l1ml's hls4ml cost model can
+be compared with the csynth reports of a real synthesis (docs/estimation.md, "hls4ml estimate against
+Vitis HLS csynth").
+
+Every value of the fixture is ``ap_fixed<16,6>`` = AP_TRN (floor), AP_WRAP: a 16-bit signed code at scale
+2^-10. The model has a Quant node (scale 2^-10, 16 bits, signed, narrow 0, FLOOR) on the input, on every
+weight and bias (so the weight codes are exactly those of the fixture's ``floor(w * 1024)``), after every
+MatMul + Add and after every ReLU; the softmax stays outside. What l1ml cannot say in QONNX and therefore
+computes differently (l1ml is exact, the fixture is not):
+
+* the fixture casts every product to ``ap_fixed<16,6>`` (floor, wrap) before summing and sums in 16 bits
+  with wrap-around; l1ml's Dense sums exact products in an exact (29-bit) accumulator;
+* the fixture's casts wrap on overflow; a QONNX Quant saturates, so l1ml's casts saturate.
+
+For the cost comparison ``fixture_precision`` retypes the compiled graph as hls4ml built the fixture.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from l1ml.errors import InputFileError
+from l1ml.ir.graph import Graph
+from l1ml.ir.types import FixedType
+
+FIXTURE = Path("vitis2022.2_jet_tagger") / "hls4ml_prj"
+#: hls4ml layer index of each Dense (w2/b2 ... w11/b11), its (n_in, n_out), the activation after it
+LAYERS = ((2, 16, 64, "relu1"), (5, 64, 32, "relu2"), (8, 32, 32, "relu3"), (11, 32, 5, None))
+FRAC, BITS = 10, 16  # ap_fixed<16,6>: scale 2^-10, 16 bits
+#: the fixture's type as l1ml spells it: ap_fixed<16,6> (AP_TRN, AP_WRAP), used for every value
+FIXTURE_TYPE = FixedType(True, BITS, FRAC)
+CLOCK_NS = 5.0
+PART = "xcu250-figd2104-2L-e"
+
+
+def vendor_dir(repo_root: Path) -> Path:
+    """Where tests look for the shared vendor fixtures: ``../shared/vendor`` beside the repository."""
+    return Path(repo_root).resolve().parent / "shared" / "vendor"
+
+
+def read_weights(path: Path, size: int) -> np.ndarray:
+    """One hls4ml ``WriteWeightsTxt`` file: ``size`` comma-separated floats, row-major (n_in, n_out)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read the hls4ml weight file ({e.strerror}); point at an hls4ml "
+                             "project written with WriteWeightsTxt") from None
+    try:
+        values = np.array([float(s) for s in text.replace("\n", ",").split(",") if s.strip()])
+    except ValueError:
+        raise InputFileError(f"{path}: not a comma-separated list of numbers; point at the weights/*.txt of an "
+                             "hls4ml project") from None
+    if values.size != size:
+        raise InputFileError(f"{path}: {values.size} values, the 16-64-32-32-5 jet tagger needs {size}; this is "
+                             "not the fixture's weight file")
+    return values
+
+
+def build_qonnx(project: Path):
+    """The onnx.ModelProto of the fixture's network (x: (1, 16) -> y: (1, 5), the logits before softmax)."""
+    from onnx import helper, numpy_helper
+
+    from l1ml.models.random_mlp import qonnx_model
+
+    weights = Path(project) / "firmware" / "weights"
+    nodes, inits = [], []
+
+    def const(name: str, value: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
+        return name
+
+    def quant(src: str, name: str) -> str:
+        ins = [src, const(f"{name}_scale", np.float32(2.0**-FRAC)), const(f"{name}_zp", np.float32(0)),
+               const(f"{name}_bits", np.float32(BITS))]
+        nodes.append(helper.make_node("Quant", ins, [f"{name}_q"], name=f"{name}_quant",
+                                      domain="qonnx.custom_op.general", signed=1, narrow=0, rounding_mode="FLOOR"))
+        return f"{name}_q"
+
+    x = quant("x", "input")
+    for i, (k, n_in, n_out, act) in enumerate(LAYERS):
+        fc = f"fc{i + 1}" if act else "output"  # the fixture's Keras layer names
+        # float32 holds every weight exactly enough: floor(w * 1024) of the float32 value equals that of the
+        # text's double (checked by tests/models/test_vendor_jet_tagger.py against the C++ conversion rule)
+        w = read_weights(weights / f"w{k}.txt", n_in * n_out).reshape(n_in, n_out)
+        b = read_weights(weights / f"b{k}.txt", n_out)
+        wq, bq = quant(const(f"w{k}", w), f"w{k}"), quant(const(f"b{k}", b), f"b{k}")
+        nodes.append(helper.make_node("MatMul", [x, wq], [f"{fc}_mm"], name=f"{fc}_matmul"))
+        nodes.append(helper.make_node("Add", [f"{fc}_mm", bq], [f"{fc}_add"], name=f"{fc}_bias"))
+        x = quant(f"{fc}_add", f"layer{k}")
+        if act:
+            nodes.append(helper.make_node("Relu", [x], [f"{act}_out"], name=act))
+            x = quant(f"{act}_out", act)
+    nodes.append(helper.make_node("Identity", [x], ["y"], name="out"))
+    return qonnx_model(nodes, inits, "vendor_jet_tagger", [1, 16], [1, 5])
+
+
+def write_qonnx(project: Path, path: Path) -> Path:
+    """Write the fixture's network as a QONNX file at ``path`` (see ``build_qonnx``)."""
+    import onnx
+
+    path = Path(path)
+    onnx.save(build_qonnx(project), str(path))
+    return path
+
+
+def fixture_precision(g: Graph) -> Graph:
+    """``g`` typed as hls4ml typed the fixture: every tensor ``ap_fixed<16,6>`` (see
+    ``l1ml.estimate.hls4ml_cost.uniform_precision``)."""
+    from l1ml.estimate.hls4ml_cost import uniform_precision
+
+    return uniform_precision(g, FIXTURE_TYPE)
