@@ -19,6 +19,8 @@ For the cost comparison ``fixture_precision`` retypes the compiled graph as hls4
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +115,105 @@ def fixture_precision(g: Graph) -> Graph:
     from l1ml.estimate.hls4ml_cost import uniform_precision
 
     return uniform_precision(g, FIXTURE_TYPE)
+
+
+# ---- the comparison with the fixture's csynth reports (docs/estimation.md) ----------------------------
+
+REPORT_DIR = Path("myproject_prj") / "solution1" / "syn" / "report"
+TOP_RPT = "myproject_csynth.rpt"
+OUTSIDE = ("softmax",)  # layers of the fixture the QONNX model leaves out
+# a register of the top module's table in csynth.rpt: `|layer4_out_V_12_reg_1587 |  16|   0|   16|   0|`
+_TOP_REG = re.compile(r"^\s*\|\s*layer(\d+)_out\w*\s*\|\s*(\d+)\s*\|", re.M)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One layer (or a total) as the comparison counts it: cycles on the pipeline path, II, resources;
+    BRAM in 36 Kb blocks, as l1ml's estimate counts it."""
+
+    cycles: int
+    ii: int
+    lut: float
+    ff: float
+    dsp: float
+    bram: float
+
+    def values(self) -> dict[str, float]:
+        return {"LUT": self.lut, "FF": self.ff, "DSP": self.dsp, "BRAM": self.bram, "latency": self.cycles,
+                "II": self.ii}
+
+
+def hls4ml_layer(onnx_name: str) -> str:
+    """The fixture's hls4ml layer name of an l1ml estimate row (its ONNX node name in ``build_qonnx``)."""
+    return onnx_name.removesuffix("_matmul")
+
+
+def csynth_figures(project: Path) -> tuple[dict[str, Figures], Figures, Figures]:
+    """Per hls4ml layer (softmax left out), the rest of the top module, and the total without the softmax,
+    from the fixture's csynth reports. Vitis HLS puts the register after a layer into the top module: its
+    FF are booked to the layer whose output it holds (``layer<index>_out`` in the top's register table of
+    ``myproject_csynth.rpt``, which the XML does not list). A layer's cycles on the path are its module
+    latency + 1 (its stages) for a Dense; for a 0-latency activation 1 when the output before it is
+    registered (a cycle of its own), else 0 (chained into the stage before)."""
+    from l1ml.estimate.csynth import read_csynth
+
+    report_dir = Path(project) / REPORT_DIR
+    rep = read_csynth(report_dir)
+    try:
+        table = (report_dir / TOP_RPT).read_text(errors="replace")
+    except OSError as e:
+        raise InputFileError(f"{report_dir / TOP_RPT}: cannot read the top module's report ({e.strerror}); "
+                             "the register table is read from it") from None
+    regs: dict[int, int] = {}
+    for index, bits in _TOP_REG.findall(table[table.find("* Register:"):]):
+        regs[int(index)] = regs.get(int(index), 0) + int(bits)
+    layers, outside, before = {}, [], None
+    for inst in rep.instances:  # in the order of the top's calls: each layer reads the one before it
+        m = rep.module(inst.module)
+        if inst.layer in OUTSIDE:
+            outside.append(m)
+            continue
+        r = m.resources
+        # a pipelined layer's stages; a 0-latency one has a cycle of its own when its input is registered
+        cycles = m.latency_max + 1 if m.latency_max else int(before is not None and before in regs)
+        layers[inst.layer] = Figures(cycles, m.interval_max or 1, r.lut, r.ff + regs.get(inst.layer_index, 0),
+                                     r.dsp, r.bram_18k / 2)
+        before = inst.layer_index
+    top = rep.top.resources
+    rest_ff = top.ff - sum(rep.module(i.module).resources.ff for i in rep.instances) - sum(regs.values())
+    rest_lut = top.lut - sum(rep.module(i.module).resources.lut for i in rep.instances)
+    rest = Figures(0, 1, rest_lut, rest_ff, top.dsp - sum(rep.module(i.module).resources.dsp for i in rep.instances),
+                   0.0)
+    cut = [o.resources for o in outside]
+    total = Figures(rep.top.latency_max - sum(o.latency_max for o in outside), rep.top.interval_max,
+                    top.lut - sum(c.lut for c in cut), top.ff - sum(c.ff for c in cut),
+                    top.dsp - sum(c.dsp for c in cut), (top.bram_18k - sum(c.bram_18k for c in cut)) / 2)
+    return layers, rest, total
+
+
+
+def estimate_fixture(project: Path, *, exact: bool = False):
+    """l1ml's hls4ml estimate of the fixture's network at its clock and reuse factor: typed as hls4ml built
+    the fixture (every value ap_fixed<16,6>), or with ``exact`` as ``l1ml compile`` types the QONNX model."""
+    import tempfile
+
+    from l1ml.compile import compile_graph
+    from l1ml.estimate import estimate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        g = compile_graph(write_qonnx(project, Path(tmp) / "vendor_jet_tagger.onnx"))
+    return estimate(g if exact else fixture_precision(g), backend="hls4ml", clock_ns=CLOCK_NS, reuse_factor=1,
+                    strategy="Latency")
+
+
+def estimate_figures(est) -> tuple[dict[str, Figures], Figures]:
+    """Per hls4ml layer and in total, from an estimate of the fixture (every layer has II 1 at reuse 1)."""
+    layers = {hls4ml_layer(r.onnx): Figures(r.latency_cycles, est.ii_cycles, r.res.lut, r.res.ff, r.res.dsp,
+                                            r.res.bram) for r in est.layers}
+    t = est.total
+    return layers, Figures(est.latency_cycles, est.ii_cycles, t.lut, t.ff, t.dsp, t.bram)
+
+
+def error(est: float, ref: float) -> float | None:
+    """Relative error of the estimate in per cent; None where the reference is 0 (compared exactly)."""
+    return None if ref == 0 else 100.0 * (est - ref) / ref
