@@ -345,13 +345,6 @@ class HLSCost(Interpreter[HVal]):
         self.row(node, 1, Resources(ff=outs[0].size * outs[0].type.width), "array copy")
         return [HVal(outs[0].type, v[0].n, v[0].const)]
 
-    def _elementwise(self, node: Node, n: int, out: FixedType, per_bit: float) -> list[HVal]:
-        if node.name in self.fused:
-            return self._fused(node)
-        res = Resources(lut=per_bit * n * out.width, ff=n * out.width) + self._channel(self.graph.t(node.outputs[0]), 1)
-        self.row(node, 1, res)
-        return [HVal(out, n)]
-
     @rule(Op.MUL)
     def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
         """A per-row mask bit is an AND per output bit. Any other product is one multiplier per output

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,14 +30,16 @@ from l1ml.errors import InputFileError
 from l1ml.ir.graph import Graph
 from l1ml.ir.types import FixedType
 
+if TYPE_CHECKING:
+    from l1ml.estimate.result import Estimate
+
 FIXTURE = Path("vitis2022.2_jet_tagger") / "hls4ml_prj"
 #: hls4ml layer index of each Dense (w2/b2 ... w11/b11), its (n_in, n_out), the activation after it
 LAYERS = ((2, 16, 64, "relu1"), (5, 64, 32, "relu2"), (8, 32, 32, "relu3"), (11, 32, 5, None))
 FRAC, BITS = 10, 16  # ap_fixed<16,6>: scale 2^-10, 16 bits
 #: the fixture's type as l1ml spells it: ap_fixed<16,6> (AP_TRN, AP_WRAP), used for every value
 FIXTURE_TYPE = FixedType(True, BITS, FRAC)
-CLOCK_NS = 5.0
-PART = "xcu250-figd2104-2L-e"
+CLOCK_NS = 5.0  # the fixture's clock (part xcu250: the resources of the xcvu13p, l1ml's default part)
 
 
 def vendor_dir(repo_root: Path) -> Path:
@@ -191,8 +194,7 @@ def csynth_figures(project: Path) -> tuple[dict[str, Figures], Figures, Figures]
     return layers, rest, total
 
 
-
-def estimate_fixture(project: Path, *, exact: bool = False):
+def estimate_fixture(project: Path, *, exact: bool = False) -> Estimate:
     """l1ml's hls4ml estimate of the fixture's network at its clock and reuse factor: typed as hls4ml built
     the fixture (every value ap_fixed<16,6>), or with ``exact`` as ``l1ml compile`` types the QONNX model."""
     import tempfile
@@ -206,7 +208,7 @@ def estimate_fixture(project: Path, *, exact: bool = False):
                     strategy="Latency")
 
 
-def estimate_figures(est) -> tuple[dict[str, Figures], Figures]:
+def estimate_figures(est: Estimate) -> tuple[dict[str, Figures], Figures]:
     """Per hls4ml layer and in total, from an estimate of the fixture (every layer has II 1 at reuse 1)."""
     layers = {hls4ml_layer(r.onnx): Figures(r.latency_cycles, est.ii_cycles, r.res.lut, r.res.ff, r.res.dsp,
                                             r.res.bram) for r in est.layers}
