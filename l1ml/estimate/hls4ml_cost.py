@@ -1,16 +1,25 @@
 """Cost model of the hls4ml project l1ml writes (io_parallel, Latency or Resource strategy, reuse factor).
 
 A walk over the IR like the lowering in ``l1ml.backends.hls4ml``: one rule per op, priced with the
-rules hls4ml's documentation and papers state, not with synthesis run here:
+rules hls4ml's documentation and papers state and, for the Latency-strategy Dense at reuse 1 and the
+activations after it, with what Vitis HLS 2022.2 did with the vendor fixture (docs/estimation.md):
 
-* a Dense layer has ceil(n_mult / R) multipliers and accepts a new input every R cycles (II = R);
+* Dense, Latency strategy, reuse 1 (hls4ml's dense_latency): the weights are constants; every distinct
+  (input, weight) product is made once, a DSP multiply when the weight has three or more canonical
+  signed digits (and the input 10 or more bits), else shift-adds; per neuron an adder tree over its
+  non-zero products and bias at the accumulator width; HLS schedules against the clock less hls4ml's
+  27 % uncertainty and registers every partial sum of the tree level where a stage ends; the layer's
+  latency is its stage count, its output is held under ap_ce and registered after it;
+* ReLU and casts (hls4ml's relu/linear) have no latency of their own: chained into the last stage of
+  the layer before them when their delay fits, else one cycle;
+* otherwise a Dense layer has ceil(n_mult / R) multipliers and accepts a new input every R cycles (II = R);
   with the Latency strategy HLS folds the zero weights of the constant matrix away, with the
   Resource strategy every weight is a ROM word and is multiplied;
 * a product goes to a DSP only when both operands are wide (Vivado HLS keeps narrow products in LUTs;
   Duarte et al. 2018 see DSP use vanish below about 10 bits), otherwise it is a LUT multiplier: a
   constant's shift-add with the Latency strategy, a generic multiplier with the Resource strategy;
-* every layer is its own pipelined function: a Dense layer takes a multiply stage, its adder tree at
-  the target clock and an output register; activations and casts take one cycle;
+* every other layer is its own pipelined function: a Dense layer takes a multiply stage, its adder tree
+  at the target clock and an output register;
 * an io_parallel Conv2D is hls4ml's im2col loop over Ho x Wo / ParallelizationFactor partitions
   (l1ml leaves the factor at 1), pipelined at II = R: the layer's II is Ho * Wo * R, and the model's
   II the largest layer II; pooling is fully unrolled;
@@ -29,9 +38,10 @@ rules hls4ml's documentation and papers state, not with synthesis run here:
   else a LUT multiplier, half of one for a square), an adder tree per output for ReduceSum; slices are
   wiring.
 
-The coefficients below reproduce the order of magnitude of the published jet-tagger figures cited in
-docs/estimation.md. This model was not checked against Vivado/Vitis HLS here (no vendor tools on
-this machine): treat it as a planning figure with a factor-of-two uncertainty on LUT and FF.
+On the fixture (16-64-32-32-5, ap_fixed<16,6>, Latency, reuse 1, 5 ns) the estimate matches csynth's DSP,
+latency and II exactly, LUT within 1.3 % per layer and FF within 16 % (docs/estimation.md). The other
+rules (reuse > 1, Resource, Conv2D, GNN, elementwise) are not checked against Vivado/Vitis HLS: treat
+them as planning figures with a factor-of-two uncertainty on LUT and FF.
 """
 
 from __future__ import annotations
@@ -51,6 +61,10 @@ from l1ml.ir.types import FixedType, aligned_range
 from l1ml.passes.infer_types import clip_codes, reduce_count
 
 ASSUMPTIONS = [
+    "hls4ml backend (io_parallel), Dense with the Latency strategy at reuse 1: calibrated on the Vitis HLS "
+    "2022.2 csynth reports of one hls4ml project (16-64-32-32-5 jet tagger, ap_fixed<16,6>, 5 ns): DSP, latency "
+    "and II matched exactly, LUT within 1.3 % and FF within 16 % per layer (csynth's own estimates, not "
+    "post-implementation); a DSP per distinct product whose weight has >= 3 signed digits, clock uncertainty 27 %.",
     "hls4ml backend (io_parallel): analytical model from the rules in hls4ml's documentation and papers "
     "(multipliers = n_mult / reuse, II = reuse, DSP only for products of two operands of >= 10 bits; "
     "a Conv2D walks its Ho x Wo partitions, II = Ho * Wo * reuse).",
@@ -59,19 +73,36 @@ ASSUMPTIONS = [
     "with R > 1 DATAFLOW channels are ping-pong register buffers.",
     "Elementwise layers: one adder, compare-select or multiplier per output element (DSP only when both operands "
     "have >= 10 bits; a constant multiplier as its shift-adds); ReduceSum = an adder tree per output; one cycle.",
-    "Calibrated to the order of magnitude of published hls4ml jet-tagger figures (docs/estimation.md); NOT "
-    "checked against Vivado/Vitis HLS on this machine. Expect up to a factor two on LUT/FF; run the vendor "
-    "synthesis before committing a design.",
+    "Reuse > 1, the Resource strategy, Conv2D, GNN and elementwise layers are NOT checked against Vivado/Vitis "
+    "HLS. Expect up to a factor two on LUT/FF there; run the vendor synthesis before committing a design.",
 ]
 
 
 @dataclass(frozen=True)
 class HLSCoefficients:
+    """The model's constants. "csynth" marks those read off or fitted to the Vitis HLS 2022.2 csynth reports
+    of the vendor fixture (16-64-32-32-5 jet tagger, ap_fixed<16,6>, Latency, reuse 1, 5 ns; four Dense
+    and three ReLU layers), see docs/estimation.md; the others are not checked against HLS synthesis."""
+
     dsp_min_bits: int = 10  # both operands at least this wide -> DSP (Duarte et al. 2018)
-    adder_ns: float = 0.9  # one adder level, including routing, as HLS schedules it
-    mult_ns_lut: float = 2.0  # a LUT multiplier
-    mult_ns_dsp: float = 3.0  # an unregistered DSP multiply
-    add_lut_per_bit: float = 1.0
+    # csynth: a constant weight with at least this many canonical signed digits is a DSP multiply, fewer
+    # are shift-adds; one product per distinct (input, weight) pair (exact on all four fixture layers)
+    dsp_min_digits: int = 3
+    # hls4ml's Vitis default (Vivado: 12.5 %): HLS schedules against clock x (1 - uncertainty)
+    clock_uncertainty: float = 0.27
+    # csynth, fitted to the fixture's pipeline (module latency 1, register after 2 adder levels, ReLU
+    # chained after fc1 only): any adder_ns in (0.67, 0.73] and mult_ns_dsp in (1.55, 2.25] reproduce it
+    adder_ns: float = 0.7  # one adder level, including routing, as HLS schedules it
+    mult_ns_lut: float = 2.0  # a LUT multiplier (not checked)
+    mult_ns_dsp: float = 2.0  # an unregistered DSP multiply
+    act_ns: float = 0.97  # csynth: a ReLU's compare-select (relu modules: 3.65 ns target - 2.68 ns slack)
+    add_lut_per_bit: float = 1.0  # adders of the rules not checked against csynth
+    # csynth, fitted (one least-squares parameter on the four Dense layers' adders): csynth prices an N-bit
+    # adder at N or N + 7 LUTs
+    const_add_lut_per_bit: float = 1.14
+    dsp_side_lut: float = 5.0  # csynth: every DSP multiplier instance also has 5 LUTs
+    ce_mux_lut_per_bit: float = 0.875  # csynth: a pipelined layer function's ap_ce output hold mux, 14 LUT/16 bits
+    relu_lut_per_bit: float = 1.75  # csynth: compare (13 LUT) + select (15 LUT) per 16-bit element
     soft_mult_lut_per_bit2: float = 0.55  # generic LUT multiplier: ~w_a * w_b / 2 LUTs
     ff_per_product_bit: float = 1.0  # products registered before the adder tree
     io_cycles: int = 1  # the layer function's output register
@@ -97,6 +128,10 @@ class HLSCost(Interpreter[HVal]):
         super().__init__(graph)
         self.check_supported()
         self.clock_ns, self.reuse, self.strategy, self.k = clock_ns, reuse, strategy, k
+        self.period = clock_ns * (1.0 - k.clock_uncertainty)  # what HLS schedules against
+        # a tensor still combinational at the end of its producer's last stage: (row index, bits of the register
+        # booked after it, ns left in that stage); an activation that fits there is chained (no cycle of its own)
+        self.open: dict[str, tuple[int, float, float]] = {}
         self.rows: list[LayerCost] = []
         self.ii = reuse  # the largest layer II: a Conv2D walks its partitions
         # a GNN with R > 1 is a DATAFLOW of processes; with R = 1 it runs at II = 1
@@ -141,6 +176,8 @@ class HLSCost(Interpreter[HVal]):
         x, w, out = ins[0], ins[1], outs[0]
         if self.gnn and len(x.shape) == 2:
             return self._row_dense(node, ins, outs)
+        if self.strategy is Strategy.LATENCY and self.reuse == 1 and len(x.shape) == 1:
+            return self._latency_dense(node, ins, outs)
         rows = int(np.prod(x.shape[:-1], dtype=np.int64))
         n_in, n_out = w.shape
         res, n_units, dsp, depth = self._mac(x.type, w.type, w.data.reshape(n_in, n_out), len(ins) > 2, out.type)
@@ -155,7 +192,53 @@ class HLSCost(Interpreter[HVal]):
 
     def _tree_cycles(self, dsp: bool, depth: int) -> int:
         mult_ns = self.k.mult_ns_dsp if dsp else self.k.mult_ns_lut
-        return math.ceil((mult_ns + depth * self.k.adder_ns) / self.clock_ns)
+        return math.ceil((mult_ns + depth * self.k.adder_ns) / self.period)
+
+    def _latency_dense(self, node: Node, ins: list[Tensor], outs: list[Tensor]) -> list[HVal]:
+        """hls4ml's dense_latency at reuse 1 as Vitis HLS builds it (checked on the fixture, docs/estimation.md):
+        the weights are constants, each distinct (input, weight) product is made once, as a DSP multiply when
+        the weight has >= dsp_min_digits signed digits (and the input >= dsp_min_bits), else as shift-adds;
+        per neuron an adder tree over its non-zero products and bias at the accumulator width; registers
+        where the tree crosses a clock edge (every partial sum of that level), the ap_ce output hold register,
+        and the register after the layer. Its latency is its stage count; the last stage's slack is kept for
+        an activation that chains into it."""
+        w, out = ins[1], outs[0]
+        k, xw, acc = self.k, ins[0].type.width, outs[0].type.width
+        n_in, n_out = w.shape
+        codes = np.asarray(w.data, np.int64).reshape(n_in, n_out)
+        bias = np.asarray(ins[2].data, np.int64) if len(ins) > 2 else np.zeros(n_out, np.int64)
+        terms = np.count_nonzero(codes, axis=0) + (bias != 0)
+        res, n_dsp, n_lut = Resources(), 0, 0
+        for i in range(n_in):
+            for c in {int(v) for v in codes[i] if v != 0}:
+                digits, cbits = csd(c), abs(c).bit_length() + 1
+                if xw >= k.dsp_min_bits and len(digits) >= k.dsp_min_digits:
+                    n_dsp += 1
+                    res.dsp += math.ceil((xw + 1) / 27) * math.ceil(cbits / 18)
+                    res.lut += k.dsp_side_lut
+                else:  # a negative constant whose digits are all negative also needs 0 - x
+                    n_lut += 1
+                    adds = len(digits) - 1 + all(neg for _, neg in digits)
+                    res.adder(adds * (xw + cbits), k.const_add_lut_per_bit)
+        res.adder(int(np.maximum(terms - 1, 0).sum()) * acc, k.const_add_lut_per_bit)
+        # the schedule: products, then tree levels; a level that would pass the clock edge starts a new stage
+        t = k.mult_ns_dsp if n_dsp else k.mult_ns_lut
+        stages = 1 + int(t // self.period)
+        t -= (stages - 1) * self.period
+        for level in range(1, clog2(int(terms.max(initial=1))) + 1):
+            if t + k.adder_ns > self.period:  # every partial sum of the previous level is registered
+                stages += 1
+                res.ff += sum(math.ceil(int(n) / 2 ** (level - 1)) for n in terms) * acc
+                t = 0.0
+            t += k.adder_ns
+        if stages > 1:  # a pipelined function called in the pipelined top holds its outputs under ap_ce
+            res.ff += n_out * acc
+            res.lut += n_out * acc * k.ce_mux_lut_per_bit
+        reg = n_out * out.type.width
+        res.ff += reg
+        self.row(node, stages, res, f"{n_dsp} DSP and {n_lut} shift-add products (distinct), {stages} stages")
+        self.open[out.name] = (len(self.rows) - 1, reg, self.period - t)
+        return [HVal(out.type, out.size)]
 
     def _row_dense(self, node: Node, ins: list[Tensor], outs: list[Tensor]) -> list[HVal]:
         """l1ml_row_dense(_tmux): P lanes of the fully parallel Dense walk the rows in S <= R steps."""
@@ -252,7 +335,7 @@ class HLSCost(Interpreter[HVal]):
         out = outs[0]
         kh, kw = node.attrs.kernel
         res = Resources(lut=lut_per_bit * out.size * (kh * kw - 1) * out.type.width, ff=out.size * out.type.width)
-        latency = math.ceil(clog2(kh * kw) * self.k.adder_ns / self.clock_ns) + self.k.io_cycles
+        latency = math.ceil(clog2(kh * kw) * self.k.adder_ns / self.period) + self.k.io_cycles
         self.row(node, latency, res, f"{kh}x{kw} window")
         return [HVal(out.type, out.size)]
 
@@ -261,13 +344,6 @@ class HLSCost(Interpreter[HVal]):
         # the lowering keeps channels-last throughout; a Transpose left in the IR is an array copy
         self.row(node, 1, Resources(ff=outs[0].size * outs[0].type.width), "array copy")
         return [HVal(outs[0].type, v[0].n, v[0].const)]
-
-    def _elementwise(self, node: Node, n: int, out: FixedType, per_bit: float) -> list[HVal]:
-        if node.name in self.fused:
-            return self._fused(node)
-        res = Resources(lut=per_bit * n * out.width, ff=n * out.width) + self._channel(self.graph.t(node.outputs[0]), 1)
-        self.row(node, 1, res)
-        return [HVal(out, n)]
 
     @rule(Op.MUL)
     def mul(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
@@ -354,7 +430,7 @@ class HLSCost(Interpreter[HVal]):
         one = Resources()
         one.adder(out.type.width, self.k.add_lut_per_bit)
         res += one.scaled(adders)
-        latency = math.ceil(clog2(n) * self.k.adder_ns / self.clock_ns) + self.k.io_cycles
+        latency = math.ceil(clog2(n) * self.k.adder_ns / self.period) + self.k.io_cycles
         self.row(node, latency, res, f"{adders} adders, {n} terms per output")
         return [HVal(out.type, out.size)]
 
@@ -388,17 +464,36 @@ class HLSCost(Interpreter[HVal]):
         one.adder(out.type.width, self.k.add_lut_per_bit)
         res += one.scaled(adders)
         depth = clog2(node.attrs.degree())
-        latency = math.ceil(depth * self.k.adder_ns / self.clock_ns) + self.k.io_cycles
+        latency = math.ceil(depth * self.k.adder_ns / self.period) + self.k.io_cycles
         self.row(node, latency, res, f"{adders} adders, degree {node.attrs.degree()}")
         return [HVal(out.type, out.size)]
 
     @rule(Op.RELU)
     def relu(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        return self._elementwise(node, v[0].n, outs[0].type, 1.0)
+        return self._activation(node, v[0].n, outs[0].type, self.k.relu_lut_per_bit)
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        return self._elementwise(node, v[0].n, outs[0].type, 1.0)
+        return self._activation(node, v[0].n, outs[0].type, 1.0)
+
+    def _activation(self, node: Node, n: int, out: FixedType, per_bit: float) -> list[HVal]:
+        """hls4ml's relu/linear: a function with no latency of its own. Chained into the last stage of the
+        layer before it when its delay fits there (the register after that layer moves behind it: csynth
+        chains the fixture's relu1, not relu2 and relu3), else a cycle of its own with its output register."""
+        if node.name in self.fused:
+            return self._fused(node)
+        src, bits = node.inputs[0], n * out.width
+        res = Resources(lut=per_bit * bits, ff=bits) + self._channel(self.graph.t(node.outputs[0]), 1)
+        before = self.open.get(src)
+        if before and not self.tmux and readers(self.graph, src) == 1 and before[2] >= self.k.act_ns:
+            row, reg, slack = before
+            self.rows[row].res.ff -= reg
+            latency, slack = 0, slack - self.k.act_ns
+        else:
+            latency, slack = 1, self.period - self.k.act_ns
+        self.row(node, latency, res)
+        self.open[node.outputs[0]] = (len(self.rows) - 1, bits, slack)
+        return [HVal(out, n)]
 
     def _fused(self, node: Node) -> list[HVal]:
         self.row(node, 0, Resources(), "computed in the lanes of the Dense before it")
@@ -423,7 +518,7 @@ class HLSCost(Interpreter[HVal]):
 
         p = requant_problem(node, ins[0], outs[0])
         k = self.k
-        res, cycles, detail = hls_requant(p, self.clock_ns, k.dsp_min_bits, k.adder_ns, k.mult_ns_lut,
+        res, cycles, detail = hls_requant(p, self.period, k.dsp_min_bits, k.adder_ns, k.mult_ns_lut,
                                           k.mult_ns_dsp, k.add_lut_per_bit)
         res.ff += p.n * p.out.width
         self.row(node, cycles + k.io_cycles, res + self._channel(outs[0], 1), detail)
@@ -438,6 +533,29 @@ def estimate_hls4ml(g: Graph, *, clock_ns: float, reuse_factor: int, strategy: S
     total = Resources()
     for r in model.rows:
         total += r.res
-    # the longest path through the layers (a chain's sum), plus the input register of the top function
-    latency = max(model.ready[o] for o in g.outputs) + 1
+    # the longest path through the layers (a chain's sum), up to the register after the last layer (csynth:
+    # the pipelined top reads its input port in the first layer's first stage); a DATAFLOW design also
+    # registers its input (not checked against csynth)
+    latency = max(model.ready[o] for o in g.outputs) + (1 if model.tmux else 0)
     return model.rows, total, latency, model.ii
+
+
+def uniform_precision(g: Graph, t: FixedType) -> Graph:
+    """``g`` as hls4ml types a model configured with one ``Precision: default`` and nothing else: every
+    tensor of type ``t`` (constants moved onto its grid with its rounding and overflow, as hls4ml converts
+    the float weights), accumulators as wide as ``t``, and no cast layers (a Quantize from ``t`` to ``t``
+    is no layer). For estimating a project hls4ml built that way (the vendor fixture of docs/estimation.md);
+    the graph only prices, it does not compute what ``g`` computes."""
+    from l1ml.ir.quantize import requantize
+
+    g = g.copy()
+    for tensor in g.tensors.values():
+        if tensor.is_const:
+            tensor.data = requantize(np.asarray(tensor.data, np.int64), tensor.type.frac, t).astype(np.int64)
+        tensor.type = t
+    for node in [n for n in g.nodes if n.op is Op.QUANTIZE]:
+        g.replace_all_uses_with(node.outputs[0], node.inputs[0])
+        g.remove_node(node)
+    g.prune_tensors()
+    g.verify(typed=True)
+    return g
