@@ -75,6 +75,7 @@ class VendorCheck:
     def to_json(self) -> dict:
         d = asdict(self)
         d.pop("outputs")
+        d["seconds"], d["build_seconds"] = round(self.seconds, 3), round(self.build_seconds, 3)
         return d
 
 
