@@ -9,7 +9,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, SimTimeoutError, with_timeout
+from cocotb.triggers import FallingEdge, ReadOnly, SimTimeoutError, with_timeout
 
 from l1ml.verify.cocotb_bench.components import InOrderChecker
 from l1ml.verify.cocotb_bench.config import BENCH_DIR_ENV, PROGRESS, BenchReport, PortSpec
@@ -20,6 +20,8 @@ from l1ml.verify.cocotb_bench.vendor_bench import (
     port_codes,
     port_words,
 )
+
+IDLE_CYCLES = 4
 
 
 @cocotb.test()
@@ -64,6 +66,15 @@ async def vendor_block(dut) -> None:
         error = (f"timeout: {monitor.count()} of {cfg.n} outputs ({len(monitor.done_cycles)} ap_done) arrived "
                  f"within {cfg.timeout_cycles} cycles after the last ap_start")
         collecting.cancel()
+    if c.idle and not error:  # ap_ctrl_hs: with ap_start low and every output delivered, the block is idle
+        idle = getattr(dut, c.idle)
+        for _ in range(IDLE_CYCLES):
+            await FallingEdge(clk)
+            await ReadOnly()
+            if idle.value == 1:
+                break
+        else:
+            error = f"protocol: ap_idle stayed low {IDLE_CYCLES} cycles after the last output"
 
     specs = tuple(PortSpec(a.arg, a.elements, a.element_width, cfg.signed[a.arg]) for a in itf.outputs)
     actual = {a.arg: port_codes(a, monitor.words[a.arg], cfg.signed[a.arg]) for a in itf.outputs}
