@@ -119,8 +119,10 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: V
             from l1ml.verify.vendor import check_output
 
             vc = check_output(g, outdir, x)
-            results.append(LevelResult(level.value, vc.n_vectors, vc.mismatches, round(vc.seconds, 3),
-                                       vc.first_mismatches, vc.note(), vc.latency_cycles, vc.ii))
+            # a protocol violation with every word right (ap_idle never rose) still fails the level
+            results.append(LevelResult(level.value, vc.n_vectors, vc.mismatches or int(bool(vc.error)),
+                                       round(vc.seconds, 3), vc.first_mismatches, vc.note(),
+                                       vc.latency_cycles, vc.ii))
             if progress:
                 progress(results[-1])
             continue

@@ -62,11 +62,16 @@ class VendorCheck:
     seconds: float
     build_seconds: float = 0.0  # Verilator (0 when cached)
     csim_seconds: float = 0.0  # g++ build of the reference (0 when cached or not used)
+    error: str = ""  # a timeout or protocol violation (e.g. ap_idle never rose), empty if none
     outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def failed(self) -> bool:
+        return self.mismatches > 0 or bool(self.error)
 
     def line(self) -> str:
         return (f"vendor: {self.n_vectors} vectors, {self.mismatches} mismatches, latency {self.latency_cycles} "
-                f"cycles, II {self.ii}")
+                f"cycles, II {self.ii}" + (", protocol error" if self.error else ""))
 
     def note(self) -> str:
         return (f"csynth: latency {self.csynth_latency_cycles} cycles, II {self.csynth_ii}; "
@@ -129,8 +134,8 @@ def simulate(rtl: VendorRTL, itf: TopInterface, signed: dict[str, bool], codes: 
     rel = rtl.verilog_dir.relative_to(rtl.project) if rtl.verilog_dir.is_relative_to(rtl.project) else rtl.verilog_dir
     check = VendorCheck(n, rep.mismatched_vectors + missing, lines, rep.latency_cycles, rep.ii,
                         rtl.latency_cycles, rtl.ii, str(rel), time.monotonic() - t0, build.seconds,
-                        outputs=outputs)
-    if check.mismatches == 0 and not rep.error:
+                        error=rep.error, outputs=outputs)
+    if not check.failed:
         shutil.rmtree(run_dir, ignore_errors=True)
     return check
 
@@ -212,7 +217,7 @@ def write_cosim_json(out: Path, prj: Path, check: VendorCheck) -> Path:
     """``OUT/cosim.json``: the result in verify.json's shape, with the C-simulation as reference."""
     path = Path(out) / "cosim.json"
     doc = {"reference": "C-simulation (g++)", "project": str(Path(prj).resolve()),
-           "levels": {"vendor": check.to_json()}, "passed": check.mismatches == 0}
+           "levels": {"vendor": check.to_json()}, "passed": not check.failed}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)

@@ -42,7 +42,7 @@ def cosim_cmd(
     out = output_container(out, "cosim", inputs=[project, data], force=force)
     with console.status("cosim: building the C-simulation and the Verilator model, then simulating"):
         chk = cosim(project, out, vectors, seed=seed, data=data)
-    colour = "green" if chk.mismatches == 0 else "red"
+    colour = "red" if chk.failed else "green"
     console.print(f"[{colour}]{chk.line()}[/]  (csynth: latency {chk.csynth_latency_cycles} cycles, "
                   f"II {chk.csynth_ii})  [dim]{chk.seconds:.1f} s[/]", soft_wrap=True)
     for m in chk.first_mismatches:
@@ -53,5 +53,5 @@ def cosim_cmd(
     path = write_cosim_json(out, project, chk)
     console.print(f"  RTL: {chk.rtl} of {project}; builds (0 = cached): Verilator {chk.build_seconds:.1f} s, "
                   f"C-simulation {chk.csim_seconds:.1f} s; results: {path}", markup=False, soft_wrap=True)
-    if chk.mismatches:
+    if chk.failed:
         raise typer.Exit(1)

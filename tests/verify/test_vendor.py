@@ -108,6 +108,22 @@ def test_vivado_style_block_ap_none_split(tmp_path: Path) -> None:
     y[17, 1] += 1  # a wrong expectation is reported, with the vector and element
     chk = simulate(rtl, itf, {"x": True, "y": True}, {"x": x}, {"y": y}, tmp_path / "build")
     assert chk.mismatches == 1 and chk.first_mismatches == [f"vector 17: y[1] expected {y[17, 1]}, got {y[17, 1] - 1}"]
+    assert chk.failed and not chk.error
+
+
+@pytest.mark.slow
+def test_ap_idle_stuck_low_is_a_protocol_error(tmp_path: Path) -> None:
+    """Every word right but ap_idle never rises: the check fails with a protocol error, not silently."""
+    d = tmp_path / "prj" / "blk_prj" / "solution1" / "syn" / "verilog"
+    d.mkdir(parents=True)
+    (d / "blk.v").write_text(BLOCK.replace("assign ap_idle = !ap_start && v == 2'b0;", "assign ap_idle = 1'b0;"))
+    (d / "blk_rom.dat").write_text("0\n0\n0\n0\n")
+    rtl = VendorRTL(tmp_path / "prj", "blk", d, "syn", None, 2, 1)
+    itf = map_ports(parse_verilog_ports(d / "blk.v", "blk"), [("x", 3, 8), ("y", 2, 9)], "blk", "test")
+    x = np.random.default_rng(2).integers(-128, 128, size=(50, 3))
+    y = np.stack([x[:, 0] + x[:, 1], x[:, 2]], axis=1)
+    chk = simulate(rtl, itf, {"x": True, "y": True}, {"x": x}, {"y": y}, tmp_path / "build")
+    assert chk.mismatches == 0 and chk.failed and "ap_idle stayed low" in chk.error, chk
 
 
 @needs_fixture
