@@ -276,12 +276,12 @@ train_app.command("hgcal-cnn")(train_hgcal_cnn_cmd)
 train_app.command("track-gnn")(train_track_gnn_cmd)
 train_app.command("anomaly")(train_anomaly_cmd)
 app.command("estimate")(estimate_cmd)
-app.command("cosim")(cosim_cmd)
 app.add_typer(rtl_app, name="rtl")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(offline_app, name="offline")
 app.add_typer(reweight_app, name="reweight")
 app.add_typer(surrogate_app, name="surrogate")
+app.command("cosim")(cosim_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:
