@@ -252,15 +252,44 @@ def _shown(path: Path, outdir: Path) -> str:
         return str(path)
 
 
-def comparison(outdir: Path, report_dir: Path | None = None) -> tuple[CsynthReport, list[CompareRow], str, bool]:
-    """Read the reports of ``outdir`` (or ``report_dir``) and pair them with l1ml's estimate when ``outdir``
-    is a compile output: (report, rows, Markdown table, whether an estimate was there)."""
+def hls4ml_project_of(path: Path, report_dir: Path) -> Path | None:
+    """The hls4ml project directory (the one holding ``firmware/``) of ``path`` or of the report directory
+    (``<project>/<prj>/solution1/syn/report``); None when neither sits in one."""
+    for d in (Path(path), *Path(report_dir).resolve().parents[:4]):
+        if (d / "firmware" / "defines.h").is_file():
+            return d
+    return None
+
+
+def comparison(outdir: Path, report_dir: Path | None = None) -> tuple[CsynthReport, list[CompareRow], str, str]:
+    """Read the reports of ``outdir`` (or ``report_dir``) and pair them with l1ml's estimate: that of the
+    compile output ``outdir``, else that of the plain hls4ml project the reports belong to, read back from its
+    firmware (``l1ml.frontend.hls4ml_project``). Returns (report, rows, Markdown table, source) where source
+    says where the estimate came from, or why there is none ("no estimate: ...")."""
+    from l1ml.estimate.csynth_compare import project_estimate
+    from l1ml.frontend.hls4ml_project import ProjectNotPriced, read_project_net
+
     outdir = Path(outdir)
     rdir = locate_report_dir(report_dir if report_dir is not None else outdir)
     report = read_csynth(rdir)
     est = l1ml_estimate(outdir)
+    source = "l1ml compile output"
+    if est is None:
+        project = hls4ml_project_of(outdir, rdir)
+        if project is None:
+            source = f"no estimate: {outdir} is neither an l1ml compile output nor inside an hls4ml project"
+        else:
+            try:
+                outside = read_project_net(project).outside
+                est = project_estimate(project, report.top.clock_target_ns)
+                source = (f"hls4ml project {_shown(project, Path.cwd())} read back from its firmware "
+                          f"(estimated at its {report.top.clock_target_ns:g} ns clock"
+                          + (f"; {', '.join(outside)} left outside the estimate, inside the vendor total" if outside
+                             else "") + ")")
+            except ProjectNotPriced as e:
+                source = f"no estimate: {e}"
     rows = compare(report, est)
-    return report, rows, comparison_markdown(report, rows, est is not None, _shown(rdir, outdir)), est is not None
+    return report, rows, comparison_markdown(report, rows, est is not None, _shown(rdir, outdir)), source
 
 
 NOT_RUN_SYNTH = "Vitis/Vivado HLS synthesis was not run by l1ml"
@@ -318,12 +347,11 @@ def _console():
 
 def _reports_only(outdir: Path, reports: Path | None) -> None:
     console, _ = _console()
-    report, rows, table, has_est = comparison(outdir, reports)
-    if not has_est:
-        console.print(f"no l1ml estimate beside {outdir} (not an l1ml compile output): vendor numbers only",
-                      markup=False, highlight=False, soft_wrap=True)
+    report, rows, table, source = comparison(outdir, reports)
+    console.print(f"estimate: {source}" if not source.startswith("no estimate") else
+                  f"{source}; vendor numbers only", markup=False, highlight=False, soft_wrap=True)
     console.print(table, markup=False, highlight=False, soft_wrap=True)
-    if has_est and (Path(outdir) / "report.json").is_file():
+    if source == "l1ml compile output" and (Path(outdir) / "report.json").is_file():
         written = record(outdir, report, rows, table, None)
         console.print(f"recorded in {outdir}/: {', '.join(written)}", markup=False, highlight=False, soft_wrap=True)
 

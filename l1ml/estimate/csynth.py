@@ -251,6 +251,12 @@ def _ports(root: ET.Element, path: Path) -> tuple[CsynthPort, ...]:
                  for p in root.findall("InterfaceSummary/RtlPorts"))
 
 
+def read_ports(xml_path: Path) -> tuple[CsynthPort, ...]:
+    """The top's RTL ports from the interface table of one csynth XML (``csynth.xml``)."""
+    path = Path(xml_path)
+    return _ports(_parse(path), path)
+
+
 def read_csynth(report_dir: Path) -> CsynthReport:
     """Read ``report_dir`` (a ``syn/report`` directory holding ``csynth.xml`` and per-module
     ``<module>_csynth.xml``); raises CsynthReportError naming the file when one is missing or malformed."""

@@ -10,7 +10,8 @@ above 1 means the estimate is low. BRAM is compared in 18 Kb blocks, the unit of
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from l1ml.estimate.csynth import CsynthModule, CsynthReport
 from l1ml.estimate.result import Estimate
@@ -148,3 +149,42 @@ def comparison_markdown(report: CsynthReport, rows: list[CompareRow], with_estim
         lines.append(f"| {_label(row, from_l1ml)} | {row.op} | "
                      + " | ".join(_cell(row, m, with_estimate) for m in METRICS) + " |")
     return "\n".join(lines)
+
+
+def project_estimate(project: Path, clock_ns: float, *, exact: bool = False) -> Estimate:
+    """l1ml's hls4ml estimate of a plain hls4ml project (one l1ml did not write): its Dense/ReLU network read
+    back by ``l1ml.frontend.hls4ml_project``, compiled, typed as hls4ml built it (its one default precision;
+    with ``exact``, as ``l1ml compile`` types the QONNX model) and priced at ``clock_ns`` with the reuse
+    factor and strategy of its hls4ml_config.yml. Rows are named by hls4ml layer (``fc1``), as the csynth
+    instances are. Raises ProjectNotPriced for a project the reader does not rebuild."""
+    import tempfile
+
+    import onnx
+    import yaml
+
+    from l1ml.compile import compile_graph
+    from l1ml.estimate import estimate
+    from l1ml.estimate.hls4ml_cost import uniform_precision
+    from l1ml.frontend.hls4ml_project import ProjectNotPriced, read_project_net, to_qonnx
+
+    net = read_project_net(project)
+    model: dict = {}
+    cfg = Path(project) / "hls4ml_config.yml"
+    if cfg.is_file():
+        try:
+            doc = yaml.safe_load(cfg.read_text(errors="replace")) or {}
+        except yaml.YAMLError:
+            doc = {}
+        found = doc.get("HLSConfig", {}).get("Model", {}) if isinstance(doc, dict) else {}
+        model = found if isinstance(found, dict) else {}
+    strategy = str(model.get("Strategy", "Latency")).capitalize()
+    if strategy not in ("Latency", "Resource"):
+        raise ProjectNotPriced(f"{cfg}: strategy {strategy}; l1ml's hls4ml cost model prices Latency and Resource")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{net.top}.onnx"
+        onnx.save(to_qonnx(net), str(path))
+        g = compile_graph(path)
+    est = estimate(g if exact else uniform_precision(g, net.precision), backend="hls4ml", clock_ns=clock_ns,
+                   reuse_factor=int(model.get("ReuseFactor", 1)), strategy=strategy)
+    est.layers = [replace(lc, node=lc.onnx.removesuffix("_matmul")) for lc in est.layers]
+    return est

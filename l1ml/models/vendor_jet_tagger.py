@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from l1ml.errors import InputFileError
 from l1ml.ir.graph import Graph
 from l1ml.ir.types import FixedType
@@ -47,60 +45,14 @@ def vendor_dir(repo_root: Path) -> Path:
     return Path(repo_root).resolve().parent / "shared" / "vendor"
 
 
-def read_weights(path: Path, size: int) -> np.ndarray:
-    """One hls4ml ``WriteWeightsTxt`` file: ``size`` comma-separated floats, row-major (n_in, n_out)."""
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise InputFileError(f"{path}: cannot read the hls4ml weight file ({e.strerror}); point at an hls4ml "
-                             "project written with WriteWeightsTxt") from None
-    try:
-        values = np.array([float(s) for s in text.replace("\n", ",").split(",") if s.strip()])
-    except ValueError:
-        raise InputFileError(f"{path}: not a comma-separated list of numbers; point at the weights/*.txt of an "
-                             "hls4ml project") from None
-    if values.size != size:
-        raise InputFileError(f"{path}: {values.size} values, the 16-64-32-32-5 jet tagger needs {size}; this is "
-                             "not the fixture's weight file")
-    return values
-
-
 def build_qonnx(project: Path):
-    """The onnx.ModelProto of the fixture's network (x: (1, 16) -> y: (1, 5), the logits before softmax)."""
-    from onnx import helper, numpy_helper
+    """The onnx.ModelProto of the fixture's network (x: (1, 16) -> y: (1, 5), the logits before softmax),
+    read back from the project by ``l1ml.frontend.hls4ml_project``. float32 holds every weight exactly
+    enough: floor(w * 1024) of the float32 value equals that of the text's double (checked by
+    tests/models/test_vendor_jet_tagger.py against the C++ conversion rule)."""
+    from l1ml.frontend.hls4ml_project import read_project_net, to_qonnx
 
-    from l1ml.models.random_mlp import qonnx_model
-
-    weights = Path(project) / "firmware" / "weights"
-    nodes, inits = [], []
-
-    def const(name: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
-        return name
-
-    def quant(src: str, name: str) -> str:
-        ins = [src, const(f"{name}_scale", np.float32(2.0**-FRAC)), const(f"{name}_zp", np.float32(0)),
-               const(f"{name}_bits", np.float32(BITS))]
-        nodes.append(helper.make_node("Quant", ins, [f"{name}_q"], name=f"{name}_quant",
-                                      domain="qonnx.custom_op.general", signed=1, narrow=0, rounding_mode="FLOOR"))
-        return f"{name}_q"
-
-    x = quant("x", "input")
-    for i, (k, n_in, n_out, act) in enumerate(LAYERS):
-        fc = f"fc{i + 1}" if act else "output"  # the fixture's Keras layer names
-        # float32 holds every weight exactly enough: floor(w * 1024) of the float32 value equals that of the
-        # text's double (checked by tests/models/test_vendor_jet_tagger.py against the C++ conversion rule)
-        w = read_weights(weights / f"w{k}.txt", n_in * n_out).reshape(n_in, n_out)
-        b = read_weights(weights / f"b{k}.txt", n_out)
-        wq, bq = quant(const(f"w{k}", w), f"w{k}"), quant(const(f"b{k}", b), f"b{k}")
-        nodes.append(helper.make_node("MatMul", [x, wq], [f"{fc}_mm"], name=f"{fc}_matmul"))
-        nodes.append(helper.make_node("Add", [f"{fc}_mm", bq], [f"{fc}_add"], name=f"{fc}_bias"))
-        x = quant(f"{fc}_add", f"layer{k}")
-        if act:
-            nodes.append(helper.make_node("Relu", [x], [f"{act}_out"], name=act))
-            x = quant(f"{act}_out", act)
-    nodes.append(helper.make_node("Identity", [x], ["y"], name="out"))
-    return qonnx_model(nodes, inits, "vendor_jet_tagger", [1, 16], [1, 5])
+    return to_qonnx(read_project_net(project))
 
 
 def write_qonnx(project: Path, path: Path) -> Path:
@@ -197,15 +149,9 @@ def csynth_figures(project: Path) -> tuple[dict[str, Figures], Figures, Figures]
 def estimate_fixture(project: Path, *, exact: bool = False) -> Estimate:
     """l1ml's hls4ml estimate of the fixture's network at its clock and reuse factor: typed as hls4ml built
     the fixture (every value ap_fixed<16,6>), or with ``exact`` as ``l1ml compile`` types the QONNX model."""
-    import tempfile
+    from l1ml.estimate.csynth_compare import project_estimate
 
-    from l1ml.compile import compile_graph
-    from l1ml.estimate import estimate
-
-    with tempfile.TemporaryDirectory() as tmp:
-        g = compile_graph(write_qonnx(project, Path(tmp) / "vendor_jet_tagger.onnx"))
-    return estimate(g if exact else fixture_precision(g), backend="hls4ml", clock_ns=CLOCK_NS, reuse_factor=1,
-                    strategy="Latency")
+    return project_estimate(project, CLOCK_NS, exact=exact)
 
 
 def estimate_figures(est: Estimate) -> tuple[dict[str, Figures], Figures]:

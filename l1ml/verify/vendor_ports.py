@@ -13,7 +13,6 @@ RTL, and a port that maps onto no argument is an error.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -139,16 +138,9 @@ def parse_verilog_ports(path: Path, top: str) -> list[RTLPort]:
 
 def csynth_ports(xml_path: Path) -> dict[str, tuple[str, int, str]]:
     """The csynth report's interface table: port name -> (direction, bits, IOProtocol)."""
-    try:
-        root = ET.parse(xml_path).getroot()
-    except (ET.ParseError, OSError) as e:
-        raise L1MLError(f"{xml_path}: cannot read the csynth report ({e})") from e
-    out = {}
-    for p in root.iter("RtlPorts"):
-        name, d, bits = p.findtext("name"), p.findtext("Dir"), p.findtext("Bits")
-        if name and d and bits and bits.isdigit():
-            out[name] = (d, int(bits), p.findtext("IOProtocol") or "")
-    return out
+    from l1ml.estimate.csynth import read_ports
+
+    return {p.name: (p.direction, p.bits, p.protocol) for p in read_ports(xml_path)}
 
 
 def check_against_csynth(ports: list[RTLPort], table: dict[str, tuple[str, int, str]], where: str) -> None:

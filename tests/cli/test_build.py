@@ -134,15 +134,43 @@ def test_dry_run_prints_the_commands_says_not_run_and_writes_nothing(compiled, t
     assert tree_digest(out) == before
 
 
+def _table(stdout: str) -> dict[str, list[str]]:
+    return {c[0]: c[1:] for c in (re.split(r"\s*\|\s*", line.strip("| ")) for line in stdout.splitlines()
+                                  if line.startswith("| "))}
+
+
 @needs_fixture
-def test_reports_only_on_the_fixture_prints_the_vendor_numbers():
+def test_reports_only_on_the_fixture_prints_the_estimate_beside_the_vendor_numbers(tmp_path):
+    before = tree_digest(VENDOR)
     r = run_cli("build", "--reports-only", VENDOR)
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert lines[0] == f"no l1ml estimate beside {VENDOR} (not an l1ml compile output): vendor numbers only"
-    rows = {c[0]: c[1:] for c in (re.split(r"\s*\|\s*", line.strip("| ")) for line in lines if line.startswith("| "))}
+    first = r.stdout.splitlines()[0]
+    assert first.startswith(f"estimate: hls4ml project {VENDOR} read back from its firmware") and "5 ns" in first
+    assert "softmax left outside the estimate" in first
+    rows = _table(r.stdout)
+    # each cell: l1ml estimate / vendor; the vendor side as Vitis HLS 2022.2 reported it
+    assert [c.split(" / ")[1].split(" (")[0] for c in rows["fc1"][1:]] == ["1", "1", "28,385", "5,814", "719", "0"]
+    assert rows["fc1"][0] == "Dense" and rows["fc1"][5].startswith("719 / 719")  # DSP: the estimate is exact
+    assert rows["'softmax'"] == ["softmax", "– / 5", "– / 1", "– / 742", "– / 522", "– / 5", "– / 8"]
+    total = rows["**total**"]
+    assert total[1].startswith("10 / 15") and total[3].startswith("116,051 / 116,694")
+    assert len([k for k in rows if k in ("fc1", "fc2", "fc3", "output", "relu1", "relu2", "relu3")]) == 7
+    assert tree_digest(VENDOR) == before  # a plain hls4ml project is read, never written
+
+
+@needs_fixture
+def test_reports_only_says_why_a_project_it_cannot_read_back_gets_vendor_numbers_only(tmp_path):
+    prj = tmp_path / "hls4ml_prj"
+    shutil.copytree(VENDOR, prj, ignore=shutil.ignore_patterns("verilog", "*.v", "*.dat"))
+    defines = prj / "firmware" / "defines.h"
+    defines.write_text(defines.read_text().replace("typedef ap_fixed<16,6> layer5_t;", "typedef ap_fixed<12,4> layer5_t;"))
+    r = run_cli("build", "--reports-only", prj)
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith(f"no estimate: {defines}: the layers use several precisions") and \
+        first.endswith("; vendor numbers only")
+    rows = _table(r.stdout)
     assert rows["'fc1'"] == ["dense", "1", "1", "28,385", "5,814", "719", "0"]
-    assert rows["'softmax'"] == ["softmax", "5", "1", "742", "522", "5", "8"]
     assert rows["**total**"] == ["", "15", "1", "116,694", "24,233", "2,557", "8"]
     assert len([k for k in rows if k.startswith("'")]) == 8  # the eight instances: four dense, three relu, softmax
 

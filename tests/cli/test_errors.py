@@ -73,7 +73,7 @@ def test_help_teaches_and_every_command_is_mounted():
     r = run_cli("--help")
     assert r.returncode == 0
     for word in ("compile", "verify", "emulate", "estimate", "demo", "train", "rtl", "simulate", "offline",
-                 "reweight", "surrogate"):
+                 "reweight", "surrogate", "build", "cosim"):
         assert f"│ {word} " in r.stdout, word
     r = run_cli("train", "--help")
     for word in ("tabular", "hgcal-cnn", "track-gnn"):

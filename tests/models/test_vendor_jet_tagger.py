@@ -11,13 +11,13 @@ import pytest
 
 from l1ml.compile import compile_graph
 from l1ml.errors import InputFileError
+from l1ml.frontend.hls4ml_project import read_floats
 from l1ml.ir.ops import Op
 from l1ml.models.vendor_jet_tagger import (
     FIXTURE,
     FIXTURE_TYPE,
     LAYERS,
     fixture_precision,
-    read_weights,
     vendor_dir,
     write_qonnx,
 )
@@ -29,7 +29,7 @@ needs_fixture = pytest.mark.skipif(not (PROJECT / "firmware" / "weights").is_dir
 
 def _fixture_codes(name: str, size: int) -> np.ndarray:
     """The codes the fixture's C++ holds: a float literal converted to ap_fixed<16,6> is floored (AP_TRN)."""
-    return np.array([math.floor(v * 2**10) for v in read_weights(PROJECT / "firmware" / "weights" / name, size)])
+    return np.array([math.floor(v * 2**10) for v in read_floats(PROJECT / "firmware" / "weights" / name, size)])
 
 
 @needs_fixture
@@ -68,11 +68,11 @@ def test_fixture_precision_types_every_value_as_the_fixture(tmp_path):
 def test_a_weight_file_of_the_wrong_size_is_refused_in_one_line(tmp_path):
     bad = tmp_path / "w2.txt"
     bad.write_text("0.5, 0.25, -1.0")
-    with pytest.raises(InputFileError, match=r"w2\.txt: 3 values, the 16-64-32-32-5 jet tagger needs 1024") as e:
-        read_weights(bad, 1024)
+    with pytest.raises(InputFileError, match=r"w2\.txt: 3 values where the project's C\+\+ loads 1024") as e:
+        read_floats(bad, 1024)
     assert "\n" not in str(e.value)
     bad.write_text("0.5, abc")
     with pytest.raises(InputFileError, match="not a comma-separated list of numbers"):
-        read_weights(bad, 2)
+        read_floats(bad, 2)
     with pytest.raises(InputFileError, match="cannot read the hls4ml weight file"):
-        read_weights(tmp_path / "missing.txt", 2)
+        read_floats(tmp_path / "missing.txt", 2)
