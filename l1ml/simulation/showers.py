@@ -229,8 +229,9 @@ def _em_profile(rng: np.random.Generator, energy: np.ndarray, params: ShowerPara
     # The fitted fluctuation widths diverge for y = E / E_c below ~10; showers under 0.5 GeV (soft
     # pileup photons, small EM parts of hadron showers) borrow the parameters of a 0.5 GeV shower.
     ln_y = np.log(np.maximum(energy, 0.5) / params.e_crit)
-    mean_ln_t = np.log(ln_y - 0.858)
-    mean_ln_a = np.log(0.21 + (0.492 + 2.38 / params.z_eff) * ln_y)
+    # GFlash's log-means (Geant4 GVFlashHomoShowerTuning: ParAveT1, ParAveA1-3), not the average-profile set
+    mean_ln_t = np.log(ln_y - 0.812)
+    mean_ln_a = np.log(0.81 + (0.458 + 2.26 / params.z_eff) * ln_y)
     sig_ln_t = 1.0 / (-1.4 + 1.26 * ln_y)
     sig_ln_a = 1.0 / (-0.58 + 0.86 * ln_y)
     rho = 0.705 - 0.023 * ln_y
