@@ -5,7 +5,9 @@
 
 The models (built once by ``snapshot`` and kept in DIR/models, so that ``check`` never depends on training
 being reproducible): the jet MLP of examples/ at reuse factor 1 and 4, the HGCal CNN (zoo architecture,
-seeded initialisation) and a small trained track GNN (depth-2 sector, as tests/conftest.py builds it).
+seeded initialisation), a small trained track GNN (depth-2 sector, as tests/conftest.py builds it) and
+the requantisation examples of ``l1ml.models.requant_examples`` (BatchNorm, float scales, Sigmoid, the
+skip-connection autoencoder).
 For each, every file of the compile output (Verilog, hls4ml project, IR, report and estimates) and the
 emulator's outputs on 2,000 seeded inputs (over the full input range, and beyond it, which saturates) are
 digested. ``check`` lists every file that differs, was added or was removed, and exits 1 if any did.
@@ -31,6 +33,12 @@ CASES = {
     "jet_mlp_r4": ("jet_mlp.onnx", {"reuse_factor": 4}),
     "hgcal_cnn": ("hgcal_cnn.onnx", {"reuse_factor": 1}),
     "track_gnn": ("track_gnn.onnx", {"reuse_factor": 4}),
+    # the requantisation and elementwise paths (docs/requantization.md): trained BatchNorm, float scales,
+    # a Sigmoid table, the autoencoder's skip connection and squared-distance score
+    "batchnorm_mlp": ("batchnorm_mlp.onnx", {"reuse_factor": 1}),
+    "float_mlp_r2": ("default_float_mlp.onnx", {"reuse_factor": 2}),
+    "sigmoid_mlp": ("sigmoid_mlp.onnx", {"reuse_factor": 1}),
+    "autoencoder": ("skip_autoencoder.onnx", {"reuse_factor": 1}),
 }
 VECTORS = 2000
 
@@ -59,6 +67,11 @@ def build_models(models: Path) -> None:
                     qonnx_graphs=5)
     shutil.copy(out / "model.onnx", models / "track_gnn.onnx")
     shutil.rmtree(out)
+
+    from l1ml.models import requant_examples
+
+    for name in ("batchnorm_mlp", "default_float_mlp", "sigmoid_mlp", "skip_autoencoder"):
+        getattr(requant_examples, name)(models / f"{name}.onnx")
 
 
 def emulator_digest(outdir: Path) -> str:
@@ -94,7 +107,7 @@ def digests(dir_: Path) -> dict[str, dict[str, str]]:
         # hls4ml stamps each project write with a random 8-hex-digit id (hls4ml_config.yml `Stamp:`, used
         # in build_lib.sh's library name): replaced by a placeholder before digesting
         cfg = (outdir / "hls" / "hls4ml_config.yml").read_bytes()
-        stamp = re.search(rb"^Stamp: (\w+)", cfg, re.M)
+        stamp = re.search(rb"^Stamp: '?(\w+)'?", cfg, re.M)
         files = {str(p.relative_to(outdir)): hashlib.sha256(p.read_bytes().replace(stamp.group(1), b"STAMP")
                                                             if stamp else p.read_bytes()).hexdigest()
                  for p in sorted(outdir.rglob("*")) if p.is_file()}
@@ -111,7 +124,7 @@ def main() -> None:
     a = ap.parse_args()
     snap = a.dir / "digests.json"
     if a.action == "snapshot":
-        if not (a.dir / "models" / "track_gnn.onnx").is_file():
+        if not (a.dir / "models" / "skip_autoencoder.onnx").is_file():
             build_models(a.dir / "models")
         snap.write_text(json.dumps(digests(a.dir), indent=1, sort_keys=True) + "\n")
         print(f"snapshot written: {snap}")

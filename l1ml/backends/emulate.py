@@ -18,8 +18,8 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import code_dtype, graph_scale, quantize_input, requantize, scaled_real
+from l1ml.ir.semantics import aligned_terms, clip_codes, conv_weight_matrix, dense_terms, pool_shift
 from l1ml.ir.types import aligned_range
-from l1ml.passes.infer_types import clip_codes, conv_weight_matrix, dense_terms, pool_shift
 
 CHUNK = 4096  # events per block: keeps each layer's activations in cache
 BLOCK_ELEMENTS = 2**21  # ... but no tensor of a block beyond about this many codes (a GNN's edge tensors)
@@ -64,11 +64,10 @@ class Emulator(Interpreter[np.ndarray]):
         if n.op is Op.CONV2D:
             w = conv_weight_matrix(w)
         b = self.graph.t(n.inputs[2]) if len(n.inputs) > 2 else None
-        frac, _, _, mag = dense_terms(x.type, w, b)
+        _, _, _, mag = dense_terms(x.type, w, b)
         dt = _dtype_for_magnitude(int(mag.max(initial=0)))
-        wc = (w.data.astype(np.int64) << (frac - x.type.frac - w.type.frac)).astype(dt)
-        bc = None if b is None else (b.data.astype(np.int64) << (frac - b.type.frac)).astype(dt)
-        self._dense[n.name] = (wc, bc)
+        t = aligned_terms(x.type, w, b)
+        self._dense[n.name] = (t.weights.astype(dt), None if t.bias is None else t.bias.astype(dt))
 
     def const(self, t: Tensor) -> np.ndarray:
         return t.data

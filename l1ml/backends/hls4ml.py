@@ -42,9 +42,9 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import to_real
+from l1ml.ir.semantics import clip_codes, concat_type, reduce_count
 from l1ml.ir.types import FixedType, Overflow, Rounding, aligned_range, covering
 from l1ml.names import Namespace, check_script_options, is_identifier
-from l1ml.passes.infer_types import clip_codes, concat_type, reduce_count
 
 AP_ROUNDING = {
     Rounding.TRUNC: "AP_TRN",

@@ -57,8 +57,8 @@ from l1ml.estimate.result import LayerCost, Resources, Strategy
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
+from l1ml.ir.semantics import clip_codes, reduce_count
 from l1ml.ir.types import FixedType, aligned_range
-from l1ml.passes.infer_types import clip_codes, reduce_count
 
 ASSUMPTIONS = [
     "hls4ml backend (io_parallel), Dense with the Latency strategy at reuse 1: calibrated on the Vitis HLS "

@@ -19,6 +19,7 @@ import numpy as np
 
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
 from l1ml.backends.verilog.conv import conv_problem
+from l1ml.backends.verilog.dense import DenseProblem, dense_problem
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, register_outputs, split_tree_mask
 from l1ml.backends.verilog.pool import POOL_KIND, PoolKind, pool_levels, pool_window
 from l1ml.backends.verilog.render import check_concat
@@ -227,35 +228,20 @@ class VerilogCost(Interpreter[Val]):
         b = ins[2] if len(ins) > 2 else None
         if v[0].const:
             raise NodeError(node, "Dense of a constant input should have been folded; it has no hardware")
-        frac = max(x.type.frac + w.type.frac, b.type.frac if b is not None else -(10**6))
-        c = w.data.astype(np.int64) << (frac - x.type.frac - w.type.frac)
-        bias = np.zeros(c.shape[1], np.int64) if b is None else b.data.astype(np.int64) << (frac - b.type.frac)
-        rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+        d = dense_problem(node, x, w, b, out)
         if self.reuse > 1:
-            res, latency, delay_out, detail = self._dense_reuse(x.type, out.type, c, bias, rows, v[0])
+            res, latency, delay_out, detail = self._dense_reuse(d, v[0])
         else:
-            res, latency, delay_out, detail = self._dense_parallel(x.type, out.type, c, bias, rows, v[0])
+            res, latency, delay_out, detail = self._dense_parallel(d, v[0])
         self.row(node, latency, res, detail)
         return [Val(out.type, out.size, v[0].latency + latency, delay_out)]
 
-    def _mult_ns(self, c: np.ndarray) -> float:
-        worst = 0.0
-        for cv in np.unique(c):
-            cv = int(cv)
-            if cv == 0:
-                continue
-            if multiplier_kind(cv) is MultKind.DSP:
-                worst = max(worst, self.cfg.delays.dsp_mult_ns)
-            else:
-                worst = max(worst, self.cfg.delays.shift_add_ns(len(csd(cv))))
-        return worst
-
-    def _dense_parallel(self, xt: FixedType, yt: FixedType, c: np.ndarray, bias: np.ndarray, rows: int,
-                        xv: Val) -> tuple[Resources, int, float, str]:
-        n_in, n_out = c.shape
-        n_terms = (c != 0).sum(axis=0) + (bias != 0)
-        depth = clog2(int(n_terms.max(initial=1)))
-        plan = plan_dense([self._mult_ns(c)] + [self.cfg.delays.adder_ns] * depth, xv.delay_ns, self.cfg)
+    def _dense_parallel(self, d: DenseProblem, xv: Val) -> tuple[Resources, int, float, str]:
+        """``dense._render_parallel``: per neuron its products (shift-add or DSP) and one adder tree."""
+        xt, yt, c, bias, rows = d.x, d.out, d.c, d.bias, d.rows
+        n_in, n_out = d.n_in, d.n_out
+        depth = d.tree_depth()
+        plan = d.plan(self.cfg, xv.delay_ns)
         res = Resources()
         if plan.input_reg:
             res.ff += rows * n_in * xt.width
@@ -263,12 +249,11 @@ class VerilogCost(Interpreter[Val]):
         n_shift, n_dsp = 0, 0
         shared: list[set[int]] = [set() for _ in range(n_in)]
         for j in range(n_out):
-            idx = [i for i in range(n_in) if c[i, j] != 0]
+            idx = d.products(j)
             bj = int(bias[j])
             if not idx:
                 continue
-            width = max([signed_width(*product_range(xt, int(c[i, j]))) for i in idx]
-                        + ([signed_width(bj, bj)] if bj else []))
+            width = d.term_width(j)
             terms = []
             for i in idx:
                 cv = int(c[i, j])
@@ -294,12 +279,12 @@ class VerilogCost(Interpreter[Val]):
         detail = f"{n_shift * rows} shift-add, {n_dsp * rows} DSP mult, tree depth {depth}, {regs} register level(s)"
         return res, plan.latency, plan.delay_out_ns, detail
 
-    def _dense_reuse(self, xt: FixedType, yt: FixedType, c: np.ndarray, bias: np.ndarray, rows: int,
-                     xv: Val) -> tuple[Resources, int, float, str]:
+    def _dense_reuse(self, d: DenseProblem, xv: Val) -> tuple[Resources, int, float, str]:
+        """``dense._render_reuse``: shared multipliers per neuron over R phases, an accumulator each."""
         r = self.reuse
-        n_in, n_out = c.shape
+        xt, yt, rows, n_in = d.x, d.out, d.rows, d.n_in
         sel_w = max(1, clog2(r))
-        slots = -(-n_in // r)
+        slots = d.slots(r)
         self.valid_depths.add(xv.latency)
         res = Resources()
         res.ff += sel_w + 1  # phase counter and busy flag
@@ -310,20 +295,13 @@ class VerilogCost(Interpreter[Val]):
         n_mult = 0
         per_row = Resources()
         patterns: set[tuple[int, ...]] = set()
-        for j in range(n_out):
+        for j in range(d.n_out):
             terms, widths = [], []
-            for m in range(slots):
-                consts = [int(c[m * r + q, j]) if m * r + q < n_in else 0 for q in range(r)]
-                if not any(consts):
-                    continue
-                cw = max(signed_width(cv, cv) for cv in consts)
-                pw = max(signed_width(*product_range(xt, cv)) for cv in consts)
-                patterns |= rom_patterns(consts, cw)
-                lo = min(product_range(xt, cv)[0] for cv in consts)
-                hi = max(product_range(xt, cv)[1] for cv in consts)
-                rom_product(xt, consts, pw, per_row, self.k)
-                terms.append(Word(lo, hi, 0, False, pw))
-                widths.append(pw)
+            for t in d.slot_terms(j, r):
+                patterns |= rom_patterns(list(t.consts), t.const_w)
+                rom_product(xt, list(t.consts), t.width, per_row, self.k)
+                terms.append(Word(t.lo, t.hi, 0, False, t.width))
+                widths.append(t.width)
                 n_mult += 1
             if not terms:
                 continue

@@ -43,8 +43,8 @@ from l1ml.estimate.verilog_cost import (
 )
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import Op
+from l1ml.ir.semantics import reduce_count
 from l1ml.ir.types import FixedType, aligned_range
-from l1ml.passes.infer_types import reduce_count
 
 
 def aligned(model: VerilogCost, ins: list[Tensor], v: list[Val], res: Resources) -> tuple[int, float]:

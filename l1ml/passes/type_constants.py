@@ -16,8 +16,8 @@ import numpy as np
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import Op
+from l1ml.ir.semantics import dyadic_frac
 from l1ml.ir.types import MAX_WIDTH, bits_for_range, covering
-from l1ml.passes.infer_types import dyadic_frac
 
 #: ops whose constant operands are exact integer codes on a grid
 INTEGER_OPS = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.MAX, Op.MIN, Op.CONCAT})

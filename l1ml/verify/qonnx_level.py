@@ -24,7 +24,7 @@ FLOAT32_EXACT_BITS = 24
 def float32_inexact_nodes(g: Graph) -> list[str]:
     """Nodes whose exact result needs more than float32's 24-bit significand: there qonnx (which
     executes in float32) is itself approximate, so a difference is qonnx's rounding, not ours."""
-    from l1ml.passes.infer_types import dense_terms
+    from l1ml.ir.semantics import dense_terms
 
     bad = []
     for n in g.nodes:

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
+from l1ml.backends.verilog.arith import clog2, product_range, signed_width
 from l1ml.backends.verilog.dense import DenseModule, constant_product
 from l1ml.backends.verilog.emitter import Emitter, literal, tag
-from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense
+from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, worst_const_mult_ns
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import Conv2DAttrs
+from l1ml.ir.semantics import aligned_terms
 from l1ml.ir.types import FixedType
 
 
@@ -99,15 +100,7 @@ class ConvProblem:
         return max(n, default=1)
 
     def mult_ns(self, cfg: PipelineConfig) -> float:
-        worst = 0.0
-        for c in np.unique(self.c):
-            c = int(c)
-            if c == 0:
-                continue
-            kind = multiplier_kind(c)
-            worst = max(worst, cfg.delays.dsp_mult_ns if kind is MultKind.DSP
-                        else cfg.delays.shift_add_ns(len(csd(c))))
-        return worst
+        return worst_const_mult_ns(self.c, cfg)
 
 
 def conv_problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor) -> ConvProblem:
@@ -116,15 +109,11 @@ def conv_problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor
     if len(x.shape) != 3 or w.data is None or w.data.ndim != 4 or w.data.shape[2] != x.shape[2]:
         raise NodeError(node, f"Conv2D expects a channels-last (H, W, C) input and a (kh, kw, C, Cout) constant "
                         f"weight; got input {x.shape} and weight {w.shape}")
-    frac = x.type.frac + w.type.frac
-    if b is not None:
-        frac = max(frac, b.type.frac)
-    if out.type.frac != frac:
-        raise NodeError(node, f"output frac {out.type.frac} differs from the accumulator grid {frac}; "
+    t = aligned_terms(x.type, w, b)
+    if out.type.frac != t.frac:
+        raise NodeError(node, f"output frac {out.type.frac} differs from the accumulator grid {t.frac}; "
                         "re-run the l1ml passes on this graph")
-    c = w.data.astype(np.int64) << (frac - x.type.frac - w.type.frac)
-    bias = (np.zeros(c.shape[3], np.int64) if b is None
-            else b.data.astype(np.int64).reshape(-1) << (frac - b.type.frac))
+    c, bias = t.weights, t.bias_or_zeros()
     win = Window(tuple(x.shape), (int(c.shape[0]), int(c.shape[1])), tuple(a.stride), tuple(a.pads))
     if (*win.out_hw, c.shape[3]) != tuple(out.shape):
         raise NodeError(node, f"output shape {out.shape} does not follow from input {x.shape}, kernel "

@@ -15,10 +15,17 @@ import numpy as np
 
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
 from l1ml.backends.verilog.emitter import Emitter, literal, packed, tag
-from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense, split_tree_mask
+from l1ml.backends.verilog.pipeline import (
+    DensePlan,
+    PipelineConfig,
+    plan_dense,
+    split_tree_mask,
+    worst_const_mult_ns,
+)
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
+from l1ml.ir.semantics import aligned_terms
 from l1ml.ir.types import FixedType
 
 
@@ -35,8 +42,25 @@ class DenseModule:
 
 
 @dataclass(frozen=True)
-class _Dense:
-    """A Dense node's integer problem: y[r, j] = sum_i x[r, i] * c[i, j] + bias[j], all on one grid."""
+class SlotTerm:
+    """One shared multiplier of a neuron at reuse factor R: slot m multiplies x[m*R + phase] by the
+    phase's weight code (``consts``, 0 past n_in); ``const_w`` and ``width`` are its constant and product
+    widths, ``lo``/``hi`` the product's range over all phases."""
+
+    m: int
+    consts: tuple[int, ...]
+    const_w: int
+    width: int
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class DenseProblem:
+    """A Dense node's integer problem: y[r, j] = sum_i x[r, i] * c[i, j] + bias[j], all on one grid. The
+    one description of the layer that the renderer and ``l1ml.estimate.verilog_cost`` both walk: which
+    products each neuron has and at what width, the pipeline plan, the shared multipliers of a reuse
+    factor."""
 
     node: Node
     x: FixedType
@@ -56,37 +80,60 @@ class _Dense:
     def tag(self) -> str:
         return tag(self.node)
 
+    # ---- fully parallel ----
+    def tree_depth(self) -> int:
+        """Adder levels of the deepest neuron: its non-zero products and the bias."""
+        n_terms = (self.c != 0).sum(axis=0) + (self.bias != 0)
+        return clog2(int(n_terms.max(initial=1)))
 
-def _problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor) -> _Dense:
-    frac = x.type.frac + w.type.frac
-    if b is not None:
-        frac = max(frac, b.type.frac)
-    if out.type.frac != frac:
-        raise NodeError(node, f"output frac {out.type.frac} differs from the accumulator grid {frac}; "
+    def plan(self, cfg: PipelineConfig, delay_in_ns: float) -> DensePlan:
+        """Where the registers go: the multiply level, then the adder levels (``pipeline.plan_dense``)."""
+        return plan_dense([worst_const_mult_ns(self.c, cfg)] + [cfg.delays.adder_ns] * self.tree_depth(),
+                          delay_in_ns, cfg)
+
+    def products(self, j: int) -> list[int]:
+        """The inputs of neuron j with a non-zero weight."""
+        return [i for i in range(self.n_in) if self.c[i, j] != 0]
+
+    def term_width(self, j: int) -> int:
+        """The width of neuron j's adder-tree terms: its widest product, or the bias if wider."""
+        bias = int(self.bias[j])
+        return max([signed_width(*product_range(self.x, int(self.c[i, j]))) for i in self.products(j)]
+                   + ([signed_width(bias, bias)] if bias else []))
+
+    # ---- reuse factor ----
+    def slots(self, reuse: int) -> int:
+        """Shared multipliers per neuron at reuse factor ``reuse``."""
+        return -(-self.n_in // reuse)
+
+    def slot_terms(self, j: int, reuse: int) -> list[SlotTerm]:
+        """Neuron j's shared multipliers that have a non-zero weight in some phase."""
+        out = []
+        for m in range(self.slots(reuse)):
+            consts = tuple(int(self.c[m * reuse + k, j]) if m * reuse + k < self.n_in else 0 for k in range(reuse))
+            if not any(consts):
+                continue
+            ranges = [product_range(self.x, c) for c in consts]
+            out.append(SlotTerm(m, consts, max(signed_width(c, c) for c in consts),
+                                max(signed_width(lo, hi) for lo, hi in ranges),
+                                min(lo for lo, _ in ranges), max(hi for _, hi in ranges)))
+        return out
+
+
+def dense_problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor) -> DenseProblem:
+    """Check the node's grid and align its constants to the output grid (``l1ml.ir.semantics``)."""
+    t = aligned_terms(x.type, w, b)
+    if out.type.frac != t.frac:
+        raise NodeError(node, f"output frac {out.type.frac} differs from the accumulator grid {t.frac}; "
                         "re-run the l1ml passes on this graph")
-    c = w.data.astype(np.int64) << (frac - x.type.frac - w.type.frac)
-    bias = np.zeros(c.shape[1], np.int64) if b is None else b.data.astype(np.int64) << (frac - b.type.frac)
     rows = int(np.prod(x.shape[:-1], dtype=np.int64))
-    return _Dense(node, x.type, out.type, c, bias, rows)
-
-
-def _mult_ns(d: _Dense, cfg: PipelineConfig) -> float:
-    worst = 0.0
-    for c in np.unique(d.c):
-        c = int(c)
-        if c == 0:
-            continue
-        if multiplier_kind(c) is MultKind.DSP:
-            worst = max(worst, cfg.delays.dsp_mult_ns)
-        else:
-            worst = max(worst, cfg.delays.shift_add_ns(len(csd(c))))
-    return worst
+    return DenseProblem(node, x.type, out.type, t.weights, t.bias_or_zeros(), rows)
 
 
 def render_dense(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor, module: str,
                  cfg: PipelineConfig, delay_in_ns: float, reuse: int) -> DenseModule:
     """The module text for one Dense node and its latency under the pipeline rule."""
-    d = _problem(node, x, w, b, out)
+    d = dense_problem(node, x, w, b, out)
     if reuse > 1:
         return _render_reuse(d, module, reuse)
     return _render_parallel(d, module, cfg, delay_in_ns)
@@ -95,7 +142,7 @@ def render_dense(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor
 # ---- fully parallel ----------------------------------------------------------------------------------
 
 
-def _header(e: Emitter, d: _Dense, module: str, extra_ports: list[str]) -> None:
+def _header(e: Emitter, d: DenseProblem, module: str, extra_ports: list[str]) -> None:
     xw, yw = d.x.width, d.out.width
     e.comment(f"{d.tag()}: Dense {d.n_in} -> {d.n_out}" + (f" on {d.rows} rows" if d.rows > 1 else ""))
     e.comment(f"x: {d.rows * d.n_in} x {d.x} (element k at [{xw}*k +: {xw}]); "
@@ -110,7 +157,7 @@ def _header(e: Emitter, d: _Dense, module: str, extra_ports: list[str]) -> None:
     e.line(");")
 
 
-def _product(e: Emitter, d: _Dense, c: int, x_expr: str, wire: str, width: int, where: str) -> Primitive:
+def _product(e: Emitter, d: DenseProblem, c: int, x_expr: str, wire: str, width: int, where: str) -> Primitive:
     return constant_product(e, d.x, c, x_expr, wire, width, f"{d.tag()}: {where}")
 
 
@@ -133,12 +180,9 @@ def constant_product(e: Emitter, x: FixedType, c: int, x_expr: str, wire: str, w
     return Primitive.MULT_CONST
 
 
-def _render_parallel(d: _Dense, module: str, cfg: PipelineConfig, delay_in_ns: float) -> DenseModule:
+def _render_parallel(d: DenseProblem, module: str, cfg: PipelineConfig, delay_in_ns: float) -> DenseModule:
     xw = d.x.width
-    nz = d.c != 0
-    n_terms = nz.sum(axis=0) + (d.bias != 0)
-    depth = clog2(int(n_terms.max(initial=1)))
-    plan = plan_dense([_mult_ns(d, cfg)] + [cfg.delays.adder_ns] * depth, delay_in_ns, cfg)
+    plan = d.plan(cfg, delay_in_ns)
     used = {Primitive.ADDER_TREE}
     e = Emitter()
     _header(e, d, module, [])
@@ -163,19 +207,18 @@ def _render_parallel(d: _Dense, module: str, cfg: PipelineConfig, delay_in_ns: f
     return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
 
 
-def _neuron(e: Emitter, d: _Dense, plan: DensePlan, xin: str, r: int, j: int) -> set[Primitive]:
+def _neuron(e: Emitter, d: DenseProblem, plan: DensePlan, xin: str, r: int, j: int) -> set[Primitive]:
     """Products and adder tree of output neuron j of row r."""
     xw, yw = d.x.width, d.out.width
     out = f"y[{(r * d.n_out + j) * yw} +: {yw}]"
     rowtag = f"r{r}_" if d.rows > 1 else ""
-    idx = [i for i in range(d.n_in) if d.c[i, j] != 0]
+    idx = d.products(j)
     bias = int(d.bias[j])
     e.line()
     if not idx:
         e.line(f"assign {out} = {literal(bias, yw)};  // {d.tag()}: y[{j}] has no non-zero weight")
         return set()
-    width = max([signed_width(*product_range(d.x, int(d.c[i, j]))) for i in idx]
-                + ([signed_width(bias, bias)] if bias else []))
+    width = d.term_width(j)
     used = set()
     terms = []
     for i in idx:
@@ -212,10 +255,10 @@ def balance_tree(e: Emitter, tree: str, out: str, width: int, extra: int, commen
 # ---- reuse factor ------------------------------------------------------------------------------------
 
 
-def _render_reuse(d: _Dense, module: str, reuse: int) -> DenseModule:
+def _render_reuse(d: DenseProblem, module: str, reuse: int) -> DenseModule:
     xw = d.x.width
     sel_w = max(1, clog2(reuse))
-    slots = -(-d.n_in // reuse)  # multipliers per neuron
+    slots = d.slots(reuse)
     used = {Primitive.REUSE_CTRL, Primitive.HOLD, Primitive.MUX, Primitive.ROM_MULT, Primitive.ADDER_TREE,
             Primitive.ACCUM}
     e = Emitter()
@@ -242,28 +285,24 @@ def _render_reuse(d: _Dense, module: str, reuse: int) -> DenseModule:
                        f"(.words({{{', '.join(reversed(words))}}}), .sel(phase), .y(xs_{rowtag}{m}));  "
                        f"// {d.tag()}: x[{m * reuse} + phase]")
             for j in range(d.n_out):
-                _reuse_neuron(e, d, reuse, sel_w, slots, r, j)
+                _reuse_neuron(e, d, reuse, sel_w, r, j)
     e.line("endmodule")
     return DenseModule(module, e.text(), reuse + 1, 0.0, True, used)
 
 
-def _reuse_neuron(e: Emitter, d: _Dense, reuse: int, sel_w: int, slots: int, r: int, j: int) -> None:
+def _reuse_neuron(e: Emitter, d: DenseProblem, reuse: int, sel_w: int, r: int, j: int) -> None:
     xw, yw = d.x.width, d.out.width
     rowtag = f"r{r}_" if d.rows > 1 else ""
     out = f"y[{(r * d.n_out + j) * yw} +: {yw}]"
     bias = int(d.bias[j])
     e.line()
     terms = []
-    for m in range(slots):
-        consts = [int(d.c[m * reuse + k, j]) if m * reuse + k < d.n_in else 0 for k in range(reuse)]
-        if not any(consts):
-            continue
-        cw = max(signed_width(c, c) for c in consts)
-        pw = max(signed_width(*product_range(d.x, c)) for c in consts)
+    for t in d.slot_terms(j, reuse):
+        m, cw, pw = t.m, t.const_w, t.width
         wire = f"p_{rowtag}{j}_{m}"
         e.line(f"wire [{pw - 1}:0] {wire};")
         e.line(f"l1ml_rom_mult #(.R({reuse}), .SEL_W({sel_w}), .IN_W({xw}), .IN_SIGNED({int(d.x.signed)}), "
-               f".C_W({cw}), .CONSTS({packed(consts, cw)}), .OUT_W({pw})) u_{wire} "
+               f".C_W({cw}), .CONSTS({packed(list(t.consts), cw)}), .OUT_W({pw})) u_{wire} "
                f"(.x(xs_{rowtag}{m}), .sel(phase), .p({wire}));  "
                f"// {d.tag()}: x[{m * reuse} + phase] * w[{m * reuse} + phase][{j}]")
         terms.append((wire, pw))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, signed_width
-from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense
+from l1ml.backends.verilog.arith import clog2, signed_width
+from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense, worst_const_mult_ns
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import ConcatAttrs, Op, SliceAttrs
+from l1ml.ir.semantics import clip_codes
 from l1ml.ir.types import FixedType, aligned_range
-from l1ml.passes.infer_types import clip_codes
 
 
 class MulKind:
@@ -57,15 +57,7 @@ def const_codes(t: Tensor) -> np.ndarray:
 
 def const_mult_ns(codes: list[int], cfg: PipelineConfig) -> float:
     """The slowest constant multiplier among ``codes`` (zeros need none), as a Dense layer's multiply level."""
-    worst = 0.0
-    for c in set(codes):
-        if c == 0:
-            continue
-        if multiplier_kind(c) is MultKind.DSP:
-            worst = max(worst, cfg.delays.dsp_mult_ns)
-        else:
-            worst = max(worst, cfg.delays.shift_add_ns(len(csd(c))))
-    return worst
+    return worst_const_mult_ns(codes, cfg)
 
 
 def node_delay_ns(op: Op, cfg: PipelineConfig, node: Node | None = None) -> float:

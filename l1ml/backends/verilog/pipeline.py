@@ -23,6 +23,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
+from l1ml.backends.verilog.arith import MultKind, csd, multiplier_kind
 from l1ml.errors import L1MLError
 
 DEFAULT_CLOCK_NS = 5.0
@@ -42,6 +45,15 @@ class DelayModel:
     def shift_add_ns(self, terms: int) -> float:
         """A shift-add multiplier: a chain of terms - 1 adders."""
         return max(terms - 1, 0) * self.adder_ns
+
+    def const_mult_ns(self, c: int) -> float:
+        """The multiplier by the constant code ``c`` that ``arith.multiplier_kind`` chooses: a DSP or a
+        shift-add chain over its canonical signed digits; 0 for c = 0 (no multiplier)."""
+        if c == 0:
+            return 0.0
+        if multiplier_kind(c) is MultKind.DSP:
+            return self.dsp_mult_ns
+        return self.shift_add_ns(len(csd(c)))
 
 
 @dataclass(frozen=True)
@@ -118,3 +130,9 @@ def split_tree_mask(reg_mask: int, n_terms: int) -> tuple[int, int]:
     """
     depth = max(0, (n_terms - 1).bit_length())  # clog2
     return reg_mask & ((1 << (depth + 1)) - 1), bin(reg_mask >> (depth + 1)).count("1")
+
+
+def worst_const_mult_ns(codes, cfg: PipelineConfig) -> float:
+    """The slowest constant multiplier among ``codes`` (any iterable or integer array; zeros need none): the
+    multiply level of a Dense, Conv2D or Mul-by-constant node."""
+    return max((cfg.delays.const_mult_ns(int(c)) for c in np.unique(np.asarray(codes, dtype=np.int64))), default=0.0)

@@ -15,7 +15,7 @@ from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
-from l1ml.passes.infer_types import reduce_count
+from l1ml.ir.semantics import reduce_count
 
 
 def render_reduce_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineConfig,

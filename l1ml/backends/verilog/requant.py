@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from l1ml.backends.requant_plan import MultiplyChannel, RequantProblem, ThresholdChannel, requant_problem
-from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind
+from l1ml.backends.verilog.arith import clog2
 from l1ml.backends.verilog.dense import balance_tree, constant_product
 from l1ml.backends.verilog.emitter import literal, packed, tag
 from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense, split_tree_mask
@@ -43,9 +43,7 @@ def live(p: RequantProblem) -> list:
 
 
 def mult_ns(c: MultiplyChannel, cfg: PipelineConfig) -> float:
-    if multiplier_kind(c.mult) is MultKind.DSP:
-        return cfg.delays.dsp_mult_ns
-    return cfg.delays.shift_add_ns(len(csd(c.mult)))
+    return cfg.delays.const_mult_ns(c.mult)
 
 
 def requant_levels(p: RequantProblem, cfg: PipelineConfig) -> list[float]:
