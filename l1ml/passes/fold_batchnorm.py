@@ -9,15 +9,16 @@ by an exact integer map (``materialise_affine`` refuses one that no quantizer fo
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
 from l1ml.errors import NodeError
-from l1ml.ir.graph import Graph, Node
+from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import Op
-from l1ml.ir.types import MAX_WIDTH, covering
+from l1ml.ir.types import MAX_WIDTH, WidthError, covering
 
-MAX_FRAC = 40
+MAX_FRAC = 40  # the finest folded-bias grid the fast path takes
 
 REMEDY = ("merge it into the preceding layer before quantization-aware fine-tuning "
           "(brevitas.nn.utils.merge_bn(layer, bn)) and export again")
@@ -28,21 +29,19 @@ def _pow2(v: float) -> int | None:
     return e - 1 if m == 0.5 else None
 
 
-def _dyadic_frac(v: float) -> int | None:
-    """Smallest f with v * 2**f an integer (f <= MAX_FRAC), else None."""
-    for f in range(-MAX_FRAC, MAX_FRAC + 1):
-        s = v * 2.0**f
-        if s == math.floor(s):
-            return f
-    return None
+def _den_frac(v: Fraction) -> int:
+    """The grid of a dyadic rational: f with v * 2**f the least integer multiple (0 for integers)."""
+    return max(v.denominator.bit_length() - 1, 0)
 
 
 def _fold(g: Graph, bn: Node) -> bool:
-    """Fold ``bn`` if it is exact to; False (left for fuse_requant) otherwise."""
+    """Fold ``bn`` if it is exact to; False (left for fuse_requant) otherwise. The folded weight and bias are
+    new tensors: a weight another Dense also reads (a layer used twice) keeps its codes."""
     x = bn.inputs[0]
     dense = g.producer(x)
-    if dense is None or dense.op is not Op.DENSE or len(g.users(x)) != 1 or g.t(x).type is None:
-        return False
+    if (dense is None or dense.op is not Op.DENSE or len(g.users(x)) != 1 or x in g.outputs
+            or g.t(x).type is None):
+        return False  # a Dense output that is also read elsewhere (or a model output) must keep its values
     gamma, beta, mean, var = (g.t(i).data for i in bn.inputs[1:5])
     eps = bn.attrs.epsilon
     a32 = np.float32(gamma) / np.sqrt(np.float32(var) + np.float32(eps))
@@ -53,33 +52,35 @@ def _fold(g: Graph, bn: Node) -> bool:
         if k is None or float(a32[c]) != float(a64[c]):
             return False  # not a power of two: fuse_requant makes it an exact requantisation
         ks.append(k)
-    fr = [_dyadic_frac(float(v)) for v in np.concatenate([mean, beta])]
-    if any(f is None for f in fr):
-        return False
     w, b = g.t(dense.inputs[1]), (g.t(dense.inputs[2]) if len(dense.inputs) > 2 else None)
     kmin = min(ks)
-    shift = np.array(ks) - kmin
-    if int(np.abs(w.data).max(initial=0)).bit_length() + int(shift.max(initial=0)) > MAX_WIDTH:
+    shift = [k - kmin for k in ks]
+    # the folded weights, exact in Python integers: column c shifted by k_c - kmin, on the grid frac - kmin
+    cols = [[int(v) << shift[c] for v in w.data[:, c]] for c in range(gamma.size)]
+    try:
+        w_type = covering(min([0, *(v for col in cols for v in col)]), max([0, *(v for col in cols for v in col)]),
+                          w.type.frac - kmin)
+    except WidthError:
         raise NodeError(bn, f"the per-channel factors 2^{kmin} .. 2^{max(ks)} spread the folded weights over "
-                        f"more than {MAX_WIDTH} bits; {REMEDY}")
-    # new bias in real numbers: (b - mean) * 2**k + beta, put on one exact grid
-    bf = max(max(f for f in fr if f is not None), (b.type.frac if b else 0) + max(ks), 0)
-    bias_real = [((int(b.data[c]) * 2.0**-b.type.frac if b else 0.0) - mean[c]) * 2.0**ks[c] + beta[c]
+                        f"more than {MAX_WIDTH} bits; {REMEDY}") from None
+    # the new bias (b - mean) * 2**k + beta, exactly (a float is a dyadic rational), on its finest grid
+    bias = [(Fraction(int(b.data[c]), 2**b.type.frac) if b is not None and b.type.frac >= 0
+             else Fraction(int(b.data[c]) * 2**-b.type.frac) if b is not None else Fraction(0))
+            for c in range(gamma.size)]
+    bias_real = [(bias[c] - Fraction(float(mean[c]))) * Fraction(2)**ks[c] + Fraction(float(beta[c]))
                  for c in range(gamma.size)]
-    scaled = [v * 2.0**bf for v in bias_real]
-    if not all(math.isfinite(v) and abs(v) < 2.0**MAX_WIDTH for v in scaled):
-        raise NodeError(bn, f"the folded bias needs more than {MAX_WIDTH} bits on its grid 2^-{bf}; {REMEDY}")
-    codes = np.array([round(v) for v in scaled], dtype=np.int64)
-    if not np.array_equal(codes * 2.0**-bf, np.array(bias_real)):
-        return False  # the graph is still untouched: fuse_requant takes it
-    w.data = w.data << shift[None, :]
-    w.type = covering(int(w.data.min(initial=0)), int(w.data.max(initial=0)), w.type.frac - kmin)
-    name = g.fresh_name(f"{dense.name}_bias_folded")
-    from l1ml.ir.graph import Tensor
-
-    g.tensors[name] = Tensor(name, (gamma.size,), covering(int(codes.min(initial=0)),
-                                                           int(codes.max(initial=0)), bf), codes)
-    dense.inputs[2:] = [name]
+    bf = max(_den_frac(v) for v in bias_real)
+    if bf > MAX_FRAC:
+        return False  # a bias this fine is no fast path: the graph is still untouched, fuse_requant takes it
+    codes = [int(v * 2**bf) for v in bias_real]
+    try:
+        b_type = covering(min([0, *codes]), max([0, *codes]), bf)
+    except WidthError:
+        raise NodeError(bn, f"the folded bias needs more than {MAX_WIDTH} bits on its grid 2^-{bf}; {REMEDY}") from None
+    wname, bname = g.fresh_name(f"{dense.name}_weight_folded"), g.fresh_name(f"{dense.name}_bias_folded")
+    g.tensors[wname] = Tensor(wname, w.shape, w_type, np.array(cols, dtype=np.int64).T.reshape(w.shape))
+    g.tensors[bname] = Tensor(bname, (gamma.size,), b_type, np.array(codes, dtype=np.int64))
+    dense.inputs[1:] = [wname, bname]
     g.replace_all_uses_with(bn.outputs[0], x)
     g.remove_node(bn)
     g.t(x).type = None  # re-inferred by the next infer_types

@@ -35,12 +35,29 @@ def materialise_affine(g: Graph) -> bool:
             changed = True
     for n in g.nodes:
         if n.op is Op.AFFINE:
-            what = "an output scale per channel or with an offset" if n.outputs[0] in g.outputs else \
-                f"a real factor {float(Fraction(n.attrs.a[0])):.6g} / offset not followed by a quantizer"
-            raise NodeError(n, f"{what} has no exact fixed-point value; {REMEDY}")
+            raise NodeError(n, f"{_why(g, n)} has no exact fixed-point value; {REMEDY}")
         if n.op in (Op.BATCHNORM, Op.SIGMOID, Op.TANH, Op.HARDSIGMOID):
             raise NodeError(n, f"{n.op.value} is not followed by a quantizer, so its real-valued result has no "
                             f"exact fixed-point value; {REMEDY}")
     if changed:
         g.prune_tensors()
     return changed
+
+
+def _why(g: Graph, n) -> str:
+    """What makes an Affine left after the first loop inexact, in the user's terms."""
+    a, b = [Fraction(v) for v in n.attrs.a], [Fraction(v) for v in n.attrs.b]
+    src = n.inputs[0]
+    if n.outputs[0] not in g.outputs:
+        return f"a real factor {float(a[0]):.6g} / offset not followed by a quantizer"
+    if len(a) > 1:
+        return "an output scale per channel"
+    if any(v != 0 for v in b):
+        return "an output offset"
+    if a[0] == 0 or a[0].denominator & (a[0].denominator - 1):
+        return f"an output scale {float(a[0]):.6g} that is not a power of two times an integer"
+    if src in g.inputs:
+        return "an output scale of a model input"
+    if src in g.outputs or g.meta.get("scale", {}).get(src) is not None:
+        return "a second output scale of a tensor that already leaves the model with another"
+    return "an output scale of a real-valued tensor"
