@@ -30,9 +30,10 @@ def main() -> None:
     ap.add_argument("--slow-events", type=int, default=20_000, help="events for hls4ml predict and qonnx")
     args = ap.parse_args()
 
-    from l1ml.backends.emulate import Emulator, input_codes, load_graph
+    from l1ml.backends.emulate import Emulator, input_codes
     from l1ml.backends.hls4ml import build_hls_model
     from l1ml.ir.quantize import to_real
+    from l1ml.load import load_graph
     from l1ml.verify.qonnx_level import run_qonnx
 
     g = load_graph(args.model)

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ml.backends.emulate import load_graph
 from l1ml.backends.verilog import write_rtl
 from l1ml.estimate import estimate
 from l1ml.estimate.synth import synth_yosys
+from l1ml.load import load_graph
 from l1ml.models.random_mlp import LayerSpec, MLPSpec, QuantSpec, random_spec, write_random_mlp
 from l1ml.verify.rtl import check_rtl
 from l1ml.verify.vectors import make_vectors

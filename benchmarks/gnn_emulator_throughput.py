@@ -23,8 +23,9 @@ def main() -> None:
     ap.add_argument("--qonnx-graphs", type=int, default=200)
     args = ap.parse_args()
 
-    from l1ml.backends.emulate import Emulator, input_codes, load_graph
+    from l1ml.backends.emulate import Emulator, input_codes
     from l1ml.ir.quantize import to_real
+    from l1ml.load import load_graph
     from l1ml.verify.levels import load_vectors
     from l1ml.verify.qonnx_level import run_qonnx
 

@@ -33,6 +33,9 @@ CASES = {
     "jet_mlp_r4": ("jet_mlp.onnx", {"reuse_factor": 4}),
     "hgcal_cnn": ("hgcal_cnn.onnx", {"reuse_factor": 1}),
     "track_gnn": ("track_gnn.onnx", {"reuse_factor": 4}),
+    "track_gnn_auto": ("track_gnn.onnx", {"reuse_factor": 0, "tmux": 18}),  # reuse chosen by the sweep
+    "hgcal_cnn_vivado": ("hgcal_cnn.onnx", {"reuse_factor": 2, "strategy": "Resource", "hls_backend": "Vivado",
+                                            "pipeline_stages": 2}),
     # the requantisation and elementwise paths (docs/requantization.md): trained BatchNorm, float scales,
     # a Sigmoid table, the autoencoder's skip connection and squared-distance score
     "batchnorm_mlp": ("batchnorm_mlp.onnx", {"reuse_factor": 1}),
@@ -94,6 +97,10 @@ def emulator_digest(outdir: Path) -> str:
     return h.hexdigest()
 
 
+def _masked(data: bytes) -> bytes:
+    return re.sub(rb"^(Stamp: |LIB_STAMP=).*$", rb"\1STAMP", data, flags=re.M)
+
+
 def digests(dir_: Path) -> dict[str, dict[str, str]]:
     from l1ml.compile import CompileOptions, compile_model
 
@@ -104,12 +111,9 @@ def digests(dir_: Path) -> dict[str, dict[str, str]]:
         if outdir.exists():
             shutil.rmtree(outdir)
         compile_model(dir_ / "models" / model, outdir, CompileOptions(**opts))
-        # hls4ml stamps each project write with a random 8-hex-digit id (hls4ml_config.yml `Stamp:`, used
-        # in build_lib.sh's library name): replaced by a placeholder before digesting
-        cfg = (outdir / "hls" / "hls4ml_config.yml").read_bytes()
-        stamp = re.search(rb"^Stamp: '?(\w+)'?", cfg, re.M)
-        files = {str(p.relative_to(outdir)): hashlib.sha256(p.read_bytes().replace(stamp.group(1), b"STAMP")
-                                                            if stamp else p.read_bytes()).hexdigest()
+        # hls4ml stamps each project write with a random 8-hex-digit id (hls4ml_config.yml `Stamp:`,
+        # build_lib.sh `LIB_STAMP=`): those two lines are masked before digesting
+        files = {str(p.relative_to(outdir)): hashlib.sha256(_masked(p.read_bytes())).hexdigest()
                  for p in sorted(outdir.rglob("*")) if p.is_file()}
         files["(emulator outputs)"] = emulator_digest(outdir)
         out[name] = files

@@ -26,6 +26,7 @@ from typing import Annotated
 import typer
 
 from l1ml.atomic import atomic_file, check_output_file
+from l1ml.console import console as console_for
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.estimate.csynth import CsynthReport, find_report_dirs, locate_report_dir, read_csynth
 from l1ml.estimate.csynth_compare import CompareRow, compare, comparison_markdown
@@ -237,12 +238,7 @@ def l1ml_estimate(outdir: Path):
     outdir = Path(outdir)
     if not (outdir / IR_FILE).is_file() or not (outdir / OPTIONS_FILE).is_file():
         return None
-    from l1ml.estimate import estimate
-
-    g = load_compiled(outdir)
-    o = load_options(outdir)
-    return estimate(g, backend="hls4ml", part=o.part, clock_ns=o.clock_ns, reuse_factor=o.reuse_factor,
-                    strategy=o.strategy, budget=o.budget())
+    return load_options(outdir).estimate(load_compiled(outdir), "hls4ml")
 
 
 def _shown(path: Path, outdir: Path) -> str:
@@ -340,9 +336,8 @@ def check_compile_output(outdir: Path) -> Path:
 
 
 def _console():
-    from rich.console import Console
 
-    return Console(), Console(stderr=True)
+    return console_for(), console_for(stderr=True)
 
 
 def _reports_only(outdir: Path, reports: Path | None) -> None:

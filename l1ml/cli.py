@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 from typer._click.exceptions import ClickException
 
+from l1ml import defaults
 from l1ml.atomic import OUT_HELP, Force
-from l1ml.backends.verilog.cli import app as rtl_app
 from l1ml.build import build_cmd
+from l1ml.cli_rtl import app as rtl_app
+from l1ml.console import console as console_for
+from l1ml.console import set_help_width
 from l1ml.errors import L1MLError
 from l1ml.estimate.cli import estimate_cmd
 from l1ml.limits import (
@@ -49,8 +51,8 @@ app = typer.Typer(
 train_app = typer.Typer(help="Train zoo models with Brevitas quantization-aware training.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
-console = Console()
-err = Console(stderr=True)
+console = console_for()
+err = console_for(stderr=True)
 
 
 def _levels(value: str) -> list:
@@ -72,10 +74,10 @@ def compile_cmd(
     model: Annotated[Path, typer.Argument(help="QONNX model exported by Brevitas (export_qonnx).")],
     out: Annotated[Path, typer.Option("-o", "--out", help=OUT_HELP)] = Path("l1ml_out"),
     backend: Annotated[str, typer.Option(help="Firmware backend: hls4ml.")] = "hls4ml",
-    part: Annotated[str, typer.Option(help="FPGA part, e.g. xcvu13p-flga2577-2-e, xcvu9p-flga2104-2L-e.")] = "xcvu13p-flga2577-2-e",
+    part: Annotated[str, typer.Option(help="FPGA part, e.g. xcvu13p-flga2577-2-e, xcvu9p-flga2104-2L-e.")] = defaults.PART,
     clock_ns: Annotated[float, typer.Option("--clock-ns", help=(
         "Target clock period in ns (5 ns = 200 MHz); places the Verilog registers unless --pipeline-stages "
-        "is given, and converts cycles to ns in the report. " + CLOCK_LIMIT_HELP))] = 5.0,
+        "is given, and converts cycles to ns in the report. " + CLOCK_LIMIT_HELP))] = defaults.CLOCK_NS,
     hls_backend: Annotated[str, typer.Option("--hls-backend", help="Vitis (default) or Vivado HLS project.")] = "Vitis",
     reuse_factor: Annotated[str, typer.Option("--reuse-factor", help=(
         "1 = fully parallel. R > 1: each Dense multiplier serves R weights (II = R); for a GNN, R rows (edges or "
@@ -86,9 +88,9 @@ def compile_cmd(
         "Verilog: this many registers per Dense layer instead of placing them by the clock period "
         "(0 = combinational); --clock-ns then only converts cycles to ns. " + STAGES_LIMIT_HELP))] = None,
     latency_budget_ns: Annotated[float, typer.Option("--latency-budget-ns", help=(
-        "Latency this algorithm may use, ns (of the 12.5 us Level-1 total). " + BUDGET_LIMIT_HELP)) ] = 1000.0,
+        "Latency this algorithm may use, ns (of the 12.5 us Level-1 total). " + BUDGET_LIMIT_HELP)) ] = defaults.ALGORITHM_BUDGET_NS,
     total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns. "
-                                                   + BUDGET_LIMIT_HELP)] = 12500.0,
+                                                   + BUDGET_LIMIT_HELP)] = defaults.TOTAL_BUDGET_NS,
     tmux: Annotated[int, typer.Option(help=(
         "Time-multiplexing period in bunch crossings: a new event every tmux x 25 ns sets the allowed II. "
         + TMUX_LIMIT_HELP))] = 1,
@@ -188,7 +190,8 @@ def emulate_cmd(
     import numpy as np
 
     from l1ml.atomic import atomic_file, check_output_file
-    from l1ml.backends.emulate import emulate, load_graph
+    from l1ml.backends.emulate import emulate
+    from l1ml.load import load_graph
     from l1ml.verify.levels import load_vectors
 
     if out.suffix != ".npy":  # as numpy.save names it
@@ -288,6 +291,7 @@ app.command("cosim")(cosim_cmd)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one line and exit 2; bugs keep their traceback."""
+    set_help_width()
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=argv, prog_name="l1ml", standalone_mode=False)

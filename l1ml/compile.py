@@ -9,15 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ml import names
+from l1ml import defaults, names
 from l1ml.atomic import atomic_dir, check_output_dir
 from l1ml.backends.emulate import Emulator, input_codes
 from l1ml.backends.verilog import write_rtl
-from l1ml.frontend.qonnx import from_qonnx
 from l1ml.ir.graph import Graph
 from l1ml.ir.quantize import to_real
-from l1ml.limits import check_graph_size
-from l1ml.passes import run_pipeline
+from l1ml.load import compile_graph
 from l1ml.report import build_report, write_report
 from l1ml.verify.hls_level import csim_inputs
 from l1ml.verify.vectors import make_vectors
@@ -30,16 +28,16 @@ AUTO_REUSE_GRID = (1, 2, 4, 8, 16, 24, 32, 48, 64, 104, 128, 208, 256)
 
 @dataclass(frozen=True)
 class CompileOptions:
-    part: str = "xcvu13p-flga2577-2-e"
-    clock_ns: float = 5.0
+    part: str = defaults.PART
+    clock_ns: float = defaults.CLOCK_NS
     hls_backend: str = "Vitis"
     reuse_factor: int = 1  # AUTO_REUSE (0): chosen by a sweep against the budget
     strategy: str = "Latency"
     project: str = "myproject"
     pipeline_stages: int | None = None  # Verilog: registers per Dense layer; None = by the clock period
-    latency_budget_ns: float = 1000.0  # this algorithm's share of the Level-1 latency
-    total_budget_ns: float = 12500.0  # the whole CMS Phase-2 Level-1 trigger
-    tmux: int = 1  # time-multiplexing period in bunch crossings: allowed II = tmux x 25 ns
+    latency_budget_ns: float = defaults.ALGORITHM_BUDGET_NS  # this algorithm's share of the Level-1 latency
+    total_budget_ns: float = defaults.TOTAL_BUDGET_NS  # the whole CMS Phase-2 Level-1 trigger
+    tmux: int = defaults.TMUX  # time-multiplexing period in bunch crossings: allowed II = tmux x 25 ns
 
     def __post_init__(self) -> None:
         # part, clock, backend, strategy and project are written into tcl, shell and C++: each must match
@@ -51,12 +49,15 @@ class CompileOptions:
 
         return Budget(total_ns=self.total_budget_ns, algorithm_ns=self.latency_budget_ns, tmux=self.tmux)
 
+    def estimate(self, g: Graph, backend: str):
+        """This compile's estimate of ``g``: "verilog" prices l1ml's RTL with its pipeline setting, "hls4ml"
+        the hls4ml project with its strategy; both at this part, clock, reuse factor and budget."""
+        from l1ml.estimate import estimate
 
-def compile_graph(onnx_path: Path) -> Graph:
-    """The typed IR of a QONNX file, refused when it exceeds the size limits of ``l1ml.limits``."""
-    g = run_pipeline(from_qonnx(onnx_path))
-    check_graph_size(g)
-    return g
+        common = dict(part=self.part, clock_ns=self.clock_ns, reuse_factor=self.reuse_factor, budget=self.budget())
+        if backend == "verilog":
+            return estimate(g, backend="verilog", pipeline_stages=self.pipeline_stages, **common)
+        return estimate(g, backend=backend, strategy=self.strategy, **common)
 
 
 def choose_reuse(g: Graph, opts: CompileOptions) -> tuple[int, list]:
@@ -137,7 +138,8 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
         (tmp / "compile.json").write_text(json.dumps(asdict(opts), indent=1, sort_keys=True) + "\n")
         step("estimating latency and resources")
         rep = build_report(g, asdict(opts))
-        add_estimates(rep, g, opts, tmp)
+        chosen = next((p.est for p in sweep or [] if p.reuse == opts.reuse_factor), None)
+        add_estimates(rep, g, opts, tmp, verilog=chosen)
         if sweep is not None:
             from l1ml.estimate.sweep import sweep_markdown
 
@@ -152,23 +154,15 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
     return rep
 
 
-def add_estimates(rep: dict, g: Graph, opts: CompileOptions, outdir: Path) -> None:
+def add_estimates(rep: dict, g: Graph, opts: CompileOptions, outdir: Path, verilog=None) -> None:
     """Latency, II, resources and the budget verdict for both backends; the Verilog one (whose RTL
-    l1ml writes and simulates) is the headline, the hls4ml one is the estimate for Vitis."""
-    from l1ml.estimate import estimate, markdown, plot_budget
+    l1ml writes and simulates) is the headline, the hls4ml one is the estimate for Vitis. ``verilog``: the
+    Verilog estimate at these options when the reuse sweep already made it."""
+    from l1ml.estimate import markdown, plot_budget
 
-    common = dict(part=opts.part, clock_ns=opts.clock_ns, reuse_factor=opts.reuse_factor, budget=opts.budget())
-    ests = {"verilog": estimate(g, backend="verilog", pipeline_stages=opts.pipeline_stages, **common),
-            "hls4ml": estimate(g, backend="hls4ml", strategy=opts.strategy, **common)}
+    ests = {"verilog": verilog or opts.estimate(g, "verilog"), "hls4ml": opts.estimate(g, "hls4ml")}
     head = ests["verilog"].to_json()
     rep.update({k: head[k] for k in ("latency", "ii", "resources", "utilisation", "budget")})
     rep["estimates"] = {k: e.to_json() for k, e in ests.items()}
     rep.setdefault("sections", []).extend(markdown(e) for e in ests.values())
     plot_budget(ests["verilog"], outdir / "budget.png")
-
-
-def load_options(outdir: Path) -> CompileOptions:
-    """The options of a compile output (its compile.json), checked: see ``l1ml.compiled``."""
-    from l1ml.compiled import load_options as _load
-
-    return _load(outdir)

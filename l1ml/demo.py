@@ -10,6 +10,8 @@ import numpy as np
 from rich.console import Console
 from rich.markdown import Markdown
 
+from l1ml.console import console as console_for
+
 
 class DemoModel(StrEnum):
     JET_MLP = "jet-mlp"  # 25,000 Pythia8 jets -> 16-64-32-32-5 MLP
@@ -133,7 +135,7 @@ def run_demo(workdir: Path, jets: int = 25000, vectors: int = 12000, qonnx_vecto
     from l1ml.ir.graph import Graph
     from l1ml.verify.levels import Level, run_levels, write_verify_json
 
-    console = console or Console()
+    console = console or console_for()
     check_output_dir(workdir, force=force, what="work directory")
     model_dir, out = Path(workdir) / model.value, Path(workdir) / "out"
     check_output_dir(model_dir, force=force)

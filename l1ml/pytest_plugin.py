@@ -215,9 +215,10 @@ class BitExact:
                  clock_ns: float | None = None, pipeline_stages: int | None = None) -> BitExactResult:
         """Check ``model`` (a path relative to the test file, or absolute) at ``levels``; fail the test
         on any output word that differs from the emulator or from the stored golden words."""
-        from l1ml.backends.emulate import Emulator, input_codes, load_graph
+        from l1ml.backends.emulate import Emulator, input_codes
         from l1ml.errors import L1MLError
         from l1ml.limits import check_options
+        from l1ml.load import load_graph
         from l1ml.verify.vectors import make_vectors
 
         chosen = _levels(levels)

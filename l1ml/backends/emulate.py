@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ml.errors import InputFileError, L1MLError
+from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import code_dtype, graph_scale, quantize_input, requantize, scaled_real
 from l1ml.ir.semantics import aligned_terms, clip_codes, conv_weight_matrix, dense_terms, pool_shift
 from l1ml.ir.types import aligned_range
+from l1ml.load import load_graph
 
 CHUNK = 4096  # events per block: keeps each layer's activations in cache
 BLOCK_ELEMENTS = 2**21  # ... but no tensor of a block beyond about this many codes (a GNN's edge tensors)
@@ -395,24 +396,6 @@ def input_codes(g: Graph, x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np
         refuse_nan(g, name, arr)
         out[name] = quantize_input(arr, t.type, graph_scale(g.meta, name)).astype(np.int64)
     return out
-
-
-def load_graph(model: Graph | str | Path) -> Graph:
-    """A typed graph from a Graph, a ``.l1ml.json`` file or a QONNX ``.onnx`` file."""
-    if isinstance(model, Graph):
-        return model
-    path = Path(model)
-    if path.suffix == ".json":
-        if not path.exists():
-            raise InputFileError(f"{path}: no such file")
-        return Graph.load(path)
-    from l1ml.frontend.qonnx import from_qonnx
-    from l1ml.limits import check_graph_size
-    from l1ml.passes import run_pipeline
-
-    g = run_pipeline(from_qonnx(path))
-    check_graph_size(g)
-    return g
 
 
 class Layout(Enum):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ml import defaults
+from l1ml.backends.ap_fixed import ap_type
 from l1ml.backends.hls4ml_elementwise import (
     BINARY_OPS,
     UNARY_OPS,
@@ -37,40 +39,15 @@ from l1ml.backends.hls4ml_gnn import (
     segment_table,
     time_multiplexed,
 )
-from l1ml.errors import L1MLError, NodeError
+from l1ml.backends.hls4ml_requant import requant_layer
+from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import to_real
 from l1ml.ir.semantics import clip_codes, concat_type, reduce_count
-from l1ml.ir.types import FixedType, Overflow, Rounding, aligned_range, covering
+from l1ml.ir.types import FixedType, aligned_range, covering
 from l1ml.names import Namespace, check_script_options, is_identifier
-
-AP_ROUNDING = {
-    Rounding.TRUNC: "AP_TRN",
-    Rounding.HALF_EVEN: "AP_RND_CONV",
-    Rounding.TRUNC_ZERO: "AP_TRN_ZERO",
-    Rounding.HALF_AWAY: "AP_RND_INF",
-    Rounding.HALF_ZERO: "AP_RND_ZERO",
-}
-
-
-def ap_type(t: FixedType, where: str = "") -> str:
-    """The ap_fixed spelling of a FixedType (rounding/overflow only where they differ from the default).
-
-    >>> ap_type(FixedType(True, 8, 3, Rounding.HALF_EVEN, Overflow.SAT))
-    'ap_fixed<8,5,AP_RND_CONV,AP_SAT>'
-    >>> ap_type(FixedType(False, 6, 8))
-    'ap_ufixed<6,-2>'
-    """
-    base = "ap_fixed" if t.signed else "ap_ufixed"
-    if t.rounding is Rounding.TRUNC and t.overflow is Overflow.WRAP and not t.narrow:
-        return f"{base}<{t.width},{t.int_bits}>"
-    if t.narrow and not t.signed:
-        raise L1MLError(f"{where}: unsigned narrow-range quantization has no ap_fixed equivalent; "
-                        "use narrow_range=False for unsigned activations")
-    sat = ("AP_SAT_SYM" if t.narrow else "AP_SAT") if t.overflow is Overflow.SAT else "AP_WRAP"
-    return f"{base}<{t.width},{t.int_bits},{AP_ROUNDING[t.rounding]},{sat}>"
 
 
 def widened_for_cast(src: FixedType, dst: FixedType) -> FixedType | None:
@@ -495,8 +472,6 @@ class HLSLowering(Interpreter[str]):
     @rule(Op.REQUANT)
     def requant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[str]) -> list[str]:
         """An exact integer requantisation: l1ml's extension layer (``l1ml.backends.hls4ml_requant``)."""
-        from l1ml.backends.hls4ml_requant import requant_layer
-
         layer, precision = requant_layer(node, ins[0], outs[0], v[0])
         return self.emit(node, layer, precision)
 
@@ -520,8 +495,8 @@ def joined_constants(ins: list[Tensor], v: list[str], axis: int) -> tuple[list[T
     return out_t, out_v
 
 
-def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = "xcvu13p-flga2577-2-e",
-                    clock_ns: float = 5.0, project: str = "myproject", reuse_factor: int = 1,
+def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = defaults.PART,
+                    clock_ns: float = defaults.CLOCK_NS, project: str = "myproject", reuse_factor: int = 1,
                     strategy: str = "Latency"):
     """Lower the IR to an hls4ml ``ModelGraph`` (io_parallel), not yet written or compiled.
 

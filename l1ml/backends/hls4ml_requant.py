@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from l1ml.backends.hls4ml import ap_type  # hls4ml.py imports this module only inside its Requant rule
+from l1ml.backends.ap_fixed import ap_type
 from l1ml.backends.requant_plan import (
     MultiplyChannel,
     RequantProblem,

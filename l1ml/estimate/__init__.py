@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from l1ml import defaults
 from l1ml.errors import L1MLError
 from l1ml.estimate.budget import Budget, BudgetCheck, Verdict, check_budget
 from l1ml.estimate.parts import PARTS, Part, get_part
 from l1ml.estimate.result import Backend, Estimate, LayerCost, Resources, Strategy
 from l1ml.ir.graph import Graph
 
-DEFAULT_PART = "xcvu13p-flga2577-2-e"
+DEFAULT_PART = defaults.PART
 
 VERILOG_ASSUMPTIONS = [
     "Verilog backend: the structure is the generator's own (shift-add or DSP per weight, adder trees, "
@@ -37,7 +38,7 @@ def _parse_enum(kind: type, value: object, what: str):
     raise L1MLError(f"unknown {what} '{value}'; choose one of: {choices}")
 
 
-def estimate(g: Graph, *, backend: str | Backend = "verilog", part: str = DEFAULT_PART, clock_ns: float = 5.0,
+def estimate(g: Graph, *, backend: str | Backend = "verilog", part: str = DEFAULT_PART, clock_ns: float = defaults.CLOCK_NS,
              reuse_factor: int = 1, strategy: str | Strategy = "Latency", budget: Budget | None = None,
              pipeline_stages: int | None = None) -> Estimate:
     """Estimate latency, II and resources of ``g`` on ``part`` and check them against ``budget``."""
@@ -53,12 +54,17 @@ def estimate(g: Graph, *, backend: str | Backend = "verilog", part: str = DEFAUL
         g.verify(typed=True)
     except ValueError as e:
         raise L1MLError(f"model '{g.name}' is not a typed l1ml graph ({e}); load it with "
-                        "l1ml.backends.emulate.load_graph, which runs the passes") from e
+                        "l1ml.load.load_graph, which runs the passes") from e
     if be is Backend.VERILOG:
-        from l1ml.estimate.verilog_cost import estimate_verilog
+        from l1ml.backends.verilog.pipeline import PipelineConfig
+        from l1ml.backends.verilog.rows_plan import has_rows
+        from l1ml.estimate.verilog_cost import VerilogCost, priced
+        from l1ml.estimate.verilog_rows_cost import RowsCost
 
-        rows, total, latency, ii = estimate_verilog(g, clock_ns=clock_ns, pipeline_stages=pipeline_stages,
-                                                    reuse_factor=reuse_factor)
+        # the design write_rtl(g, ...) generates: a GNN's row-wise regions, or one module per node
+        cfg = PipelineConfig.from_options(None if pipeline_stages is not None else clock_ns, pipeline_stages)
+        rows, total, latency = priced((RowsCost if has_rows(g) else VerilogCost)(g, cfg, reuse_factor))
+        ii = reuse_factor
         assumptions = list(VERILOG_ASSUMPTIONS)
         strat_out = None
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from l1ml import defaults
 from l1ml.errors import L1MLError
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM")
@@ -26,10 +27,10 @@ class Verdict(Enum):
 class Budget:
     """Latency, II and resource limits for one algorithm."""
 
-    total_ns: float = 12_500.0  # the whole Level-1 latency (Phase-2: 12.5 us)
-    algorithm_ns: float = 1_000.0  # the share given to this algorithm
-    bx_ns: float = 25.0  # bunch-crossing period
-    tmux: int = 1  # time-multiplexing period in bunch crossings
+    total_ns: float = defaults.TOTAL_BUDGET_NS  # the whole Level-1 latency (Phase-2: 12.5 us)
+    algorithm_ns: float = defaults.ALGORITHM_BUDGET_NS  # the share given to this algorithm
+    bx_ns: float = defaults.BX_NS  # bunch-crossing period
+    tmux: int = defaults.TMUX  # time-multiplexing period in bunch crossings
     resource_fraction: float = 1.0  # share of each FPGA resource the algorithm may use
 
     def __post_init__(self) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from l1ml import defaults
 from l1ml.atomic import Force, check_output_dir
+from l1ml.console import console as console_for
 from l1ml.errors import L1MLError
 from l1ml.limits import (
     BUDGET_LIMIT_HELP,
@@ -21,7 +22,7 @@ from l1ml.limits import (
     check_options,
 )
 
-console = Console()
+console = console_for()
 
 app = typer.Typer(
     help="Estimate latency, II and FPGA resources of a model against the Level-1 trigger budget.",
@@ -78,9 +79,9 @@ def estimate_cmd(
     backend: Annotated[str, typer.Option(help="verilog (l1ml's own RTL) or hls4ml.")] = "verilog",
     part: Annotated[str, typer.Option(help="FPGA part; a full string like xcvu13p-flga2577-2-e matches by its "
                                            "device. Known: xcku15p, xcvu7p, xcvu9p, xcvu13p, xcvu37p.")]
-    = "xcvu13p-flga2577-2-e",
+    = defaults.PART,
     clock_ns: Annotated[float, typer.Option("--clock-ns", help="Target clock period in ns (5 = 200 MHz). "
-                                            + CLOCK_LIMIT_HELP)] = 5.0,
+                                            + CLOCK_LIMIT_HELP)] = defaults.CLOCK_NS,
     reuse_factor: Annotated[int, typer.Option("--reuse-factor", help="Multiplier reuse (1 = fully parallel; "
                                               "II = reuse). " + REUSE_LIMIT_HELP)] = 1,
     strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
@@ -88,9 +89,9 @@ def estimate_cmd(
         "--pipeline-stages", help="Verilog: registers per Dense layer instead of the clock rule (the clock "
         "then only converts cycles to ns). " + STAGES_LIMIT_HELP)] = None,
     latency_budget_ns: Annotated[float, typer.Option(
-        "--latency-budget-ns", help="Latency this algorithm may take, ns. " + BUDGET_LIMIT_HELP)] = 1000.0,
+        "--latency-budget-ns", help="Latency this algorithm may take, ns. " + BUDGET_LIMIT_HELP)] = defaults.ALGORITHM_BUDGET_NS,
     total_budget_ns: Annotated[float, typer.Option("--total-budget-ns", help="Whole Level-1 latency, ns. "
-                                                   + BUDGET_LIMIT_HELP)] = 12500.0,
+                                                   + BUDGET_LIMIT_HELP)] = defaults.TOTAL_BUDGET_NS,
     tmux: Annotated[int, typer.Option(help="Time-multiplexing period in bunch crossings (allowed II = tmux x "
                                             "25 ns). " + TMUX_LIMIT_HELP)] = 1,
     resource_fraction: Annotated[float, typer.Option(
@@ -125,8 +126,8 @@ def estimate_cmd(
     import tempfile
 
     from l1ml.atomic import atomic_dir
-    from l1ml.backends.emulate import load_graph
     from l1ml.estimate import Budget, estimate, markdown, plot_budget
+    from l1ml.load import load_graph
 
     check_options(clock_ns=clock_ns, reuse_factor=reuse_factor, pipeline_stages=pipeline_stages, tmux=tmux,
                   latency_budget_ns=latency_budget_ns, total_budget_ns=total_budget_ns,

@@ -162,10 +162,10 @@ def project_estimate(project: Path, clock_ns: float, *, exact: bool = False) -> 
     import onnx
     import yaml
 
-    from l1ml.compile import compile_graph
     from l1ml.estimate import estimate
     from l1ml.estimate.hls4ml_cost import uniform_precision
     from l1ml.frontend.hls4ml_project import ProjectNotPriced, read_project_net, to_qonnx
+    from l1ml.load import compile_graph
 
     net = read_project_net(project)
     model: dict = {}

@@ -53,6 +53,7 @@ import numpy as np
 
 from l1ml.backends.hls4ml_gnn import epilogue, fused_gather, lanes, readers, row_wise, time_multiplexed
 from l1ml.backends.verilog.arith import clog2, csd
+from l1ml.estimate.parts import DSP_A_BITS, DSP_B_BITS
 from l1ml.estimate.result import LayerCost, Resources, Strategy
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
@@ -106,6 +107,9 @@ class HLSCoefficients:
     soft_mult_lut_per_bit2: float = 0.55  # generic LUT multiplier: ~w_a * w_b / 2 LUTs
     ff_per_product_bit: float = 1.0  # products registered before the adder tree
     io_cycles: int = 1  # the layer function's output register
+    compare_select_lut_per_bit: float = 2.0  # a comparator and a 2:1 mux (max pool, Max, Min, Clip); not checked
+    mask_lut_per_bit: float = 0.5  # AND with a mask bit: two ANDs per LUT6_2
+    square_mult_share: float = 0.5  # a LUT squarer: half a multiplier's partial products are equal pairs
 
 
 COEFFS = HLSCoefficients()
@@ -214,7 +218,7 @@ class HLSCost(Interpreter[HVal]):
                 digits, cbits = csd(c), abs(c).bit_length() + 1
                 if xw >= k.dsp_min_bits and len(digits) >= k.dsp_min_digits:
                     n_dsp += 1
-                    res.dsp += math.ceil((xw + 1) / 27) * math.ceil(cbits / 18)
+                    res.dsp += math.ceil((xw + 1) / DSP_A_BITS) * math.ceil(cbits / DSP_B_BITS)
                     res.lut += k.dsp_side_lut
                 else:  # a negative constant whose digits are all negative also needs 0 - x
                     n_lut += 1
@@ -279,7 +283,7 @@ class HLSCost(Interpreter[HVal]):
         prod_bits = xt.width + wt.width
         res = Resources()
         if dsp:
-            res.dsp = n_units * math.ceil((xt.width + 1) / 27) * math.ceil(wt.width / 18)
+            res.dsp = n_units * math.ceil((xt.width + 1) / DSP_A_BITS) * math.ceil(wt.width / DSP_B_BITS)
         elif latency_strategy and r == 1:
             # constant multipliers: HLS folds each into its shift-add form
             adds = sum(max(len(csd(int(c))) - 1, 0) for c in weights[weights != 0].ravel())
@@ -323,11 +327,11 @@ class HLSCost(Interpreter[HVal]):
 
     @rule(Op.MAXPOOL2D)
     def maxpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        return self._pool(node, ins, outs, 2.0)
+        return self._pool(node, ins, outs, self.k.compare_select_lut_per_bit)
 
     @rule(Op.AVGPOOL2D)
     def avgpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        return self._pool(node, ins, outs, 1.0)
+        return self._pool(node, ins, outs, self.k.add_lut_per_bit)
 
     def _pool(self, node: Node, ins: list[Tensor], outs: list[Tensor], lut_per_bit: float) -> list[HVal]:
         """io_parallel pooling is fully unrolled: window - 1 compare-selects (2 LUTs a bit) or adders per
@@ -353,15 +357,15 @@ class HLSCost(Interpreter[HVal]):
         x, m, out = ins[0], ins[1], outs[0]
         if not x.is_const and not m.is_const and m.type.width == 1 and len(x.shape) == 2 \
                 and m.shape == (x.shape[0], 1):
-            res = Resources(lut=0.5 * out.size * out.type.width)  # two ANDs per LUT6_2
+            res = Resources(lut=self.k.mask_lut_per_bit * out.size * out.type.width)
             self.row(node, self._process_cycles(), res + self._channel(out, 2), "AND with the mask bit")
             return [HVal(out.type, out.size)]
         k = self.k
         dsp = x.type.width >= k.dsp_min_bits and m.type.width >= k.dsp_min_bits
         res = Resources(ff=out.size * out.type.width) + self._channel(out, 1)
         if dsp:
-            res.dsp = out.size * math.ceil((max(x.type.width, m.type.width) + 1) / 27) * \
-                math.ceil(min(x.type.width, m.type.width) / 18)
+            res.dsp = out.size * math.ceil((max(x.type.width, m.type.width) + 1) / DSP_A_BITS) * \
+                math.ceil(min(x.type.width, m.type.width) / DSP_B_BITS)
             detail = f"{out.size} DSP multipliers"
         elif x.is_const or m.is_const:
             c = x if x.is_const else m
@@ -370,18 +374,18 @@ class HLSCost(Interpreter[HVal]):
             res.adder(adds * out.type.width, k.add_lut_per_bit)
             detail = f"constant multipliers: {adds} shift-adds"
         else:
-            square = 0.5 if node.inputs[0] == node.inputs[1] else 1.0
+            square = k.square_mult_share if node.inputs[0] == node.inputs[1] else 1.0
             res.lut += square * out.size * k.soft_mult_lut_per_bit2 * x.type.width * m.type.width
             detail = f"{out.size} LUT {'squarers' if square < 1 else 'multipliers'}"
         latency = self._tree_cycles(dsp, 0) + k.io_cycles
         self.row(node, latency, res, detail)
         return [HVal(out.type, out.size)]
 
-    def _lanes(self, node: Node, out: Tensor, lut_per_bit: float, detail: str) -> list[HVal]:
-        """One pipelined function over every element at once: ``lut_per_bit`` LUTs per output bit (carry
-        chains for adders), the output registered: one cycle."""
+    def _lanes(self, node: Node, out: Tensor, lut_per_bit: float | None, detail: str) -> list[HVal]:
+        """One pipelined function over every element at once: an adder (carry chain) per element when
+        ``lut_per_bit`` is None, else that many LUTs per output bit; the output registered: one cycle."""
         res = Resources(ff=out.size * out.type.width) + self._channel(out, 1)
-        if lut_per_bit == 1.0:
+        if lut_per_bit is None:
             res.adder(out.size * out.type.width, self.k.add_lut_per_bit)
         else:
             res.lut += lut_per_bit * out.size * out.type.width
@@ -390,27 +394,27 @@ class HLSCost(Interpreter[HVal]):
 
     @rule(Op.SUB)
     def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        return self._lanes(node, outs[0], 1.0, "a subtractor per element")
+        return self._lanes(node, outs[0], None, "a subtractor per element")
 
     @rule(Op.NEG)
     def neg(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        return self._lanes(node, outs[0], 1.0, "0 - x per element")
+        return self._lanes(node, outs[0], None, "0 - x per element")
 
     @rule(Op.ABS)
     def abs_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
         if not ins[0].type.signed:
             return self._lanes(node, outs[0], 0.0, "|x| of an unsigned value: wiring")
         # a conditional negation: x XOR sign, plus sign, in one carry chain
-        return self._lanes(node, outs[0], 1.0, "a conditional negation per element")
+        return self._lanes(node, outs[0], None, "a conditional negation per element")
 
     @rule(Op.MAX)
     def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
         # a compare-select as in a max pool: a comparator and a 2:1 mux, two LUTs a bit
-        return self._lanes(node, outs[0], 2.0, "a compare-select per element")
+        return self._lanes(node, outs[0], self.k.compare_select_lut_per_bit, "a compare-select per element")
 
     @rule(Op.MIN)
     def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        return self._lanes(node, outs[0], 2.0, "a compare-select per element")
+        return self._lanes(node, outs[0], self.k.compare_select_lut_per_bit, "a compare-select per element")
 
     @rule(Op.CLIP)
     def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
@@ -418,7 +422,8 @@ class HLSCost(Interpreter[HVal]):
         frac, lo, hi = clip_codes(node, ins[0].type)
         xlo, xhi = aligned_range(ins[0].type, frac)
         bounds = int(lo is not None and lo > xlo) + int(hi is not None and hi < xhi)
-        return self._lanes(node, outs[0], 2.0 * bounds, f"{bounds} compare-selects per element")
+        return self._lanes(node, outs[0], self.k.compare_select_lut_per_bit * bounds,
+                           f"{bounds} compare-selects per element")
 
     @rule(Op.REDUCE_SUM)
     def reduce_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
@@ -502,7 +507,7 @@ class HLSCost(Interpreter[HVal]):
 
     @rule(Op.ADD)
     def add(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:
-        return self._lanes(node, outs[0], 1.0, "")
+        return self._lanes(node, outs[0], None, "")
 
     @rule(Op.RESHAPE)
     def reshape(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[HVal]) -> list[HVal]:

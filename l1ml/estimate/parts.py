@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from l1ml.errors import L1MLError
 from l1ml.names import PART_GRAMMAR, comment_text
 
+#: DSP48E2 multiplier port widths (signed): A:B = 27 x 18 (UG579); the DSP slices of every UltraScale+ part
+DSP_A_BITS, DSP_B_BITS = 27, 18
+
 
 @dataclass(frozen=True)
 class Part:

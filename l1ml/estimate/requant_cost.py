@@ -19,7 +19,7 @@ from l1ml.backends.verilog.pipeline import DensePlan, split_tree_mask
 from l1ml.backends.verilog.requant import tree_terms
 from l1ml.estimate.bits import Word, carry_cells
 from l1ml.estimate.result import Resources
-from l1ml.estimate.verilog_cost import Coefficients, _add, adder_tree, delay_line, dsp_product, shift_add
+from l1ml.estimate.verilog_prims import Coefficients, adder, adder_tree, delay_line, dsp_product, shift_add
 
 
 def _comparator(res: Resources, bits: int, lut_per_bit: float) -> None:
@@ -50,7 +50,7 @@ def _verilog_multiply(p: RequantProblem, c: MultiplyChannel, plan: DensePlan, k:
     else:
         prod = dsp_product(p.x, c.mult, pw, res, k)  # a registered product uses the DSP's register
     if c.add:
-        _add(res, prod, Word.constant(c.add), p.sum_width(c), k)
+        adder(res, prod, Word.constant(c.add), p.sum_width(c), k)
     for side in (c.clip_lo, c.clip_hi):
         if side:
             _comparator(res, p.z_width(c), k.adder_lut)

@@ -7,6 +7,7 @@ register plan (``elementwise.reduce_plan``), so the latency is exact. ``VerilogC
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from l1ml.backends.verilog.arith import MultKind, multiplier_kind, signed_width
 from l1ml.backends.verilog.elementwise import (
@@ -26,25 +27,26 @@ from l1ml.backends.verilog.elementwise import (
 from l1ml.backends.verilog.pipeline import split_tree_mask
 from l1ml.backends.verilog.render import mask_operand
 from l1ml.estimate.bits import Word, carry_cells, needed_bits
+from l1ml.estimate.parts import DSP_A_BITS, DSP_B_BITS
 from l1ml.estimate.result import Resources
-from l1ml.estimate.verilog_cost import (
-    DSP_A_BITS,
-    DSP_B_BITS,
+from l1ml.estimate.verilog_prims import (
     DSP_MIN_PRODUCT_BITS,
     Coefficients,
     Val,
-    VerilogCost,
-    _add,
-    _word_of,
+    adder,
     adder_tree,
     delay_line,
     dsp_product,
     shift_add,
+    word_of,
 )
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import Op
 from l1ml.ir.semantics import reduce_count
 from l1ml.ir.types import FixedType, aligned_range
+
+if TYPE_CHECKING:
+    from l1ml.estimate.verilog_cost import VerilogCost
 
 
 def aligned(model: VerilogCost, ins: list[Tensor], v: list[Val], res: Resources) -> tuple[int, float]:
@@ -77,9 +79,9 @@ def two_operand(model: VerilogCost, node: Node, ins: list[Tensor], outs: list[Te
     if node.op is Op.MUL:
         detail = tensor_product(ins[0].type, ins[1].type, out.type, per, model.k)
     else:
-        a, b = (_word_of(t, out.type.frac) for t in ins)
+        a, b = (word_of(t, out.type.frac) for t in ins)
         if node.op is Op.SUB:
-            _add(per, a, b, out.type.width, model.k, subtract=True)
+            adder(per, a, b, out.type.width, model.k, subtract=True)
             detail = "a subtractor per element"
         else:
             ranges = [aligned_range(t.type, out.type.frac) for t in ins]

@@ -26,7 +26,8 @@ from l1ml.backends.verilog.rows_plan import (
 )
 from l1ml.estimate.bits import Word
 from l1ml.estimate.result import LayerCost, Resources
-from l1ml.estimate.verilog_cost import COEFFS, Coefficients, Val, VerilogCost, adder_tree, delay_line
+from l1ml.estimate.verilog_cost import VerilogCost
+from l1ml.estimate.verilog_prims import COEFFS, Coefficients, Val, adder_tree, delay_line
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import rule
 from l1ml.ir.ops import Op
@@ -38,8 +39,8 @@ class RowsCost(VerilogCost):
     what = "the Verilog cost model (row regions)"
 
     def __init__(self, graph: Graph, cfg: PipelineConfig, reuse: int, coeffs: Coefficients = COEFFS):
-        super().__init__(graph, cfg, 1, coeffs)
-        self.rows_reuse = reuse
+        super().__init__(graph, cfg, 1, coeffs)  # inside a lane every layer is fully parallel (reuse 1)
+        self.lane_reuse = reuse  # R: the rows each lane computes per graph
         self.env: dict[str, Val] = {}
         self.views: dict[str, tuple[str, tuple[int, ...] | None]] = {}
         self.stages: dict[str, int] = {}  # hold stages per top-level value
@@ -49,7 +50,7 @@ class RowsCost(VerilogCost):
         for source, n in self.stages.items():
             b = self.env[source]
             res = Resources(ff=n * b.n * b.type.width)
-            self.valid_depths |= {stage_load(b.latency, k, self.rows_reuse) for k in range(1, n + 1)}
+            self.valid_depths |= {stage_load(b.latency, k, self.lane_reuse) for k in range(1, n + 1)}
             self.rows.append(LayerCost(f"hold {source}", "", "Hold", 0, res,
                                        f"{n} hold stage(s) of {b.n} x {b.type.width} bits"))
         return self.env
@@ -83,7 +84,7 @@ class RowsCost(VerilogCost):
         return [Val(out.type, out.size, v[0].latency + plan.latency, plan.delay_out_ns)]
 
     def region(self, region: Region) -> None:
-        g, reuse, k = self.graph, self.rows_reuse, self.k
+        g, reuse, k = self.graph, self.lane_reuse, self.k
         lanes = region.lanes(reuse)
         views = {t: self.views.get(t, (t, None)) for t in region.inputs}
         start = region_start([self.env[src].latency for src, _ in views.values()])
@@ -126,18 +127,3 @@ class RowsCost(VerilogCost):
             self.env[o] = Val(t.type, t.size, valid, delay_out)
         self.rows.append(LayerCost(f"{region.name} collect", "", "Collect", 0, collect,
                                    f"output valid in cycle {valid}"))
-
-
-def estimate_rows(g: Graph, cfg: PipelineConfig, reuse: int,
-                  coeffs: Coefficients = COEFFS) -> tuple[list[LayerCost], Resources, int, int]:
-    """Per-unit rows, the total, the latency and the II (= R) of ``write_rtl`` on a row graph."""
-    model = RowsCost(g, cfg, reuse, coeffs)
-    env = model.run({name: Val(g.t(name).type, g.t(name).size, 0) for name in g.inputs})
-    latency, io = model.finish(env)
-    total = Resources()
-    for r in model.rows:
-        total += r.res
-    if io.lut or io.ff:
-        model.rows.append(LayerCost("(outputs)", "", "Output", 0, io, "output alignment and valid bits"))
-        total += io
-    return model.rows, total, latency, reuse

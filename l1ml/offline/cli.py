@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from l1ml.atomic import Force
+from l1ml.console import console as console_for
 from l1ml.errors import L1MLError
 from l1ml.offline.config import ToyKind
 
@@ -45,7 +46,6 @@ def _load(config: Path, data: Path | None, output: Path | None):
 
 
 def _print_scores(title: str, rows: list[tuple[str, dict]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
@@ -61,7 +61,7 @@ def _print_scores(title: str, rows: list[tuple[str, dict]]) -> None:
                 f"{s['loss']:.4f}",
                 f"{s['accuracy']:.4f}",
             )
-    Console().print(table)
+    console_for().print(table)
 
 
 _TOY_HELP = (

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from l1ml.atomic import Force, atomic_dir, check_output_dir
+from l1ml.console import console as console_for
 from l1ml.errors import L1MLError
 from l1ml.reweighting.methods import Method
 
@@ -71,7 +72,6 @@ def fit(
 
     Example: l1ml reweight fit mc.parquet data.parquet -c pt,eta,ntracks -o rw_model
     """
-    from rich.console import Console
 
     from l1ml.reweighting import io
     from l1ml.reweighting.methods import make_reweighter, parse_settings, settings
@@ -103,7 +103,7 @@ def fit(
     }
     io.save_model(reweighter, meta, out, force, (original, target))
     kind = "out-of-fold " if folds >= 2 else "in-sample (optimistic: no folding) "
-    Console().print(f"wrote {out}: {method.value} reweighter on {len(names)} variables; {kind}effective "
+    console_for().print(f"wrote {out}: {method.value} reweighter on {len(names)} variables; {kind}effective "
                     f"sample size {meta['training_ess']:.0f} of {len(x_o)} events")
 
 
@@ -126,7 +126,6 @@ def apply(
 
     Example: l1ml reweight apply mc.parquet -m rw_model -o mc_weighted.parquet
     """
-    from rich.console import Console
 
     from l1ml.reweighting import io
     from l1ml.reweighting.metrics import effective_sample_size
@@ -148,7 +147,7 @@ def apply(
     weights = reweighter.predict_weights(x, prior)
     frame[weight_column] = weights
     io.write_table(frame, out)
-    Console().print(f"wrote {out}: {len(frame)} events, column '{weight_column}', effective sample size "
+    console_for().print(f"wrote {out}: {len(frame)} events, column '{weight_column}', effective sample size "
                     f"{effective_sample_size(weights):.0f}")
 
 
@@ -176,7 +175,6 @@ def check(
 
     Example: l1ml reweight check mc_weighted.parquet data.parquet -c pt,eta,ntracks -o rw_report
     """
-    from rich.console import Console
     from rich.table import Table
 
     from l1ml.reweighting import io
@@ -215,7 +213,7 @@ def check(
     table.add_row("effective size", f"{report.ess_before:.0f}", f"{report.ess_after:.0f}")
     for name, before, after in zip(names, report.ks_before, report.ks_after, strict=True):
         table.add_row(f"KS {name}", f"{before:.4f}", f"{after:.4f}")
-    console = Console()
+    console = console_for()
     console.print(table)
     console.print("PASS: indistinguishable after reweighting" if report.passed
                   else "FAIL: a classifier still separates the samples (AUC > 0.55)")

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from l1ml.atomic import ForceOrOverwrite, check_output_dir
+from l1ml.console import console as console_for
 
 app = typer.Typer(
     help="Generate simulated training datasets with Pythia8 and a parametrised Phase-2-like detector.\n\n"
@@ -40,13 +41,12 @@ Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show p
 
 def _done(out: Path, start: float) -> None:
     """Print a one-line summary of a written dataset."""
-    from rich.console import Console
 
     from l1ml.simulation.dataset import read_manifest
 
     counts = read_manifest(out)["counts"]
     rows = ", ".join(f"{n} {name}" for name, n in counts.items())
-    Console().print(f"wrote {out} ({rows}) in {time.perf_counter() - start:.1f} s")
+    console_for().print(f"wrote {out} ({rows}) in {time.perf_counter() - start:.1f} s")
 
 
 @app.command("jets")
@@ -132,12 +132,13 @@ def hgcal(
     """HGCal trigger-cell clusters (EM / hadronic / pileup) in the endcap, 1.5 < |eta| < 3.0.
 
     Writes clusters.parquet (cluster images, per-layer energies, labels, true energy, generated particle);
-    load images with l1ml.simulation.hgcal.load_hgcal(DIR).
+    load images with l1ml.simulation.hgcal_io.load_hgcal(DIR).
 
     Example: l1ml simulate hgcal --events 2000 --pileup 200 -o data/hgcal
     """
     from l1ml.simulation import hgcal as hgcal_sim
     from l1ml.simulation.dataset import write_dataset
+    from l1ml.simulation.hgcal_plots import validation_plots
 
     check_output_dir(output, force=force)  # before the simulation, not after it
     start = time.perf_counter()
@@ -145,7 +146,7 @@ def hgcal(
                                       progress=progress)
     manifest = {"kind": "hgcal", "n_events": events, "seed": seed, "pileup": pileup,
                 "generator": getattr(hgcal_sim, "GENERATOR_SETTINGS", None)}
-    write_dataset(output, tables, manifest, plots=hgcal_sim.validation_plots, force=force)
+    write_dataset(output, tables, manifest, plots=validation_plots, force=force)
     _done(output, start)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import typer
 
 from l1ml.atomic import Force, atomic_dir, check_output_dir
+from l1ml.console import console as console_for
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.train.early_stopping import EarlyStopping
 
@@ -270,9 +271,8 @@ def train_anomaly_cmd(
 
     Example: l1ml train anomaly --events 20000 --signal-events 2000 -o anomaly_model
     """
-    from rich.console import Console
 
-    console = Console()
+    console = console_for()
     if events < 10 or signal_events < 1:
         raise L1MLError("--events must be at least 10 and --signal-events at least 1")
     cfg = AnomalyConfig(latent=latent, weight_bits=weight_bits, act_bits=act_bits, max_epochs=epochs,

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
+from rich.console import Console
 
 from l1ml.atomic import Force, atomic_dir, check_output_dir
+from l1ml.console import console as console_for
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.models.hgcal_cnn import Downsample
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-    from rich.console import Console
 
 CLASS_NAMES = ("EM", "hadronic", "pileup")
 
@@ -68,7 +69,8 @@ def preprocess(images: np.ndarray, cfg: HGCalCNNConfig) -> np.ndarray:
 
 def load_data(n_events: int, data: Path | None, cfg: HGCalCNNConfig) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels from a `l1ml simulate hgcal` dataset, or simulated now with ``cfg.pileup``."""
-    from l1ml.simulation.hgcal import load_hgcal, load_hgcal_table, simulate_hgcal
+    from l1ml.simulation.hgcal import simulate_hgcal
+    from l1ml.simulation.hgcal_io import load_hgcal, load_hgcal_table
 
     if data is not None:
         if not Path(data).exists():
@@ -85,7 +87,7 @@ def _as_arrays(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     """A clusters DataFrame (from ``simulate_hgcal``) or an ``(images, labels)`` pair."""
     if isinstance(dataset, tuple):
         return np.asarray(dataset[0], dtype=np.float32), np.asarray(dataset[1], dtype=np.int64)
-    from l1ml.simulation.hgcal import load_hgcal_table
+    from l1ml.simulation.hgcal_io import load_hgcal_table
 
     images, labels, _ = load_hgcal_table(dataset, "the clusters table")
     return images, labels
@@ -108,7 +110,8 @@ def class_metrics(logits: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> 
 def _brevitas_vs_emulator(onnx_path: Path, x: np.ndarray, qout: np.ndarray, y: np.ndarray) -> dict:
     """Compare the exported model in the bit-exact emulator with Brevitas. A variant the compiler
     cannot read is reported as skipped (with the compiler's reason) rather than losing the training."""
-    from l1ml.backends.emulate import emulate, load_graph
+    from l1ml.backends.emulate import emulate
+    from l1ml.load import load_graph
 
     try:
         g = load_graph(onnx_path)
@@ -261,7 +264,6 @@ def train_hgcal_cnn_cmd(
     (or simulate once with `l1ml simulate hgcal --events 15000 --pileup 200 -o data/hgcal15k`, then
     `l1ml train hgcal-cnn --data data/hgcal15k -o hgcal_cnn`)
     """
-    from rich.console import Console
 
     if e0 <= 0:
         raise typer.BadParameter(f"--e0 must be a positive energy in GeV, got {e0}")
@@ -269,7 +271,7 @@ def train_hgcal_cnn_cmd(
                          weight_bits=weight_bits, act_bits=act_bits, input_bits=input_bits,
                          preprocessing=preprocessing, e0_gev=e0, pileup=pileup, max_epochs=epochs,
                          qat_epochs=qat_epochs, seed=seed)
-    console = Console()
+    console = console_for()
     res = train_hgcal_cnn(cfg, out, n_events=events, data=data, console=console, force=force)
     for label, key in (("float twin", "float"), ("QAT", "qat")):
         aucs = ", ".join(f"{k} {v:.4f}" for k, v in res[key]["roc_auc"].items())

@@ -12,6 +12,7 @@ import numpy as np
 import typer
 
 from l1ml.atomic import Force, atomic_dir, check_output_dir
+from l1ml.console import console as console_for
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.train.early_stopping import EarlyStopping
 
@@ -252,9 +253,8 @@ def train_track_gnn_cmd(
 
     Example: l1ml train track-gnn --events 50 --pileup 200 -o track_gnn
     """
-    from rich.console import Console
 
-    console = Console()
+    console = console_for()
     cfg = TrackGNNConfig(hidden=hidden, steps=steps, weight_bits=weight_bits, act_bits=act_bits,
                          max_epochs=epochs, qat_epochs=qat_epochs, seed=seed)
     res = train_track_gnn(cfg, out, events=events, pileup=pileup, data=data, console=console, force=force)

@@ -23,6 +23,7 @@ import numpy as np
 
 from l1ml.backends.emulate import Emulator, input_codes
 from l1ml.backends.verilog import Port, RTLDesign
+from l1ml.console import console as console_for
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph
 from l1ml.ir.types import FixedType
@@ -108,9 +109,8 @@ def _simulate(build: runner.SimBuild, run_dir: Path, n: int, progress: bool) -> 
 def _build(sources: Sequence[Path], top: str, build_dir: Path, progress: bool) -> runner.SimBuild:
     if not progress:
         return runner.build_sim(sources, top, build_dir)
-    from rich.console import Console
 
-    with Console(stderr=True).status("rtl: building the simulator with Verilator (cached afterwards)"):
+    with console_for(stderr=True).status("rtl: building the simulator with Verilator (cached afterwards)"):
         return runner.build_sim(sources, top, build_dir)
 
 

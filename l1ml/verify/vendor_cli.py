@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from l1ml.atomic import Force
+from l1ml.console import console as console_for
 from l1ml.limits import VECTORS_LIMIT_HELP, check_options
 
-console = Console()
+console = console_for()
 
 
 def cosim_cmd(

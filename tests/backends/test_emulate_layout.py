@@ -10,8 +10,9 @@ import onnx
 import pytest
 
 import l1ml
-from l1ml.backends.emulate import NaNInputError, load_graph
+from l1ml.backends.emulate import NaNInputError
 from l1ml.errors import L1MLError
+from l1ml.load import load_graph
 from l1ml.models.random_cnn import CNNSpec, ConvSpec, build_cnn_qonnx
 from l1ml.models.random_mlp import LayerSpec, QuantSpec
 from l1ml.verify.qonnx_level import run_qonnx

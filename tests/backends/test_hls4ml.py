@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from l1ml.backends.hls4ml import ap_type
+from l1ml.backends.ap_fixed import ap_type
 from l1ml.compile import CompileOptions, compile_model
 from l1ml.ir.graph import Graph
 from l1ml.ir.types import FixedType, Overflow, Rounding

@@ -6,8 +6,9 @@ import numpy as np
 import onnx
 import pytest
 
+from l1ml.backends.ap_fixed import ap_type
 from l1ml.backends.emulate import Emulator, input_codes
-from l1ml.backends.hls4ml import ap_type, build_hls_model
+from l1ml.backends.hls4ml import build_hls_model
 from l1ml.compile import CompileOptions, write_hls
 from l1ml.errors import L1MLError
 from l1ml.frontend.qonnx import from_qonnx

@@ -8,14 +8,16 @@ import shutil
 import numpy as np
 import pytest
 
-from l1ml.backends.emulate import Emulator, input_codes, load_graph
-from l1ml.backends.hls4ml import ap_type, build_hls_model, input_precision
+from l1ml.backends.ap_fixed import ap_type
+from l1ml.backends.emulate import Emulator, input_codes
+from l1ml.backends.hls4ml import build_hls_model, input_precision
 from l1ml.backends.hls4ml_gnn import insert_clones, lanes, segment_table
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import NoAttrs, Op
 from l1ml.ir.quantize import to_real
 from l1ml.ir.types import relu_type
+from l1ml.load import load_graph
 from l1ml.verify.hls_level import csim_inputs, run_csim
 from l1ml.verify.vectors import make_vectors
 

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from l1ml.backends.emulate import load_graph
 from l1ml.backends.verilog import RTLDesign, write_rtl
 from l1ml.backends.verilog.arith import csd
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense
@@ -23,6 +22,7 @@ from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import NoAttrs, Op
 from l1ml.ir.types import FixedType, Overflow, Rounding, covering
+from l1ml.load import load_graph
 from l1ml.names import comment_text
 from l1ml.passes.infer_types import infer_types
 from l1ml.verify.runner import lint

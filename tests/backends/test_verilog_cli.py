@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from l1ml.backends.verilog.cli import app
+from l1ml.cli_rtl import app
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.models.random_mlp import LayerSpec, MLPSpec, QuantSpec, write_random_mlp
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from l1ml.backends.emulate import load_graph
 from l1ml.backends.verilog import write_rtl
 from l1ml.backends.verilog.rows_plan import UnitKind, plan_units
 from l1ml.estimate import estimate
 from l1ml.ir.graph import Graph
+from l1ml.load import load_graph
 from l1ml.verify.rtl import check_rtl
 from l1ml.verify.runner import lint
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from l1ml.backends.emulate import load_graph
 from l1ml.ir.graph import Graph
+from l1ml.load import load_graph
 from l1ml.models.random_mlp import LayerSpec, MLPSpec, QuantSpec, write_random_mlp
 
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from l1ml.backends.emulate import load_graph
 from l1ml.backends.hls4ml import build_hls_model
 from l1ml.estimate import estimate
 from l1ml.ir.ops import Op
+from l1ml.load import load_graph
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from l1ml.backends.emulate import load_graph
 from l1ml.backends.verilog import write_rtl
 from l1ml.estimate import estimate, markdown
 from l1ml.ir.graph import Graph
+from l1ml.load import load_graph
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from l1ml.backends.emulate import Emulator, emulate, input_codes, load_graph
+from l1ml.backends.emulate import Emulator, emulate, input_codes
 from l1ml.errors import L1MLError
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import to_real
+from l1ml.load import load_graph
 from l1ml.verify.qonnx_level import run_qonnx
 from l1ml.verify.vectors import make_vectors, multi_corner_vectors
 

@@ -254,7 +254,8 @@ def test_a_malformed_compile_json_is_a_named_error(capsys, outdir, case):
 
 
 def test_load_options_reads_what_compile_wrote(compiled):
-    from l1ml.compile import CompileOptions, load_options
+    from l1ml.compile import CompileOptions
+    from l1ml.compiled import load_options
 
     opts = load_options(compiled)
     assert isinstance(opts, CompileOptions)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from l1ml.compile import compile_graph
 from l1ml.errors import InputFileError
 from l1ml.frontend.hls4ml_project import read_floats
 from l1ml.ir.ops import Op
+from l1ml.load import compile_graph
 from l1ml.models.vendor_jet_tagger import (
     FIXTURE,
     FIXTURE_TYPE,

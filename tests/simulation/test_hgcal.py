@@ -8,7 +8,11 @@ import pytest
 
 from l1ml.errors import InputFileError, L1MLError
 from l1ml.simulation import hgcal, showers
-from l1ml.simulation.hgcal import ClusterLabel, HGCalConfig, ParticleType
+from l1ml.simulation.hgcal import HGCalConfig
+from l1ml.simulation.hgcal_clusters import LAYER_GROUPS
+from l1ml.simulation.hgcal_io import load_hgcal, load_hgcal_table
+from l1ml.simulation.hgcal_plots import validation_plots
+from l1ml.simulation.hgcal_truth import ClusterLabel, ParticleType
 from l1ml.simulation.showers import GEOMETRY
 
 
@@ -117,14 +121,14 @@ def test_clusters_table_is_consistent():
     df = _small_run(workers=1)
     assert list(df["event"]) == list(range(60))
     assert set(df["label"]) == {ClusterLabel.EM, ClusterLabel.HADRONIC}
-    images, labels, meta = hgcal.load_hgcal_table(df)
+    images, labels, meta = load_hgcal_table(df)
     assert images.shape == (60, 4, 8, 8) and images.dtype == np.float32 and labels.dtype == np.int64
     assert (images >= 0).all()
     layer_cols = [c for c in df.columns if c.startswith("e_layer_")]
     assert len(layer_cols) == GEOMETRY.n_layers
     np.testing.assert_allclose(images.sum(axis=(1, 2, 3)), df["cluster_energy"], rtol=1e-4)
     np.testing.assert_allclose(df[layer_cols].sum(axis=1), df["cluster_energy"], rtol=1e-4)
-    for c, (a, b) in enumerate(hgcal.LAYER_GROUPS):
+    for c, (a, b) in enumerate(LAYER_GROUPS):
         np.testing.assert_allclose(df[layer_cols[a:b]].sum(axis=1), df[f"e_group_{c}"], rtol=1e-4)
     # The window follows the particle: the cluster position is within a cell or two of it.
     assert (np.abs(df["cluster_eta"] - df["gen_eta"]) < 0.15).all()
@@ -161,8 +165,8 @@ def test_written_dataset_loads_and_plots(tmp_path):
 
     tables = hgcal.simulate_hgcal(30, seed=4, workers=1, progress=False, cfg=HGCalConfig(chunk_size=30))
     out = write_dataset(tmp_path / "hgcal", tables, {"kind": "hgcal", "generator": hgcal.GENERATOR_SETTINGS},
-                        plots=hgcal.validation_plots)
-    images, labels, meta = hgcal.load_hgcal(out)
+                        plots=validation_plots)
+    images, labels, meta = load_hgcal(out)
     assert images.shape == (30, 4, 8, 8)
     np.testing.assert_array_equal(labels, tables["clusters"]["label"])
     assert len(meta) == 30
@@ -181,6 +185,6 @@ def test_loader_names_missing_columns(tmp_path):
     path = tmp_path / "clusters.parquet"
     pd.DataFrame({"label": [0, 1]}).to_parquet(path)
     with pytest.raises(InputFileError, match="img_0_0_0"):
-        hgcal.load_hgcal(path)
+        load_hgcal(path)
     with pytest.raises(InputFileError, match="does not exist"):
-        hgcal.load_hgcal(tmp_path / "nothing.parquet")
+        load_hgcal(tmp_path / "nothing.parquet")

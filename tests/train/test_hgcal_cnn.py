@@ -16,7 +16,8 @@ from l1ml.train.hgcal_cnn import HGCalCNNConfig, Preprocessing, preprocess, trai
 @pytest.fixture(scope="module")
 def clusters():
     """300 clusters with pileup (a modest mean keeps the overlay cheap; the pileup class only needs > 0)."""
-    from l1ml.simulation.hgcal import load_hgcal_table, simulate_hgcal
+    from l1ml.simulation.hgcal import simulate_hgcal
+    from l1ml.simulation.hgcal_io import load_hgcal_table
 
     table = simulate_hgcal(300, seed=5, pileup=50, workers=1, progress=False)["clusters"]
     images, labels, _ = load_hgcal_table(table)
@@ -133,7 +134,8 @@ def test_variants_export_and_match_emulator(tmp_path, shape):
     reshape = next(n for n in model.graph.node if n.op_type == "Reshape")
     target = next(numpy_helper.to_array(t) for t in model.graph.initializer if t.name == reshape.input[1])
     assert target.tolist() == [1, shape.conv_channels[-1] * side * side] == [1, shape.flat_features()]
-    from l1ml.backends.emulate import emulate, load_graph
+    from l1ml.backends.emulate import emulate
+    from l1ml.load import load_graph
 
     g = load_graph(path)
     emu = np.asarray(emulate(g, x))

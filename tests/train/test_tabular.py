@@ -30,7 +30,7 @@ def test_train_export_and_brevitas_equals_emulator(tmp_path, small_jets):
     assert doc["qat_accuracy"] == pytest.approx(doc["emulator_accuracy"])
     assert 0.0 < doc["float_accuracy"] <= 1.0 and len(doc["feature_names"]) == 16
     # the exported model is what the compiler reads: types as the config asked
-    from l1ml.backends.emulate import load_graph
+    from l1ml.load import load_graph
 
     g = load_graph(out / "model.onnx")
     assert g.t(g.inputs[0]).type.width == 8

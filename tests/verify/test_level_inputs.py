@@ -17,9 +17,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from l1ml.backends.emulate import NaNInputError, input_codes, load_graph
+from l1ml.backends.emulate import NaNInputError, input_codes
 from l1ml.compile import CompileOptions, compile_model
 from l1ml.errors import L1MLError
+from l1ml.load import load_graph
 from l1ml.models.random_mlp import LayerSpec, MLPSpec, QuantSpec, build_qonnx
 from l1ml.verify.hls_level import csim_inputs, run_csim
 from l1ml.verify.levels import Level, run_levels

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from l1ml.backends.emulate import Emulator, input_codes, load_graph
+from l1ml.backends.emulate import Emulator, input_codes
 from l1ml.backends.verilog import RTLDesign, write_rtl
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import NoAttrs, Op, ReshapeAttrs
 from l1ml.ir.types import FixedType, Overflow, Rounding, covering
+from l1ml.load import load_graph
 from l1ml.models.random_mlp import random_spec, write_random_mlp
 from l1ml.passes.infer_types import infer_types
 from l1ml.verify.rtl import check_rtl

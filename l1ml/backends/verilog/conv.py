@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from l1ml.backends.verilog.arith import clog2, product_range, signed_width
-from l1ml.backends.verilog.dense import DenseModule, constant_product
+from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree, constant_product
 from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, worst_const_mult_ns
 from l1ml.backends.verilog.primitives import Primitive
@@ -122,14 +122,13 @@ def conv_problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor
 
 
 def render_conv(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor, module: str,
-                cfg: PipelineConfig, delay_in_ns: float) -> DenseModule:
+                cfg: PipelineConfig, delay_in_ns: float) -> ModuleText:
     """The module text for one Conv2D node and its latency under the pipeline rule."""
     p = conv_problem(node, x, w, b, out)
     xw, yw = p.x.width, p.out.width
     depth = clog2(p.max_terms())
     plan = plan_dense([p.mult_ns(cfg)] + [cfg.delays.adder_ns] * depth, delay_in_ns, cfg)
     n_in, n_out = x.size, out.size
-    used = {Primitive.ADDER_TREE}
     e = Emitter()
     ho, wo = p.win.out_hw
     e.comment(f"{p.tag()}: Conv2D {x.shape} -> {out.shape}, kernel {p.win.kernel}, stride {p.win.stride}, "
@@ -146,34 +145,31 @@ def render_conv(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor,
         if plan.input_reg:
             xin = "x_r"
             e.line(f"wire [{n_in * xw - 1}:0] x_r;")
-            e.instance("l1ml_delay", "u_x_reg", {"W": n_in * xw, "DEPTH": 1},
+            e.instance(Primitive.DELAY, "u_x_reg", {"W": n_in * xw, "DEPTH": 1},
                        {"clk": "clk", "d": "x", "q": "x_r"}, f"{p.tag()}: input register (clock rule)")
-            used.add(Primitive.DELAY)
         e.comment("products: one per distinct (input element, weight code), shared by the trees that read it")
         reg_products = bool(plan.reg_mask & 1)
         wires: dict[tuple[int, int], tuple[str, int]] = {}
         for k, c in sorted(p.products()):
             pw = signed_width(*product_range(p.x, c))
             wire = f"p_{k}_{'m' if c < 0 else ''}{abs(c)}"
-            used.add(constant_product(e, p.x, c, f"{xin}[{k * xw} +: {xw}]", wire, pw,
-                                      f"{p.tag()}: x[{k}] * {c}"))
+            constant_product(e, p.x, c, f"{xin}[{k * xw} +: {xw}]", wire, pw, f"{p.tag()}: x[{k}] * {c}")
             if reg_products:  # registered once here rather than in each tree that reads it
                 e.line(f"wire [{pw - 1}:0] {wire}_r;")
-                e.instance("l1ml_delay", f"u_{wire}_r", {"W": pw, "DEPTH": 1},
+                e.instance(Primitive.DELAY, f"u_{wire}_r", {"W": pw, "DEPTH": 1},
                            {"clk": "clk", "d": wire, "q": f"{wire}_r"}, f"{p.tag()}: product register")
-                used.add(Primitive.DELAY)
                 wire += "_r"
             wires[k, c] = (wire, pw)
         for oy in range(ho):
             for ox in range(wo):
                 for o in range(p.c_out):
-                    used |= _output(e, p, plan.reg_mask, wires, oy, ox, o)
+                    _output(e, p, plan.reg_mask, wires, oy, ox, o)
     e.line("endmodule")
-    return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
+    return ModuleText(module, e.text(), plan.latency, plan.delay_out_ns, False, e.used)
 
 
 def _output(e: Emitter, p: ConvProblem, reg_mask: int, wires: dict[tuple[int, int], tuple[str, int]],
-            oy: int, ox: int, o: int) -> set[Primitive]:
+            oy: int, ox: int, o: int) -> None:
     """The adder tree of output element (oy, ox, o) over its shared products and bias."""
     yw = p.out.width
     ho, wo = p.win.out_hw
@@ -185,7 +181,7 @@ def _output(e: Emitter, p: ConvProblem, reg_mask: int, wires: dict[tuple[int, in
     terms = [wires[key] for key in p.terms(oy, ox, o)]
     if not terms:
         e.line(f"assign {out} = {literal(bias, yw)};  // {p.tag()}: {where} has no non-zero product")
-        return set()
+        return
     width = max([pw for _, pw in terms] + ([signed_width(bias, bias)] if bias else []))
     ext = [w if pw == width else f"{{{{{width - pw}{{{w}[{pw - 1}]}}}}, {w}}}" for w, pw in terms]
     if bias:
@@ -195,12 +191,6 @@ def _output(e: Emitter, p: ConvProblem, reg_mask: int, wires: dict[tuple[int, in
     extra = bin(reg_mask >> (depth + 1)).count("1")  # registers this shorter tree lacks, added after it
     s = f"s_{j}"
     e.line(f"wire [{yw - 1}:0] {s};")
-    e.line(f"l1ml_adder_tree #(.N({len(ext)}), .IN_W({width}), .OUT_W({yw}), .REG_MASK({literal(mask, 32)})) "
-           f"u_{s} (.clk(clk), .terms({{{', '.join(reversed(ext))}}}), .sum({s}));  "
-           f"// {p.tag()}: {where} = sum of {len(terms)} products" + (" + bias" if bias else ""))
-    if extra:
-        e.line(f"l1ml_delay #(.W({yw}), .DEPTH({extra})) u_{s}_bal (.clk(clk), .d({s}), .q({out}));  "
-               f"// {p.tag()}: balances {where}'s shorter tree")
-        return {Primitive.DELAY}
-    e.line(f"assign {out} = {s};")
-    return set()
+    adder_tree(e, f"u_{s}", len(ext), width, yw, mask, ext, s,
+               f"{p.tag()}: {where} = sum of {len(terms)} products" + (" + bias" if bias else ""))
+    balance_tree(e, s, out, yw, extra, f"{p.tag()}: balances {where}'s shorter tree")

@@ -22,7 +22,7 @@ from l1ml.backends.verilog.pipeline import (
     split_tree_mask,
     worst_const_mult_ns,
 )
-from l1ml.backends.verilog.primitives import Primitive
+from l1ml.backends.verilog.primitives import REG_MASK_W, SHIFT_FIELD_W, Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.semantics import aligned_terms
@@ -30,15 +30,16 @@ from l1ml.ir.types import FixedType
 
 
 @dataclass
-class DenseModule:
-    """The rendered module and the facts the top level needs to connect it."""
+class ModuleText:
+    """A rendered layer module (Dense, Conv2D, pooling, reduction, segment sum, GNN lane): its text and the
+    facts the top level needs to connect it."""
 
     name: str
     text: str
     latency: int
     delay_out_ns: float
     reuse: bool  # has rst and x_valid ports
-    used: set[Primitive] = field(default_factory=set)
+    used: set[Primitive] = field(default_factory=set)  # the primitives the module instantiates (its ``Emitter.used``)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def dense_problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tenso
 
 
 def render_dense(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor, module: str,
-                 cfg: PipelineConfig, delay_in_ns: float, reuse: int) -> DenseModule:
+                 cfg: PipelineConfig, delay_in_ns: float, reuse: int) -> ModuleText:
     """The module text for one Dense node and its latency under the pipeline rule."""
     d = dense_problem(node, x, w, b, out)
     if reuse > 1:
@@ -157,33 +158,33 @@ def _header(e: Emitter, d: DenseProblem, module: str, extra_ports: list[str]) ->
     e.line(");")
 
 
-def _product(e: Emitter, d: DenseProblem, c: int, x_expr: str, wire: str, width: int, where: str) -> Primitive:
-    return constant_product(e, d.x, c, x_expr, wire, width, f"{d.tag()}: {where}")
+def _product(e: Emitter, d: DenseProblem, c: int, x_expr: str, wire: str, width: int, where: str) -> None:
+    constant_product(e, d.x, c, x_expr, wire, width, f"{d.tag()}: {where}")
 
 
 def constant_product(e: Emitter, x: FixedType, c: int, x_expr: str, wire: str, width: int,
-                     where: str) -> Primitive:
+                     where: str) -> None:
     """One constant multiplier instance: shift-add or DSP by the rule in ``arith`` (also used by Conv2D)."""
     xw, xs = x.width, int(x.signed)
     e.line(f"wire [{width - 1}:0] {wire};")
-    tag = f"// {where} (weight code {c})"
+    comment = f"{where} (weight code {c})"
+    ports = {"x": x_expr, "p": wire}
     if multiplier_kind(c) is MultKind.SHIFT_ADD:
         digits = csd(c)
-        shifts = packed([s for s, _ in digits], 8)
+        shifts = packed([s for s, _ in digits], SHIFT_FIELD_W)
         negate = literal(sum(1 << k for k, (_, neg) in enumerate(digits) if neg), len(digits))
-        e.line(f"l1ml_shift_add #(.IN_W({xw}), .IN_SIGNED({xs}), .OUT_W({width}), .N_TERMS({len(digits)}), "
-               f".SHIFTS({shifts}), .NEGATE({negate})) u_{wire} (.x({x_expr}), .p({wire}));  {tag}")
-        return Primitive.SHIFT_ADD
+        e.inline(Primitive.SHIFT_ADD, f"u_{wire}",
+                 {"IN_W": xw, "IN_SIGNED": xs, "OUT_W": width, "N_TERMS": len(digits), "SHIFTS": shifts,
+                  "NEGATE": negate}, ports, comment)
+        return
     cw = signed_width(c, c)
-    e.line(f"l1ml_mult_const #(.IN_W({xw}), .IN_SIGNED({xs}), .C_W({cw}), .C({literal(c, cw)}), "
-           f".OUT_W({width})) u_{wire} (.x({x_expr}), .p({wire}));  {tag}")
-    return Primitive.MULT_CONST
+    e.inline(Primitive.MULT_CONST, f"u_{wire}",
+             {"IN_W": xw, "IN_SIGNED": xs, "C_W": cw, "C": literal(c, cw), "OUT_W": width}, ports, comment)
 
 
-def _render_parallel(d: DenseProblem, module: str, cfg: PipelineConfig, delay_in_ns: float) -> DenseModule:
+def _render_parallel(d: DenseProblem, module: str, cfg: PipelineConfig, delay_in_ns: float) -> ModuleText:
     xw = d.x.width
     plan = d.plan(cfg, delay_in_ns)
-    used = {Primitive.ADDER_TREE}
     e = Emitter()
     _header(e, d, module, [])
     with e.indent():
@@ -191,9 +192,8 @@ def _render_parallel(d: DenseProblem, module: str, cfg: PipelineConfig, delay_in
         if plan.input_reg:
             xin = "x_r"
             e.line(f"wire [{d.rows * d.n_in * xw - 1}:0] x_r;")
-            e.instance("l1ml_delay", "u_x_reg", {"W": d.rows * d.n_in * xw, "DEPTH": 1},
+            e.instance(Primitive.DELAY, "u_x_reg", {"W": d.rows * d.n_in * xw, "DEPTH": 1},
                        {"clk": "clk", "d": "x", "q": "x_r"}, f"{d.tag()}: input register (clock rule)")
-            used.add(Primitive.DELAY)
         zero = [i for i in range(d.n_in) if not d.c[i].any()]
         if zero:  # an input whose weights are all zero feeds nothing
             parts = [f"{xin}[{(r * d.n_in + i) * xw} +: {xw}]" for r in range(d.rows) for i in zero]
@@ -202,12 +202,12 @@ def _render_parallel(d: DenseProblem, module: str, cfg: PipelineConfig, delay_in
             e.line("/* verilator lint_on UNUSEDSIGNAL */")
         for r in range(d.rows):
             for j in range(d.n_out):
-                used |= _neuron(e, d, plan, xin, r, j)
+                _neuron(e, d, plan, xin, r, j)
     e.line("endmodule")
-    return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
+    return ModuleText(module, e.text(), plan.latency, plan.delay_out_ns, False, e.used)
 
 
-def _neuron(e: Emitter, d: DenseProblem, plan: DensePlan, xin: str, r: int, j: int) -> set[Primitive]:
+def _neuron(e: Emitter, d: DenseProblem, plan: DensePlan, xin: str, r: int, j: int) -> None:
     """Products and adder tree of output neuron j of row r."""
     xw, yw = d.x.width, d.out.width
     out = f"y[{(r * d.n_out + j) * yw} +: {yw}]"
@@ -217,37 +217,40 @@ def _neuron(e: Emitter, d: DenseProblem, plan: DensePlan, xin: str, r: int, j: i
     e.line()
     if not idx:
         e.line(f"assign {out} = {literal(bias, yw)};  // {d.tag()}: y[{j}] has no non-zero weight")
-        return set()
+        return
     width = d.term_width(j)
-    used = set()
     terms = []
     for i in idx:
         wire = f"p_{rowtag}{j}_{i}"
         k = r * d.n_in + i
         c = int(d.c[i, j])
-        used.add(_product(e, d, c, f"{xin}[{k * xw} +: {xw}]", wire, width, f"x[{i}] * w[{i}][{j}]"))
+        _product(e, d, c, f"{xin}[{k * xw} +: {xw}]", wire, width, f"x[{i}] * w[{i}][{j}]")
         terms.append(wire)
     if bias:
         terms.append(literal(bias, width))
     mask, extra = split_tree_mask(plan.reg_mask, len(terms))
     sum_wire = f"s_{rowtag}{j}"
     e.line(f"wire [{yw - 1}:0] {sum_wire};")
-    e.line(f"l1ml_adder_tree #(.N({len(terms)}), .IN_W({width}), .OUT_W({yw}), "
-           f".REG_MASK({literal(mask, 32)})) "
-           f"u_{sum_wire} (.clk(clk), .terms({{{', '.join(reversed(terms))}}}), .sum({sum_wire}));  "
-           f"// {d.tag()}: y[{j}] = sum of {len(idx)} products" + (" + bias" if bias else ""))
-    balance_tree(e, sum_wire, out, yw, extra, f"{d.tag()}: balances y[{j}]'s shorter tree", used)
-    return used
+    adder_tree(e, f"u_{sum_wire}", len(terms), width, yw, mask, terms, sum_wire,
+               f"{d.tag()}: y[{j}] = sum of {len(idx)} products" + (" + bias" if bias else ""))
+    balance_tree(e, sum_wire, out, yw, extra, f"{d.tag()}: balances y[{j}]'s shorter tree")
 
 
-def balance_tree(e: Emitter, tree: str, out: str, width: int, extra: int, comment: str,
-                 used: set[Primitive]) -> None:
+def adder_tree(e: Emitter, name: str, n: int, in_w: int, out_w: int, mask: int, terms: list[str], out: str,
+               comment: str) -> None:
+    """One ``l1ml_adder_tree`` on one line: ``terms`` (term 0 first, in the low bits) summed into ``out``,
+    registered after the levels set in ``mask``."""
+    e.inline(Primitive.ADDER_TREE, name,
+             {"N": n, "IN_W": in_w, "OUT_W": out_w, "REG_MASK": literal(mask, REG_MASK_W)},
+             {"clk": "clk", "terms": f"{{{', '.join(reversed(terms))}}}", "sum": out}, comment)
+
+
+def balance_tree(e: Emitter, tree: str, out: str, width: int, extra: int, comment: str) -> None:
     """Drive ``out`` from a tree's sum, through ``extra`` registers when the tree is shorter than the
     layer's deepest (``split_tree_mask``)."""
     if extra:
-        e.line(f"l1ml_delay #(.W({width}), .DEPTH({extra})) u_{tree}_bal (.clk(clk), .d({tree}), "
-               f".q({out}));  // {comment}")
-        used.add(Primitive.DELAY)
+        e.inline(Primitive.DELAY, f"u_{tree}_bal", {"W": width, "DEPTH": extra},
+                 {"clk": "clk", "d": tree, "q": out}, comment)
     else:
         e.line(f"assign {out} = {tree};")
 
@@ -255,23 +258,21 @@ def balance_tree(e: Emitter, tree: str, out: str, width: int, extra: int, commen
 # ---- reuse factor ------------------------------------------------------------------------------------
 
 
-def _render_reuse(d: DenseProblem, module: str, reuse: int) -> DenseModule:
+def _render_reuse(d: DenseProblem, module: str, reuse: int) -> ModuleText:
     xw = d.x.width
     sel_w = max(1, clog2(reuse))
     slots = d.slots(reuse)
-    used = {Primitive.REUSE_CTRL, Primitive.HOLD, Primitive.MUX, Primitive.ROM_MULT, Primitive.ADDER_TREE,
-            Primitive.ACCUM}
     e = Emitter()
     _header(e, d, module, ["input  wire rst", "input  wire x_valid"])
     with e.indent():
         nx = d.rows * d.n_in * xw
         e.line(f"wire [{sel_w - 1}:0] phase;")
         e.line("wire first, last;")
-        e.instance("l1ml_reuse_ctrl", "u_ctrl", {"R": reuse, "SEL_W": sel_w},
+        e.instance(Primitive.REUSE_CTRL, "u_ctrl", {"R": reuse, "SEL_W": sel_w},
                    {"clk": "clk", "rst": "rst", "start": "x_valid", "phase": "phase", "first": "first",
                     "last": "last"}, f"{d.tag()}: {reuse} phases per input (reuse factor)")
         e.line(f"wire [{nx - 1}:0] xh;")
-        e.instance("l1ml_hold", "u_x_hold", {"W": nx}, {"clk": "clk", "en": "x_valid", "d": "x", "q": "xh"},
+        e.instance(Primitive.HOLD, "u_x_hold", {"W": nx}, {"clk": "clk", "en": "x_valid", "d": "x", "q": "xh"},
                    f"{d.tag()}: input held for the {reuse} phases")
         for r in range(d.rows):
             rowtag = f"r{r}_" if d.rows > 1 else ""
@@ -281,13 +282,13 @@ def _render_reuse(d: DenseProblem, module: str, reuse: int) -> DenseModule:
                     i = m * reuse + k
                     words.append(f"xh[{(r * d.n_in + i) * xw} +: {xw}]" if i < d.n_in else literal(0, xw))
                 e.line(f"wire [{xw - 1}:0] xs_{rowtag}{m};")
-                e.line(f"l1ml_mux #(.N({reuse}), .W({xw}), .SEL_W({sel_w})) u_xs_{rowtag}{m} "
-                       f"(.words({{{', '.join(reversed(words))}}}), .sel(phase), .y(xs_{rowtag}{m}));  "
-                       f"// {d.tag()}: x[{m * reuse} + phase]")
+                e.inline(Primitive.MUX, f"u_xs_{rowtag}{m}", {"N": reuse, "W": xw, "SEL_W": sel_w},
+                         {"words": f"{{{', '.join(reversed(words))}}}", "sel": "phase", "y": f"xs_{rowtag}{m}"},
+                         f"{d.tag()}: x[{m * reuse} + phase]")
             for j in range(d.n_out):
                 _reuse_neuron(e, d, reuse, sel_w, r, j)
     e.line("endmodule")
-    return DenseModule(module, e.text(), reuse + 1, 0.0, True, used)
+    return ModuleText(module, e.text(), reuse + 1, 0.0, True, e.used)
 
 
 def _reuse_neuron(e: Emitter, d: DenseProblem, reuse: int, sel_w: int, r: int, j: int) -> None:
@@ -301,10 +302,11 @@ def _reuse_neuron(e: Emitter, d: DenseProblem, reuse: int, sel_w: int, r: int, j
         m, cw, pw = t.m, t.const_w, t.width
         wire = f"p_{rowtag}{j}_{m}"
         e.line(f"wire [{pw - 1}:0] {wire};")
-        e.line(f"l1ml_rom_mult #(.R({reuse}), .SEL_W({sel_w}), .IN_W({xw}), .IN_SIGNED({int(d.x.signed)}), "
-               f".C_W({cw}), .CONSTS({packed(list(t.consts), cw)}), .OUT_W({pw})) u_{wire} "
-               f"(.x(xs_{rowtag}{m}), .sel(phase), .p({wire}));  "
-               f"// {d.tag()}: x[{m * reuse} + phase] * w[{m * reuse} + phase][{j}]")
+        e.inline(Primitive.ROM_MULT, f"u_{wire}",
+                 {"R": reuse, "SEL_W": sel_w, "IN_W": xw, "IN_SIGNED": int(d.x.signed), "C_W": cw,
+                  "CONSTS": packed(list(t.consts), cw), "OUT_W": pw},
+                 {"x": f"xs_{rowtag}{m}", "sel": "phase", "p": wire},
+                 f"{d.tag()}: x[{m * reuse} + phase] * w[{m * reuse} + phase][{j}]")
         terms.append((wire, pw))
     if not terms:
         e.line(f"assign {out} = {literal(bias, yw)};  // {d.tag()}: y[{j}] has no non-zero weight")
@@ -315,8 +317,7 @@ def _reuse_neuron(e: Emitter, d: DenseProblem, reuse: int, sel_w: int, r: int, j
         ext.append(wire if pw == width else f"{{{{{width - pw}{{{wire}[{pw - 1}]}}}}, {wire}}}")
     s = f"s_{rowtag}{j}"
     e.line(f"wire [{yw - 1}:0] {s};")
-    e.line(f"l1ml_adder_tree #(.N({len(ext)}), .IN_W({width}), .OUT_W({yw}), .REG_MASK({literal(0, 32)})) "
-           f"u_{s} (.clk(clk), .terms({{{', '.join(reversed(ext))}}}), .sum({s}));  "
-           f"// {d.tag()}: y[{j}] partial sum of one phase")
-    e.line(f"l1ml_accum #(.W({yw}), .BIAS({literal(bias, yw)})) u_acc_{rowtag}{j} (.clk(clk), .first(first), "
-           f".last(last), .s({s}), .y({out}));  // {d.tag()}: y[{j}] over {reuse} phases + bias")
+    adder_tree(e, f"u_{s}", len(ext), width, yw, 0, ext, s, f"{d.tag()}: y[{j}] partial sum of one phase")
+    e.inline(Primitive.ACCUM, f"u_acc_{rowtag}{j}", {"W": yw, "BIAS": literal(bias, yw)},
+             {"clk": "clk", "first": "first", "last": "last", "s": s, "y": out},
+             f"{d.tag()}: y[{j}] over {reuse} phases + bias")

@@ -3,6 +3,12 @@
 Every generated file goes through ``Emitter`` so that layout and literal spelling live in one place
 and the output is byte-identical for the same input. Identifiers and comment text come from
 ``l1ml.names``; a line holding a control character (an unsanitised name) is refused.
+
+A reviewed primitive is instantiated only through ``Emitter.instance`` or ``Emitter.inline``, which take
+its ``Primitive`` and record it in ``Emitter.used``: the set a module reports, from which the design's
+``filelist.f`` is written, so a primitive cannot be instantiated without its file being copied.
+Generated modules (a Dense layer's, a lane's) are instantiated with ``Emitter.submodule``.
+tests/backends/test_emitter_primitives.py checks that the renderers name no primitive module otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from l1ml import names
+from l1ml.backends.verilog.primitives import Primitive
 
 if TYPE_CHECKING:  # pragma: no cover
     from l1ml.ir.graph import Node
@@ -57,11 +64,21 @@ def packed(values: Iterable[int], width: int) -> str:
     return literal(word, width * len(vals))
 
 
+_PRIMITIVE_NAMES = frozenset(p.value for p in Primitive)
+
+
+def _connections(items: dict[str, object]) -> str:
+    """Named parameters or ports on one line: ``.K(v), .K2(v2)``."""
+    return ", ".join(f".{k}({v})" for k, v in items.items())
+
+
 class Emitter:
-    """Collects lines of text with a current indentation (four spaces per level)."""
+    """Collects lines of text with a current indentation (four spaces per level), and the primitives
+    instantiated in them (``used``)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.used: set[Primitive] = set()
         self._level = 0
 
     def line(self, text: str = "") -> None:
@@ -79,9 +96,34 @@ class Emitter:
         finally:
             self._level -= 1
 
-    def instance(self, module: str, name: str, params: dict[str, object], ports: dict[str, str],
+    def instance(self, prim: Primitive, name: str, params: dict[str, object], ports: dict[str, str],
                  comment: str) -> None:
-        """A module instance with named parameters and ports, preceded by its provenance comment."""
+        """A primitive instance with named parameters and ports, one per line, preceded by its provenance
+        comment; records ``prim`` in ``used``. (A primitive's module name, as tests/verify spells them, is
+        read as its ``Primitive``; any other name is refused.)"""
+        prim = Primitive(prim)
+        self._instance(prim.value, name, params, ports, comment)
+        self.used.add(prim)
+
+    def inline(self, prim: Primitive, name: str, params: dict[str, object], ports: dict[str, str],
+               comment: str) -> None:
+        """A primitive instance on one line, its provenance comment at the end:
+        ``l1ml_delay #(.W(8), .DEPTH(1)) u_x (.clk(clk), .d(a), .q(b));  // comment``; records ``prim``."""
+        prim = Primitive(prim)
+        head = f"{prim.value} #({_connections(params)})" if params else prim.value
+        self.line(f"{head} {name} ({_connections(ports)});  // {comment}")
+        self.used.add(prim)
+
+    def submodule(self, module: str, name: str, params: dict[str, object], ports: dict[str, str],
+                  comment: str) -> None:
+        """An instance of a generated module (not a primitive: those go through ``instance``), laid out
+        as ``instance`` lays out a primitive's."""
+        if module in _PRIMITIVE_NAMES:
+            raise ValueError(f"{module} is a primitive; instantiate it with Emitter.instance or Emitter.inline")
+        self._instance(module, name, params, ports, comment)
+
+    def _instance(self, module: str, name: str, params: dict[str, object], ports: dict[str, str],
+                  comment: str) -> None:
         self.comment(comment)
         if params:
             self.line(f"{module} #(")

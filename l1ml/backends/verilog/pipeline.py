@@ -25,10 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from l1ml import defaults
 from l1ml.backends.verilog.arith import MultKind, csd, multiplier_kind
 from l1ml.errors import L1MLError
 
-DEFAULT_CLOCK_NS = 5.0
+DEFAULT_CLOCK_NS = defaults.CLOCK_NS
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from enum import Enum
 
 from l1ml.backends.verilog.arith import clog2
 from l1ml.backends.verilog.conv import Window
-from l1ml.backends.verilog.dense import DenseModule, balance_tree
+from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree
 from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, split_tree_mask
-from l1ml.backends.verilog.primitives import Primitive
+from l1ml.backends.verilog.primitives import REG_MASK_W, Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import Op, Pool2DAttrs
@@ -57,7 +57,7 @@ def pool_levels(kind: PoolKind, win: Window, cfg: PipelineConfig) -> list[float]
 
 
 def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineConfig,
-                delay_in_ns: float) -> DenseModule:
+                delay_in_ns: float) -> ModuleText:
     """The module text for one pooling node and its latency under the pipeline rule."""
     kind = POOL_KIND[node.op]
     win = pool_window(node, x, out)
@@ -65,7 +65,6 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
     xt, yt = x.type, out.type
     xw, yw = xt.width, yt.width
     provenance = tag(node)
-    used = {Primitive.MAX_TREE if kind is PoolKind.MAX else Primitive.ADDER_TREE}
     e = Emitter()
     e.comment(f"{provenance}: {node.op.value} {x.shape} -> {out.shape}, kernel {win.kernel}, stride {win.stride}, "
               f"pads {win.pads}")
@@ -81,9 +80,8 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
         if plan.input_reg:
             xin = "x_r"
             e.line(f"wire [{x.size * xw - 1}:0] x_r;")
-            e.instance("l1ml_delay", "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
+            e.instance(Primitive.DELAY, "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
                        {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
-            used.add(Primitive.DELAY)
         ho, wo = win.out_hw
         channels = x.shape[2]
         # an adder tree sums signed terms: unsigned codes get a zero sign bit
@@ -104,15 +102,15 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
                     mask, extra = split_tree_mask(plan.reg_mask, len(words))
                     s = f"s_{j}"
                     e.line(f"wire [{yw - 1}:0] {s};")
-                    bus = f"{{{', '.join(reversed(words))}}}"
                     if kind is PoolKind.MAX:
-                        e.line(f"l1ml_max_tree #(.N({len(words)}), .W({xw}), .SIGNED({int(xt.signed)}), "
-                               f".REG_MASK({literal(mask, 32)})) u_{s} (.clk(clk), .x({bus}), .y({s}));  "
-                               f"// {provenance}: {where} = max of {len(words)}")
+                        e.inline(Primitive.MAX_TREE, f"u_{s}",
+                                 {"N": len(words), "W": xw, "SIGNED": int(xt.signed),
+                                  "REG_MASK": literal(mask, REG_MASK_W)},
+                                 {"clk": "clk", "x": f"{{{', '.join(reversed(words))}}}", "y": s},
+                                 f"{provenance}: {where} = max of {len(words)}")
                     else:
-                        e.line(f"l1ml_adder_tree #(.N({len(words)}), .IN_W({tw}), .OUT_W({yw}), "
-                               f".REG_MASK({literal(mask, 32)})) u_{s} (.clk(clk), .terms({bus}), .sum({s}));  "
-                               f"// {provenance}: {where} = sum of {len(words)}")
-                    balance_tree(e, s, out_bits, yw, extra, f"{provenance}: balances {where}'s shorter tree", used)
+                        adder_tree(e, f"u_{s}", len(words), tw, yw, mask, words, s,
+                                   f"{provenance}: {where} = sum of {len(words)}")
+                    balance_tree(e, s, out_bits, yw, extra, f"{provenance}: balances {where}'s shorter tree")
     e.line("endmodule")
-    return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
+    return ModuleText(module, e.text(), plan.latency, plan.delay_out_ns, False, e.used)

@@ -44,6 +44,14 @@ class Primitive(Enum):
         return f"{self.value}.v"
 
 
+#: Width of the REG_MASK parameter of l1ml_adder_tree and l1ml_max_tree (``parameter [31:0] REG_MASK``):
+#: bit l registers tree level l.
+REG_MASK_W = 32
+
+#: Width of one field of l1ml_shift_add's SHIFTS parameter (``parameter [8*N_TERMS-1:0] SHIFTS``): one
+#: 8-bit shift per term, term 0 in the low byte.
+SHIFT_FIELD_W = 8
+
 #: Primitives that instantiate other primitives.
 DEPENDS: dict[Primitive, tuple[Primitive, ...]] = {Primitive.ROM_MULT: (Primitive.MUX,)}
 

@@ -8,9 +8,9 @@ codes get a zero sign bit before the (signed) tree. A mean over 2**k values is t
 
 from __future__ import annotations
 
-from l1ml.backends.verilog.dense import DenseModule, balance_tree
+from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree
 from l1ml.backends.verilog.elementwise import reduce_groups, reduce_plan, reduce_term_width
-from l1ml.backends.verilog.emitter import Emitter, literal, tag
+from l1ml.backends.verilog.emitter import Emitter, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
@@ -19,7 +19,7 @@ from l1ml.ir.semantics import reduce_count
 
 
 def render_reduce_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineConfig,
-                      delay_in_ns: float) -> DenseModule:
+                      delay_in_ns: float) -> ModuleText:
     """The module text (ports clk, x, y) and its latency."""
     n, shift = reduce_count(node, x)
     if out.type.frac != x.type.frac + shift:
@@ -28,7 +28,6 @@ def render_reduce_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pipe
     groups = reduce_groups(node, x)
     xw, yw, in_w = x.type.width, out.type.width, reduce_term_width(x.type)
     plan = reduce_plan(n, cfg, delay_in_ns)
-    used = {Primitive.ADDER_TREE}
     provenance = tag(node)
     e = Emitter()
     e.comment(f"{provenance}: ReduceSum over axes {tuple(node.attrs.axes)} of {x.shape}: {len(groups)} sums of "
@@ -45,9 +44,8 @@ def render_reduce_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pipe
         if plan.input_reg:
             xin = "x_r"
             e.line(f"wire [{x.size * xw - 1}:0] x_r;")
-            e.instance("l1ml_delay", "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
+            e.instance(Primitive.DELAY, "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
                        {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
-            used.add(Primitive.DELAY)
         mask, extra = split_tree_mask(plan.reg_mask, n)
         for k, members in enumerate(groups):
             terms = [f"{xin}[{int(i) * xw} +: {xw}]" for i in members]
@@ -55,12 +53,11 @@ def render_reduce_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pipe
                 terms = [f"{{1'b0, {t}}}" for t in terms]
             s_wire = f"s_{k}"
             e.line(f"wire [{yw - 1}:0] {s_wire};")
-            e.line(f"l1ml_adder_tree #(.N({n}), .IN_W({in_w}), .OUT_W({yw}), .REG_MASK({literal(mask, 32)})) "
-                   f"u_{s_wire} (.clk(clk), .terms({{{', '.join(reversed(terms))}}}), .sum({s_wire}));  "
-                   f"// {provenance}: y[{k}] = sum of x{_members(members)}")
-            balance_tree(e, s_wire, f"y[{k * yw} +: {yw}]", yw, extra, f"{provenance}: y[{k}]", used)
+            adder_tree(e, f"u_{s_wire}", n, in_w, yw, mask, terms, s_wire,
+                       f"{provenance}: y[{k}] = sum of x{_members(members)}")
+            balance_tree(e, s_wire, f"y[{k * yw} +: {yw}]", yw, extra, f"{provenance}: y[{k}]")
     e.line("endmodule")
-    return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
+    return ModuleText(module, e.text(), plan.latency, plan.delay_out_ns, False, e.used)
 
 
 def _members(members) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from l1ml.backends.verilog.conv import render_conv
-from l1ml.backends.verilog.dense import DenseModule, constant_product, render_dense
+from l1ml.backends.verilog.dense import ModuleText, constant_product, render_dense
 from l1ml.backends.verilog.elementwise import (
     MulKind,
     broadcast_index,
@@ -70,11 +70,16 @@ class VerilogRenderer(Interpreter[Bus]):
         self.check_supported()
         self.top, self.cfg, self.reuse = top, cfg, reuse
         self.e = Emitter()
-        self.modules: list[DenseModule] = []
-        self.used: set[Primitive] = {Primitive.VALID_DELAY}
+        self.modules: list[ModuleText] = []
         self.names = Names(["clk", "rst", "in_valid", "out_valid"])
         self.module_names = Names([top, *(p.value for p in Primitive)])
         self._valid_at: dict[int, str] = {0: "in_valid"}
+
+    @property
+    def used(self) -> set[Primitive]:
+        """The primitives of the design: those this module instantiates (its emitter's) and those of the
+        modules it has rendered."""
+        return self.e.used.union(*(m.used for m in self.modules))
 
     # ---- helpers -------------------------------------------------------------------------------------
     def wire(self, base: str, bits: int) -> str:
@@ -95,9 +100,8 @@ class VerilogRenderer(Interpreter[Bus]):
         if cycles == 0 or b.const is not None:
             return b
         out = self.wire(f"{b.expr}_d{cycles}", b.bits)
-        self.e.instance("l1ml_delay", self.names.fresh(f"u_{out}"), {"W": b.bits, "DEPTH": cycles},
+        self.e.instance(Primitive.DELAY, self.names.fresh(f"u_{out}"), {"W": b.bits, "DEPTH": cycles},
                         {"clk": "clk", "d": b.expr, "q": out}, why)
-        self.used.add(Primitive.DELAY)
         return replace(b, expr=out, latency=b.latency + cycles, delay_ns=0.0)
 
     def valid_at(self, cycle: int) -> str:
@@ -105,7 +109,7 @@ class VerilogRenderer(Interpreter[Bus]):
         if cycle not in self._valid_at:
             name = self.names.fresh(f"valid_{cycle}")
             self.e.line(f"wire {name};")
-            self.e.instance("l1ml_valid_delay", self.names.fresh(f"u_{name}"), {"DEPTH": cycle},
+            self.e.instance(Primitive.VALID_DELAY, self.names.fresh(f"u_{name}"), {"DEPTH": cycle},
                             {"clk": "clk", "rst": "rst", "d": "in_valid", "q": name},
                             f"pipeline: valid bit at cycle {cycle}, starts a reuse layer's phases")
             self._valid_at[cycle] = name
@@ -127,25 +131,23 @@ class VerilogRenderer(Interpreter[Bus]):
         module = self.module_names.fresh(f"{self.top}_{node.name}")
         m = render_dense(node, ins[0], ins[1], b, outs[0], module, self.cfg, x.delay_ns, self.reuse)
         self.modules.append(m)
-        self.used |= m.used
         out = Bus(self.wire(f"t_{outs[0].name}", outs[0].size * outs[0].type.width), outs[0].type,
                   outs[0].size, x.latency + m.latency, m.delay_out_ns)
         ports = {"clk": "clk"}
         if m.reuse:
             ports |= {"rst": "rst", "x_valid": self.valid_at(x.latency)}
         ports |= {"x": x.expr, "y": out.expr}
-        self.e.instance(module, self.names.fresh(f"u_{node.name}"), {}, ports,
-                        f"{_tag(node)}: Dense, latency {m.latency} cycle(s)")
+        self.e.submodule(module, self.names.fresh(f"u_{node.name}"), {}, ports,
+                         f"{_tag(node)}: Dense, latency {m.latency} cycle(s)")
         return [out]
 
-    def instantiate(self, node: Node, m: DenseModule, x: Bus, out: Tensor, what: str) -> Bus:
+    def instantiate(self, node: Node, m: ModuleText, x: Bus, out: Tensor, what: str) -> Bus:
         """Instantiate a fully parallel layer module (clk, x, y) and return its output bus."""
         self.modules.append(m)
-        self.used |= m.used
         y = Bus(self.wire(f"t_{out.name}", out.size * out.type.width), out.type, out.size,
                 x.latency + m.latency, m.delay_out_ns)
-        self.e.instance(m.name, self.names.fresh(f"u_{node.name}"), {}, {"clk": "clk", "x": x.expr, "y": y.expr},
-                        f"{_tag(node)}: {what}, latency {m.latency} cycle(s)")
+        self.e.submodule(m.name, self.names.fresh(f"u_{node.name}"), {}, {"clk": "clk", "x": x.expr, "y": y.expr},
+                         f"{_tag(node)}: {what}, latency {m.latency} cycle(s)")
         return y
 
     @rule(Op.CONV2D)
@@ -198,9 +200,8 @@ class VerilogRenderer(Interpreter[Bus]):
                   "OUT_SIGNED": int(dst.signed), "SHIFT": src.frac - dst.frac,
                   "ROUNDING": ROUNDING_CODE[dst.rounding], "SAT": int(dst.overflow is Overflow.SAT),
                   "NARROW": int(dst.narrow)}
-        self.e.instance("l1ml_requant", self.names.fresh(f"u_{node.name}"), params,
+        self.e.instance(Primitive.REQUANT, self.names.fresh(f"u_{node.name}"), params,
                         {"x": x.expr, "y": out.expr}, f"{_tag(node)}: {src} -> {dst}")
-        self.used.add(Primitive.REQUANT)
         return [out]
 
     @rule(Op.RELU)
@@ -209,10 +210,9 @@ class VerilogRenderer(Interpreter[Bus]):
         x = self.materialise(v[0], node.name)
         out = Bus(self.wire(f"t_{outs[0].name}", x.n * dst.width), dst, x.n, x.latency,
                   x.delay_ns + self.cfg.delays.relu_ns)
-        self.e.instance("l1ml_relu", self.names.fresh(f"u_{node.name}"),
+        self.e.instance(Primitive.RELU, self.names.fresh(f"u_{node.name}"),
                         {"N": x.n, "IN_W": src.width, "IN_SIGNED": int(src.signed), "OUT_W": dst.width},
                         {"x": x.expr, "y": out.expr}, f"{_tag(node)}: ReLU {src} -> {dst}")
-        self.used.add(Primitive.RELU)
         return [out]
 
     @rule(Op.ADD)
@@ -230,10 +230,9 @@ class VerilogRenderer(Interpreter[Bus]):
         params = {"N": out.n, "A_W": a.type.width, "A_SIGNED": int(a.type.signed),
                   "A_SHIFT": out.type.frac - a.type.frac, "B_W": b.type.width, "B_SIGNED": int(b.type.signed),
                   "B_SHIFT": out.type.frac - b.type.frac, "OUT_W": out.type.width}
-        self.e.instance("l1ml_add", self.names.fresh(f"u_{node.name}"), params,
+        self.e.instance(Primitive.ADD, self.names.fresh(f"u_{node.name}"), params,
                         {"a": a.expr, "b": b.expr, "y": out.expr},
                         f"{_tag(node)}: {a.type} + {b.type} -> {out.type}")
-        self.used.add(Primitive.ADD)
         return [out]
 
     def broadcast(self, b: Bus, t: Tensor, out: Tensor, node: Node) -> Bus:
@@ -264,7 +263,7 @@ class VerilogRenderer(Interpreter[Bus]):
         if kind != MulKind.MASK:
             (a, b), lat = self.operands(node, ins, outs[0], v)
             what = f"{a.type} squared" if kind == MulKind.SQUARE else f"{a.type} * {b.type}"
-            return [self.binary("l1ml_mult", Primitive.MULT, node, outs[0], (a, b), lat, False, {}, what)]
+            return [self.binary(Primitive.MULT, node, outs[0], (a, b), lat, False, {}, what)]
         assert k is not None
         out_t = outs[0]
         lat = max(b.latency for b in v)
@@ -282,11 +281,10 @@ class VerilogRenderer(Interpreter[Bus]):
                 continue
             n = end - start
             word = "{" + ", ".join(f"{xb.expr}[{int(i) * w} +: {w}]" for i in reversed(xidx[start:end])) + "}"
-            self.e.line(f"l1ml_mux #(.N(2), .W({n * w}), .SEL_W(1)) {self.names.fresh(f'u_{node.name}')} "
-                        f"(.words({{{word}, {n * w}'h0}}), .sel({mb.expr}[{int(midx[start])}]), "
-                        f".y({out.expr}[{start * w} +: {n * w}]));  // {_tag(node)}: x * mask")
+            self.e.inline(Primitive.MUX, self.names.fresh(f"u_{node.name}"), {"N": 2, "W": n * w, "SEL_W": 1},
+                          {"words": f"{{{word}, {literal(0, n * w)}}}", "sel": f"{mb.expr}[{int(midx[start])}]",
+                           "y": f"{out.expr}[{start * w} +: {n * w}]"}, f"{_tag(node)}: x * mask")
             start = end
-        self.used.add(Primitive.MUX)
         return [out]
 
     def mul_const(self, node: Node, ins: list[Tensor], out_t: Tensor, v: list[Bus]) -> Bus:
@@ -310,8 +308,8 @@ class VerilogRenderer(Interpreter[Bus]):
             while f"u_{wire}" in self.names:  # constant_product names its instance u_<wire>
                 wire = self.names.fresh(f"p_{node.name}_{j}")
             self.names.reserve(f"u_{wire}")
-            self.used.add(constant_product(self.e, xt.type, c, f"{x.expr}[{int(xidx[j]) * xw} +: {xw}]", wire, w,
-                                           f"{_tag(node)}: y[{j}] = x[{int(xidx[j])}] * c"))
+            constant_product(self.e, xt.type, c, f"{x.expr}[{int(xidx[j]) * xw} +: {xw}]", wire, w,
+                             f"{_tag(node)}: y[{j}] = x[{int(xidx[j])}] * c")
             self.e.line(f"assign {dst} = {wire};")
         self.unused(x, set(range(x.n)) - {int(xidx[j]) for j, c in enumerate(per) if c}, node, "multiplied by 0")
         return out
@@ -327,7 +325,7 @@ class VerilogRenderer(Interpreter[Bus]):
             ops.append(self.broadcast(b, t, out_t, node))
         return ops, lat
 
-    def binary(self, module: str, prim: Primitive, node: Node, out_t: Tensor, ab: tuple[Bus, Bus], lat: int,
+    def binary(self, prim: Primitive, node: Node, out_t: Tensor, ab: tuple[Bus, Bus], lat: int,
                shifts: bool, extra: dict[str, object], what: str) -> Bus:
         """One two-operand vector primitive (ports a, b, y) over the output's elements."""
         a, b = ab
@@ -339,12 +337,11 @@ class VerilogRenderer(Interpreter[Bus]):
             if shifts:
                 params[f"{p}_SHIFT"] = out.type.frac - x.type.frac
         params |= {"OUT_W": out.type.width, **extra}
-        self.e.instance(module, self.names.fresh(f"u_{node.name}"), params, {"a": a.expr, "b": b.expr, "y": out.expr},
+        self.e.instance(prim, self.names.fresh(f"u_{node.name}"), params, {"a": a.expr, "b": b.expr, "y": out.expr},
                         f"{_tag(node)}: {what} -> {out.type}")
-        self.used.add(prim)
         return out
 
-    def unary(self, module: str, prim: Primitive, node: Node, x: Bus, out_t: Tensor, extra: dict[str, object],
+    def unary(self, prim: Primitive, node: Node, x: Bus, out_t: Tensor, extra: dict[str, object],
               what: str) -> Bus:
         """One one-operand vector primitive (ports x, y) over the elements of ``x``."""
         x = self.materialise(x, node.name)
@@ -352,9 +349,8 @@ class VerilogRenderer(Interpreter[Bus]):
                   x.delay_ns + node_delay_ns(node.op, self.cfg, node))
         params = {"N": x.n, "IN_W": x.type.width, "IN_SIGNED": int(x.type.signed), **extra,
                   "OUT_W": out_t.type.width}
-        self.e.instance(module, self.names.fresh(f"u_{node.name}"), params, {"x": x.expr, "y": out.expr},
+        self.e.instance(prim, self.names.fresh(f"u_{node.name}"), params, {"x": x.expr, "y": out.expr},
                         f"{_tag(node)}: {what} -> {out.type}")
-        self.used.add(prim)
         return out
 
     def unused(self, x: Bus, elements: set[int], node: Node, why: str) -> None:
@@ -371,27 +367,27 @@ class VerilogRenderer(Interpreter[Bus]):
     @rule(Op.SUB)
     def sub(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
         (a, b), lat = self.operands(node, ins, outs[0], v)
-        return [self.binary("l1ml_sub", Primitive.SUB, node, outs[0], (a, b), lat, True, {}, f"{a.type} - {b.type}")]
+        return [self.binary(Primitive.SUB, node, outs[0], (a, b), lat, True, {}, f"{a.type} - {b.type}")]
 
     @rule(Op.MAX)
     def max_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
         (a, b), lat = self.operands(node, ins, outs[0], v)
-        return [self.binary("l1ml_minmax", Primitive.MINMAX, node, outs[0], (a, b), lat, True, {"MIN": 0},
+        return [self.binary(Primitive.MINMAX, node, outs[0], (a, b), lat, True, {"MIN": 0},
                             f"max({a.type}, {b.type})")]
 
     @rule(Op.MIN)
     def min_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
         (a, b), lat = self.operands(node, ins, outs[0], v)
-        return [self.binary("l1ml_minmax", Primitive.MINMAX, node, outs[0], (a, b), lat, True, {"MIN": 1},
+        return [self.binary(Primitive.MINMAX, node, outs[0], (a, b), lat, True, {"MIN": 1},
                             f"min({a.type}, {b.type})")]
 
     @rule(Op.NEG)
     def neg(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
-        return [self.unary("l1ml_negate", Primitive.NEGATE, node, v[0], outs[0], {"ABS": 0}, f"-{ins[0].type}")]
+        return [self.unary(Primitive.NEGATE, node, v[0], outs[0], {"ABS": 0}, f"-{ins[0].type}")]
 
     @rule(Op.ABS)
     def abs_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
-        return [self.unary("l1ml_negate", Primitive.NEGATE, node, v[0], outs[0], {"ABS": 1}, f"|{ins[0].type}|")]
+        return [self.unary(Primitive.NEGATE, node, v[0], outs[0], {"ABS": 1}, f"|{ins[0].type}|")]
 
     @rule(Op.CLIP)
     def clip(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
@@ -399,7 +395,7 @@ class VerilogRenderer(Interpreter[Bus]):
         cw = clip_bound_width(lo, hi)
         params = {"SHIFT": frac - ins[0].type.frac, "C_W": cw, "HAS_LO": int(lo is not None),
                   "LO": literal(lo or 0, cw), "HAS_HI": int(hi is not None), "HI": literal(hi or 0, cw)}
-        return [self.unary("l1ml_clip", Primitive.CLIP, node, v[0], outs[0], params,
+        return [self.unary(Primitive.CLIP, node, v[0], outs[0], params,
                            f"clip({ins[0].type}, {node.attrs.lo}, {node.attrs.hi})")]
 
     @rule(Op.REDUCE_SUM)
@@ -434,9 +430,8 @@ class VerilogRenderer(Interpreter[Bus]):
         params = {"N": b.n, "IN_W": b.type.width, "IN_SIGNED": int(b.type.signed), "OUT_W": dst.width,
                   "OUT_SIGNED": int(dst.signed), "SHIFT": b.type.frac - dst.frac, "ROUNDING": 0, "SAT": 0,
                   "NARROW": 0}
-        self.e.instance("l1ml_requant", self.names.fresh(f"u_{node.name}_as"), params,
+        self.e.instance(Primitive.REQUANT, self.names.fresh(f"u_{node.name}_as"), params,
                         {"x": b.expr, "y": out.expr}, f"{_tag(node)}: {b.type} on the grid of {dst} (wiring)")
-        self.used.add(Primitive.REQUANT)
         return out
 
     @rule(Op.CONCAT)
@@ -491,7 +486,7 @@ class VerilogRenderer(Interpreter[Bus]):
             self.e.line(f"assign {ports[o]} = {b.expr};")
         if not valid:
             return lat
-        self.e.instance("l1ml_valid_delay", self.names.fresh("u_out_valid"), {"DEPTH": lat},
+        self.e.instance(Primitive.VALID_DELAY, self.names.fresh("u_out_valid"), {"DEPTH": lat},
                         {"clk": "clk", "rst": "rst", "d": "in_valid", "q": "out_valid"},
                         f"pipeline: valid bit, outputs appear {lat} cycle(s) after their input")
         return lat

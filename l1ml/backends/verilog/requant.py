@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from l1ml.backends.requant_plan import MultiplyChannel, RequantProblem, ThresholdChannel, requant_problem
 from l1ml.backends.verilog.arith import clog2
-from l1ml.backends.verilog.dense import balance_tree, constant_product
+from l1ml.backends.verilog.dense import adder_tree, balance_tree, constant_product
 from l1ml.backends.verilog.emitter import literal, packed, tag
 from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
@@ -101,18 +101,16 @@ def _unused_x(r: VerilogRenderer, node: Node, xi: str) -> None:
 def _thresholds(r: VerilogRenderer, p: RequantProblem, c: ThresholdChannel, plan: DensePlan, i: int, xi: str, yi: str) -> None:
     tw, n = p.term_width(), len(c.thresholds)
     cmp = r.wire(f"cmp_{p.node.name}_{i}", n * tw)
-    r.e.instance("l1ml_thresholds", r.names.fresh(f"u_{cmp}"),
+    r.e.instance(Primitive.THRESHOLDS, r.names.fresh(f"u_{cmp}"),
                  {"IN_W": p.x.width, "IN_SIGNED": int(p.x.signed), "N": n, "T": packed(c.thresholds, p.x.width),
                   "TERM_W": tw, "WEIGHTS": packed(c.weights, tw)},
                  {"x": xi, "terms": cmp}, f"{tag(p.node)}: element {i}, {n} comparator(s)")
     terms = [f"{cmp}[{k * tw} +: {tw}]" for k in range(n)] + ([literal(c.offset, tw)] if c.offset else [])
     mask, extra = split_tree_mask(plan.reg_mask, len(terms))
     s = r.wire(f"s_{p.node.name}_{i}", p.out.width)
-    r.e.line(f"l1ml_adder_tree #(.N({len(terms)}), .IN_W({tw}), .OUT_W({p.out.width}), .REG_MASK({literal(mask, 32)})) "
-             f"{r.names.fresh(f'u_{s}')} (.clk(clk), .terms({{{', '.join(reversed(terms))}}}), .sum({s}));  "
-             f"// {tag(p.node)}: element {i} = offset {c.offset} + reached weights")
-    balance_tree(r.e, s, yi, p.out.width, extra, f"{tag(p.node)}: balances element {i}'s shorter tree", r.used)
-    r.used |= {Primitive.THRESHOLDS, Primitive.ADDER_TREE}
+    adder_tree(r.e, r.names.fresh(f"u_{s}"), len(terms), tw, p.out.width, mask, terms, s,
+               f"{tag(p.node)}: element {i} = offset {c.offset} + reached weights")
+    balance_tree(r.e, s, yi, p.out.width, extra, f"{tag(p.node)}: balances element {i}'s shorter tree")
 
 
 def _multiply(r: VerilogRenderer, p: RequantProblem, c: MultiplyChannel, plan: DensePlan, i: int, xi: str, yi: str) -> None:
@@ -121,17 +119,15 @@ def _multiply(r: VerilogRenderer, p: RequantProblem, c: MultiplyChannel, plan: D
     while f"u_{prod}" in r.names:  # constant_product names its instance u_<wire>
         prod = r.names.fresh(f"p_{p.node.name}_{i}")
     r.names.reserve(f"u_{prod}")
-    r.used.add(constant_product(r.e, p.x, c.mult, xi, prod, pw, f"{tag(p.node)}: element {i} * mult"))
+    constant_product(r.e, p.x, c.mult, xi, prod, pw, f"{tag(p.node)}: element {i} * mult")
     if plan.reg_mask & 1:
         reg = r.wire(f"{prod}_r", pw)
-        r.e.instance("l1ml_delay", r.names.fresh(f"u_{reg}"), {"W": pw, "DEPTH": 1},
+        r.e.instance(Primitive.DELAY, r.names.fresh(f"u_{reg}"), {"W": pw, "DEPTH": 1},
                      {"clk": "clk", "d": prod, "q": reg}, f"{tag(p.node)}: product register (clock rule)")
-        r.used.add(Primitive.DELAY)
         prod = reg
-    r.e.instance("l1ml_add_shift_clip", r.names.fresh(f"u_{p.node.name}_{i}"),
+    r.e.instance(Primitive.ADD_SHIFT_CLIP, r.names.fresh(f"u_{p.node.name}_{i}"),
                  {"IN_W": pw, "SUM_W": sw, "ADD": literal(c.add, sw), "SHIFT": p.shift, "Q_W": qw,
                   "CLIP_LO": int(c.clip_lo), "LO": literal(p.out.min_code if c.clip_lo else 0, qw),
                   "CLIP_HI": int(c.clip_hi), "HI": literal(p.out.max_code if c.clip_hi else 0, qw),
                   "OUT_W": p.out.width},
                  {"p": prod, "y": yi}, f"{tag(p.node)}: element {i}: (p + {c.add}) >>> {p.shift}, clipped")
-    r.used.add(Primitive.ADD_SHIFT_CLIP)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from l1ml.backends.verilog.arith import clog2
-from l1ml.backends.verilog.dense import DenseModule
+from l1ml.backends.verilog.dense import ModuleText
 from l1ml.backends.verilog.emitter import Emitter, Names, literal
 from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
 from l1ml.backends.verilog.primitives import Primitive
@@ -51,8 +51,8 @@ class RowsRenderer(VerilogRenderer):
     what = "the Verilog backend (row regions)"
 
     def __init__(self, graph: Graph, top: str, cfg: PipelineConfig, reuse: int):
-        super().__init__(graph, top, cfg, 1)
-        self.rows_reuse = reuse
+        super().__init__(graph, top, cfg, 1)  # inside a lane every layer is fully parallel (reuse 1)
+        self.lane_reuse = reuse  # R: the rows each lane computes per graph
         self.env: dict[str, Bus] = {}
         self.views: dict[str, View] = {}
         self.chains: dict[str, list[str]] = {}
@@ -101,18 +101,17 @@ class RowsRenderer(VerilogRenderer):
         while len(chain) <= j:
             k = len(chain)
             q = self.wire(f"h_{source}_{k}", b.bits)
-            load = stage_load(b.latency, k, self.rows_reuse)
-            self.e.instance("l1ml_hold", self.names.fresh(f"u_{q}"), {"W": b.bits},
+            load = stage_load(b.latency, k, self.lane_reuse)
+            self.e.instance(Primitive.HOLD, self.names.fresh(f"u_{q}"), {"W": b.bits},
                             {"clk": "clk", "en": self.valid_at(load), "d": chain[-1], "q": q},
                             f"hold stage {k} of '{source}': loaded in cycle {load}, read until cycle "
-                            f"{load + self.rows_reuse}")
+                            f"{load + self.lane_reuse}")
             chain.append(q)
-            self.used.add(Primitive.HOLD)
         return chain[j]
 
     # ---- regions -------------------------------------------------------------------------------------
     def region(self, region: Region) -> None:
-        g, reuse = self.graph, self.rows_reuse
+        g, reuse = self.graph, self.lane_reuse
         lanes = region.lanes(reuse)
         views = {t: self.view(t) for t in region.inputs}
         start = region_start([self.env[vw.source].latency for vw in views.values()])
@@ -143,52 +142,50 @@ class RowsRenderer(VerilogRenderer):
                 if reuse == 1:
                     e.line(f"assign {y} = {words[0]};  // {region.name}: {comment_text(t)} row {p}")
                 else:
-                    e.line(f"l1ml_mux #(.N({reuse}), .W({row_bits}), .SEL_W({max(1, clog2(reuse))})) "
-                           f"{self.names.fresh(f'u_{lin}_{p}')} (.words({{{', '.join(reversed(words))}}}), "
-                           f".sel({sel}), .y({y}));  // {region.name}: lane {p} reads {comment_text(t)} row "
-                           f"step * {lanes} + {p}" + ("" if vw.index is None else " through a Gather"))
-                    self.used.add(Primitive.MUX)
+                    e.inline(Primitive.MUX, self.names.fresh(f"u_{lin}_{p}"),
+                             {"N": reuse, "W": row_bits, "SEL_W": max(1, clog2(reuse))},
+                             {"words": f"{{{', '.join(reversed(words))}}}", "sel": sel, "y": y},
+                             f"{region.name}: lane {p} reads {comment_text(t)} row step * {lanes} + {p}"
+                             + ("" if vw.index is None else " through a Gather"))
             ports[lane.in_ports[t]] = lin
         outs = {}
         for o in region.outputs:
             t = g.t(o)
             outs[o] = self.wire(f"y_{region.name}_{o}", lanes * t.shape[1] * t.type.width)
             ports[lane.out_ports[o]] = outs[o]
-        e.instance(lane.name, self.names.fresh(f"u_{region.name}"), {}, ports,
-                   f"{region.name}: the lanes, latency {lane.latency} cycle(s)")
+        e.submodule(lane.name, self.names.fresh(f"u_{region.name}"), {}, ports,
+                    f"{region.name}: the lanes, latency {lane.latency} cycle(s)")
         valid = region_valid(start, reuse, lane.latency)
         for o in region.outputs:
             self.env[o] = self.collect(region, o, outs[o], lanes, valid, lane.delay_out_ns)
 
     def phase_counter(self, region: Region, start: int) -> str:
         """The step of the region's lanes (a mux select); none needed when R is 1."""
-        reuse = self.rows_reuse
+        reuse = self.lane_reuse
         if reuse == 1:
             return ""
         sel_w = max(1, clog2(reuse))
         phase = self.wire(f"phase_{region.name}", sel_w)
         flags = self.wire(f"flags_{region.name}", 2)
-        self.e.instance("l1ml_reuse_ctrl", self.names.fresh(f"u_ctrl_{region.name}"), {"R": reuse, "SEL_W": sel_w},
+        self.e.instance(Primitive.REUSE_CTRL, self.names.fresh(f"u_ctrl_{region.name}"), {"R": reuse, "SEL_W": sel_w},
                         {"clk": "clk", "rst": "rst", "start": self.valid_at(start), "phase": phase,
                          "first": f"{flags}[0]", "last": f"{flags}[1]"},
                         f"{region.name}: steps 0 .. {reuse - 1} in cycles {start + 1} .. {start + reuse}")
         self.unread.append(flags)
-        self.used.add(Primitive.REUSE_CTRL)
         return phase
 
     def collect(self, region: Region, o: str, lane_y: str, lanes: int, valid: int, delay_ns: float) -> Bus:
         """The R steps of a lane output as one tensor: step t delayed by R - 1 - t cycles."""
         t = self.graph.t(o)
-        reuse = self.rows_reuse
+        reuse = self.lane_reuse
         block = lanes * t.shape[1] * t.type.width
         full = lane_y
         if reuse > 1:
             q = self.wire(f"c_{region.name}_{o}", (reuse - 1) * block)
             d = lane_y if reuse == 2 else f"{{{lane_y}, {q}[{(reuse - 1) * block - 1}:{block}]}}"
-            self.e.instance("l1ml_delay", self.names.fresh(f"u_{q}"), {"W": (reuse - 1) * block, "DEPTH": 1},
+            self.e.instance(Primitive.DELAY, self.names.fresh(f"u_{q}"), {"W": (reuse - 1) * block, "DEPTH": 1},
                             {"clk": "clk", "d": d, "q": q},
                             f"{region.name}: collects {comment_text(o)}, one lane block per step (shift register)")
-            self.used.add(Primitive.DELAY)
             full = self.wire(f"f_{region.name}_{o}", reuse * block)
             self.e.line(f"assign {full} = {{{lane_y}, {q}}};")
         bits = t.size * t.type.width
@@ -233,15 +230,14 @@ class RowsRenderer(VerilogRenderer):
         e.lines.extend(("    " + ln) if ln else "" for ln in body)
         e.line("endmodule")
         self.modules.extend(r.modules)
-        used = set(r.used) - {Primitive.VALID_DELAY}
-        self.used |= used
-        m = LaneModule(name, e.text(), latency, delay_out, False, used, in_ports, out_ports)
+        # the lane's body is its renderer's emitter's text, so its primitives are that emitter's
+        m = LaneModule(name, e.text(), latency, delay_out, False, r.e.used, in_ports, out_ports)
         self.modules.append(m)
         return m
 
 
 @dataclass
-class LaneModule(DenseModule):
+class LaneModule(ModuleText):
     """A region's lane module with its port names."""
 
     in_ports: dict[str, str] | None = None

@@ -7,7 +7,7 @@ The topology is static, so a segment's rows are wires into its tree; an empty se
 
 from __future__ import annotations
 
-from l1ml.backends.verilog.dense import DenseModule, balance_tree
+from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree
 from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
 from l1ml.backends.verilog.primitives import Primitive
@@ -17,7 +17,7 @@ from l1ml.ir.graph import Node, Tensor
 
 
 def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineConfig,
-                       delay_in_ns: float) -> DenseModule:
+                       delay_in_ns: float) -> ModuleText:
     """The module text (ports clk, x, y) and its latency."""
     if out.type.frac != x.type.frac:
         raise NodeError(node, f"SegmentSum output frac {out.type.frac} differs from its input's {x.type.frac}; "
@@ -27,7 +27,6 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
     xw, yw = x.type.width, out.type.width
     in_w = xw + (0 if x.type.signed else 1)
     plan = segment_plan(node, cfg, delay_in_ns)
-    used = {Primitive.ADDER_TREE}
     provenance = tag(node)
     e = Emitter()
     e.comment(f"{provenance}: SegmentSum of {x.shape[0]} rows into {len(members)} segments of {feats} features")
@@ -52,9 +51,8 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
         if plan.input_reg:
             xin = "x_r"
             e.line(f"wire [{x.size * xw - 1}:0] x_r;")
-            e.instance("l1ml_delay", "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
+            e.instance(Primitive.DELAY, "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
                        {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
-            used.add(Primitive.DELAY)
         for s, rows in enumerate(members):
             for f in range(feats):
                 y = f"y[{(s * feats + f) * yw} +: {yw}]"
@@ -67,10 +65,8 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
                 mask, extra = split_tree_mask(plan.reg_mask, len(rows))
                 s_wire = f"s_{s}_{f}"
                 e.line(f"wire [{yw - 1}:0] {s_wire};")
-                e.line(f"l1ml_adder_tree #(.N({len(rows)}), .IN_W({in_w}), .OUT_W({yw}), "
-                       f".REG_MASK({literal(mask, 32)})) u_{s_wire} (.clk(clk), "
-                       f".terms({{{', '.join(reversed(terms))}}}), .sum({s_wire}));  "
-                       f"// {provenance}: segment {s}, feature {f}: rows {rows}")
-                balance_tree(e, s_wire, y, yw, extra, f"{provenance}: balances a shorter tree", used)
+                adder_tree(e, f"u_{s_wire}", len(rows), in_w, yw, mask, terms, s_wire,
+                           f"{provenance}: segment {s}, feature {f}: rows {rows}")
+                balance_tree(e, s_wire, y, yw, extra, f"{provenance}: balances a shorter tree")
     e.line("endmodule")
-    return DenseModule(module, e.text(), plan.latency, plan.delay_out_ns, False, used)
+    return ModuleText(module, e.text(), plan.latency, plan.delay_out_ns, False, e.used)

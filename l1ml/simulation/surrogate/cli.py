@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from l1ml.atomic import ForceOrOverwrite
+from l1ml.console import console as console_for
 
 app = typer.Typer(
     help="Generative fast simulation of HGCal clusters: a conditional normalizing flow that maps a "
@@ -36,15 +37,13 @@ def report(
     """
     from dataclasses import replace
 
-    from rich.console import Console
-
     from l1ml.simulation.surrogate.report import MAX_AUC, MAX_KS, ReportSettings, run_report
 
     defaults = ReportSettings()
     settings = replace(defaults, n_train=train, n_test=test, members=members, seed=seed,
                        flow=replace(defaults.flow, epochs=epochs))
     result = run_report(out, settings, workers=workers, force=force)
-    console = Console()
+    console = console_for()
     console.print(f"classifier AUC {result.mean_auc:.3f} (target <= {MAX_AUC}), worst KS "
                   f"{result.worst_ks:.3f} (target <= {MAX_KS}), speed-up {result.speedup:.0f}x: "
                   f"{'[green]PASS' if result.passed else '[red]FAIL'}")

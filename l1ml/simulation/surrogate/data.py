@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from l1ml.errors import L1MLError
-from l1ml.simulation.hgcal import ParticleType
+from l1ml.simulation.hgcal_truth import ParticleType
 
 #: Trigger-layer ranges [start, stop) summed into each compartment: fine sampling of the EM shower in
 #: CE-E (about 4-5 X0 each), then CE-H front, middle and back.

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from l1ml.atomic import OUT_HELP, Force, check_output_dir
+from l1ml.console import console as console_for
 from l1ml.limits import (
     CLOCK_LIMIT_HELP,
     REUSE_LIMIT_HELP,
@@ -21,7 +21,7 @@ app = typer.Typer(
     help="Synthesizable Verilog from a quantized model, and its bit-exact check with cocotb on Verilator.",
     no_args_is_help=True,
 )
-console = Console()
+console = console_for()
 
 MODEL_HELP = ("QONNX model (.onnx), typed IR (.l1ml.json), or a directory written by `l1ml compile` "
               "(its model.l1ml.json is used).")
@@ -29,7 +29,7 @@ DEFAULT_BUILD_DIR = Path(".l1ml_cache/rtl")
 
 
 def _graph(model: Path):
-    from l1ml.backends.emulate import load_graph
+    from l1ml.load import load_graph
 
     if model.is_dir() and (model / "model.l1ml.json").exists():
         model = model / "model.l1ml.json"
