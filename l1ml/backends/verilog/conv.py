@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from l1ml.backends.verilog.arith import clog2, product_range, signed_width
-from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree, constant_product
+from l1ml.backends.verilog.dense import (
+    ModuleText,
+    adder_tree,
+    balance_tree,
+    constant_product,
+    input_register,
+    layer_ports,
+)
 from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, worst_const_mult_ns
 from l1ml.backends.verilog.primitives import Primitive
@@ -134,19 +141,9 @@ def render_conv(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor,
     e.comment(f"{p.tag()}: Conv2D {x.shape} -> {out.shape}, kernel {p.win.kernel}, stride {p.win.stride}, "
               f"pads {p.win.pads}")
     e.comment(f"x: {n_in} x {p.x} channels-last (element k at [{xw}*k +: {xw}]); y: {n_out} x {p.out}")
-    e.line(f"module {module} (")
+    layer_ports(e, module, n_in * xw, n_out * yw)
     with e.indent():
-        e.line("input  wire clk,")
-        e.line(f"input  wire [{n_in * xw - 1}:0] x,")
-        e.line(f"output wire [{n_out * yw - 1}:0] y")
-    e.line(");")
-    with e.indent():
-        xin = "x"
-        if plan.input_reg:
-            xin = "x_r"
-            e.line(f"wire [{n_in * xw - 1}:0] x_r;")
-            e.instance(Primitive.DELAY, "u_x_reg", {"W": n_in * xw, "DEPTH": 1},
-                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{p.tag()}: input register (clock rule)")
+        xin = input_register(e, n_in * xw, plan.input_reg, p.tag())
         e.comment("products: one per distinct (input element, weight code), shared by the trees that read it")
         reg_products = bool(plan.reg_mask & 1)
         wires: dict[tuple[int, int], tuple[str, int]] = {}

@@ -144,18 +144,34 @@ def render_dense(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor
 
 
 def _header(e: Emitter, d: DenseProblem, module: str, extra_ports: list[str]) -> None:
-    xw, yw = d.x.width, d.out.width
+    xw = d.x.width
     e.comment(f"{d.tag()}: Dense {d.n_in} -> {d.n_out}" + (f" on {d.rows} rows" if d.rows > 1 else ""))
     e.comment(f"x: {d.rows * d.n_in} x {d.x} (element k at [{xw}*k +: {xw}]); "
               f"y: {d.rows * d.n_out} x {d.out}")
+    layer_ports(e, module, d.rows * d.n_in * xw, d.rows * d.n_out * d.out.width, extra_ports)
+
+
+def layer_ports(e: Emitter, module: str, x_bits: int, y_bits: int, extra_ports: list[str] | tuple[str, ...] = ()) -> None:
+    """The port list every layer module has: clk, any extra ports, the packed input x and output y."""
     e.line(f"module {module} (")
     with e.indent():
         e.line("input  wire clk,")
         for p in extra_ports:
             e.line(p + ",")
-        e.line(f"input  wire [{d.rows * d.n_in * xw - 1}:0] x,")
-        e.line(f"output wire [{d.rows * d.n_out * yw - 1}:0] y")
+        e.line(f"input  wire [{x_bits - 1}:0] x,")
+        e.line(f"output wire [{y_bits - 1}:0] y")
     e.line(");")
+
+
+def input_register(e: Emitter, x_bits: int, registered: bool, provenance: str) -> str:
+    """The name the module's logic reads its input by: ``x``, or ``x_r`` after the input register the
+    clock rule placed (``DensePlan.input_reg``)."""
+    if not registered:
+        return "x"
+    e.line(f"wire [{x_bits - 1}:0] x_r;")
+    e.instance(Primitive.DELAY, "u_x_reg", {"W": x_bits, "DEPTH": 1}, {"clk": "clk", "d": "x", "q": "x_r"},
+               f"{provenance}: input register (clock rule)")
+    return "x_r"
 
 
 def _product(e: Emitter, d: DenseProblem, c: int, x_expr: str, wire: str, width: int, where: str) -> None:
@@ -188,12 +204,7 @@ def _render_parallel(d: DenseProblem, module: str, cfg: PipelineConfig, delay_in
     e = Emitter()
     _header(e, d, module, [])
     with e.indent():
-        xin = "x"
-        if plan.input_reg:
-            xin = "x_r"
-            e.line(f"wire [{d.rows * d.n_in * xw - 1}:0] x_r;")
-            e.instance(Primitive.DELAY, "u_x_reg", {"W": d.rows * d.n_in * xw, "DEPTH": 1},
-                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{d.tag()}: input register (clock rule)")
+        xin = input_register(e, d.rows * d.n_in * xw, plan.input_reg, d.tag())
         zero = [i for i in range(d.n_in) if not d.c[i].any()]
         if zero:  # an input whose weights are all zero feeds nothing
             parts = [f"{xin}[{(r * d.n_in + i) * xw} +: {xw}]" for r in range(d.rows) for i in zero]

@@ -13,7 +13,7 @@ from enum import Enum
 
 from l1ml.backends.verilog.arith import clog2
 from l1ml.backends.verilog.conv import Window
-from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree
+from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree, input_register, layer_ports
 from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, split_tree_mask
 from l1ml.backends.verilog.primitives import REG_MASK_W, Primitive
@@ -69,19 +69,9 @@ def render_pool(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineCo
     e.comment(f"{provenance}: {node.op.value} {x.shape} -> {out.shape}, kernel {win.kernel}, stride {win.stride}, "
               f"pads {win.pads}")
     e.comment(f"x: {x.size} x {xt} channels-last; y: {out.size} x {yt}")
-    e.line(f"module {module} (")
+    layer_ports(e, module, x.size * xw, out.size * yw)
     with e.indent():
-        e.line("input  wire clk,")
-        e.line(f"input  wire [{x.size * xw - 1}:0] x,")
-        e.line(f"output wire [{out.size * yw - 1}:0] y")
-    e.line(");")
-    with e.indent():
-        xin = "x"
-        if plan.input_reg:
-            xin = "x_r"
-            e.line(f"wire [{x.size * xw - 1}:0] x_r;")
-            e.instance(Primitive.DELAY, "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
-                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
+        xin = input_register(e, x.size * xw, plan.input_reg, provenance)
         ho, wo = win.out_hw
         channels = x.shape[2]
         # an adder tree sums signed terms: unsigned codes get a zero sign bit

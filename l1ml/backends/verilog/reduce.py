@@ -8,11 +8,10 @@ codes get a zero sign bit before the (signed) tree. A mean over 2**k values is t
 
 from __future__ import annotations
 
-from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree
+from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree, input_register, layer_ports
 from l1ml.backends.verilog.elementwise import reduce_groups, reduce_plan, reduce_term_width
 from l1ml.backends.verilog.emitter import Emitter, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
-from l1ml.backends.verilog.primitives import Primitive
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.semantics import reduce_count
@@ -33,19 +32,9 @@ def render_reduce_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pipe
     e.comment(f"{provenance}: ReduceSum over axes {tuple(node.attrs.axes)} of {x.shape}: {len(groups)} sums of "
               f"{n} values")
     e.comment(f"x: {x.size} x {x.type}; y: {out.size} x {out.type}; latency {plan.latency} cycle(s)")
-    e.line(f"module {module} (")
+    layer_ports(e, module, x.size * xw, out.size * yw)
     with e.indent():
-        e.line("input  wire clk,")
-        e.line(f"input  wire [{x.size * xw - 1}:0] x,")
-        e.line(f"output wire [{out.size * yw - 1}:0] y")
-    e.line(");")
-    with e.indent():
-        xin = "x"
-        if plan.input_reg:
-            xin = "x_r"
-            e.line(f"wire [{x.size * xw - 1}:0] x_r;")
-            e.instance(Primitive.DELAY, "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
-                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
+        xin = input_register(e, x.size * xw, plan.input_reg, provenance)
         mask, extra = split_tree_mask(plan.reg_mask, n)
         for k, members in enumerate(groups):
             terms = [f"{xin}[{int(i) * xw} +: {xw}]" for i in members]

@@ -7,10 +7,9 @@ The topology is static, so a segment's rows are wires into its tree; an empty se
 
 from __future__ import annotations
 
-from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree
+from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree, input_register, layer_ports
 from l1ml.backends.verilog.emitter import Emitter, literal, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
-from l1ml.backends.verilog.primitives import Primitive
 from l1ml.backends.verilog.rows_plan import segment_members, segment_plan
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
@@ -31,12 +30,7 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
     e = Emitter()
     e.comment(f"{provenance}: SegmentSum of {x.shape[0]} rows into {len(members)} segments of {feats} features")
     e.comment(f"x: {x.size} x {x.type}; y: {out.size} x {out.type}; latency {plan.latency} cycle(s)")
-    e.line(f"module {module} (")
-    with e.indent():
-        e.line("input  wire clk,")
-        e.line(f"input  wire [{x.size * xw - 1}:0] x,")
-        e.line(f"output wire [{out.size * yw - 1}:0] y")
-    e.line(");")
+    layer_ports(e, module, x.size * xw, out.size * yw)
     with e.indent():
         read = {r for rows in members for r in rows}
         if len(read) < x.shape[0]:
@@ -47,12 +41,7 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
                 e.line(f"    {part}" + ("," if k < len(unread) - 1 else ""))
             e.line("};")
             e.line("/* verilator lint_on UNUSEDSIGNAL */")
-        xin = "x"
-        if plan.input_reg:
-            xin = "x_r"
-            e.line(f"wire [{x.size * xw - 1}:0] x_r;")
-            e.instance(Primitive.DELAY, "u_x_reg", {"W": x.size * xw, "DEPTH": 1},
-                       {"clk": "clk", "d": "x", "q": "x_r"}, f"{provenance}: input register (clock rule)")
+        xin = input_register(e, x.size * xw, plan.input_reg, provenance)
         for s, rows in enumerate(members):
             for f in range(feats):
                 y = f"y[{(s * feats + f) * yw} +: {yw}]"
