@@ -142,6 +142,8 @@ def read_project_net(project: Path) -> ProjectNet:
     if not calls:
         raise ProjectNotPriced(f"{cpp}: no hls4ml layer calls (`nnet::<layer><...>(...); // name`)")
     for i, (kind, targs, args, name) in enumerate(calls):
+        if not re.fullmatch(r"[A-Za-z_]\w*", name):
+            raise ProjectNotPriced(f"{cpp}: layer name {name!r} in a `// name` comment is not an identifier")
         tnames = [t.strip() for t in targs.split(",")]
         if kind in OUTSIDE and i == len(calls) - 1:
             outside.append(name)
@@ -152,6 +154,9 @@ def read_project_net(project: Path) -> ProjectNet:
                 raise ProjectNotPriced(f"{cpp}: layer '{name}': cannot find its weight and bias loads "
                                        "(load_weights_from_txt)")
             (wt, wsize, wfile), (bt, bsize, bfile) = loads[arrays[2]], loads[arrays[3]]
+            if any(Path(f).name != f for f in (wfile, bfile)):
+                raise ProjectNotPriced(f"{cpp}: layer '{name}' loads {wfile!r}/{bfile!r}; weight files are read "
+                                       "only from the project's firmware/weights/")
             w = read_floats(fw / "weights" / wfile, wsize)
             b = read_floats(fw / "weights" / bfile, bsize)
             n_in = wsize // bsize
