@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# the local CPU wheel first: a plain `torch` would pull several GB of CUDA
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,da4ml]'
 	touch $(STAMP)
 
 setup: $(STAMP)
