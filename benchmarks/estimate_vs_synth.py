@@ -1,7 +1,8 @@
 """Validate the Verilog cost model against open-source synthesis and RTL simulation.
 
 For each model of a fixed sweep (random QONNX MLPs of width 4-128, depth 1-4, bit widths 2-12,
-reuse factor 1-8, several clock targets, plus the zoo jet model) this writes the RTL with
+reuse factor 1-8, several clock targets, five MLPs of 2,000-4,000 multiplications, plus the zoo jet
+model at reuse 8 and 1 and the zoo HGCal CNN) this writes the RTL with
 ``write_rtl``, estimates it with ``l1ml.estimate``, synthesises it with Yosys ``synth_xilinx -family
 xcup`` and simulates it with Verilator under cocotb (``check_rtl``), then prints estimate, measurement
 and error per model and the median and 90th-percentile absolute errors.
@@ -40,10 +41,11 @@ ZOO = Path(__file__).resolve().parents[1] / "examples" / "jet_mlp.onnx"
 @dataclass(frozen=True)
 class Case:
     name: str
-    spec: MLPSpec | None  # None: the zoo model
+    spec: MLPSpec | None  # None: a zoo model (``zoo``)
     reuse: int = 1
     clock_ns: float = 5.0
     seed: int = 0
+    zoo: str = "jet_mlp"  # with spec None: "jet_mlp" (examples/) or "hgcal_cnn" (the zoo CNN, untrained QAT export)
 
 
 def mlp(n_in: int, widths: tuple[int, ...], in_bits: int, w_bits: int, act_bits: int | None = None,
@@ -88,6 +90,17 @@ def cases() -> list[Case]:
         out.append(Case(f"r{k + 1:02d}", random_spec(rng, max_bits=12, max_width=12), reuse=int(rng.integers(1, 5)),
                         seed=k))
     out.append(Case("zoo", None, reuse=8))
+    # added with the shared adder graphs (cmm): the zoo models fully parallel and five MLPs with at least
+    # 2,000 multiplications each, where sharing across outputs matters most
+    out += [
+        Case("zoo1", None, reuse=1),
+        Case("cnn1", None, reuse=1, zoo="hgcal_cnn"),
+        Case("b01", mlp(32, (64,), 8, 6), seed=21),
+        Case("b02", mlp(64, (32,), 6, 6), seed=22),
+        Case("b03", mlp(16, (64, 32), 8, 8), seed=23),
+        Case("b04", mlp(40, (50,), 4, 4), seed=24),
+        Case("b05", mlp(64, (48,), 5, 3), clock_ns=3.0, seed=25),
+    ]
     # held out: added after the cost model's last revision, never used to tune it
     rng_h = np.random.default_rng(77)
     out += [
@@ -123,7 +136,11 @@ def run_case(case: Case, workdir: Path, vectors: int, timeout_s: float, zoo: Pat
     """Estimate one model (always afresh) beside its measurement (cached)."""
     d = workdir / case.name
     d.mkdir(parents=True, exist_ok=True)
-    if case.spec is None:
+    if case.spec is None and case.zoo == "hgcal_cnn":
+        model = d / "model.onnx"
+        if not model.exists():
+            _hgcal_cnn(model)
+    elif case.spec is None:
         if not zoo.exists():
             return {"name": case.name, "skipped": f"{zoo} not found"}
         model = zoo
@@ -137,13 +154,14 @@ def run_case(case: Case, workdir: Path, vectors: int, timeout_s: float, zoo: Pat
     est = estimate(g, backend="verilog", reuse_factor=case.reuse, clock_ns=case.clock_ns)
     est_s = time.monotonic() - t0
     res = est.resources()
-    layers = {row.node: row.to_json() for row in est.layers if row.op == "Dense"}
+    layers = {row.node: row.to_json() for row in est.layers if row.op in ("Dense", "Conv2D")}
     per_layer = []
     for mod, m in meas["modules"].items():
         node = next((n for n in layers if mod.endswith("_" + n)), None)
         if node is not None:
             per_layer.append({"node": node, "est": layers[node], "meas": m})
-    mults = sum(int(np.count_nonzero(g.t(n.inputs[1]).data)) for n in g.nodes if n.op.value == "Dense")
+    mults = sum(int(np.count_nonzero(g.t(n.inputs[1]).data)) * _positions(g, n) for n in g.nodes
+                if n.op.value in ("Dense", "Conv2D"))
     return {
         "name": case.name, "model": str(model), "reuse": case.reuse, "clock_ns": case.clock_ns,
         "nodes": len(g.nodes), "multiplications": mults,
@@ -152,6 +170,25 @@ def run_case(case: Case, workdir: Path, vectors: int, timeout_s: float, zoo: Pat
         "meas": {k: v for k, v in meas.items() if k != "modules"},
         "layers": per_layer,
     }
+
+
+def _positions(g, n) -> int:
+    """How often a layer applies each weight: the output pixels of a Conv2D, 1 for a Dense."""
+    if n.op.value != "Conv2D":
+        return 1
+    out = g.t(n.outputs[0]).shape
+    return int(out[0] * out[1])
+
+
+def _hgcal_cnn(path: Path) -> None:
+    """The zoo's HGCal cluster CNN as exported before training (QAT quantisers, seeded initial weights)."""
+    import torch
+
+    from l1ml.models.hgcal_cnn import CNNShape, export, qat_cnn
+
+    torch.manual_seed(0)
+    shape = CNNShape()
+    export(qat_cnn(shape), shape, str(path))
 
 
 def rel(est: float, meas: float) -> float:

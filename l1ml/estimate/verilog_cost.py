@@ -17,10 +17,16 @@ from dataclasses import replace
 
 import l1ml.estimate.verilog_elem_cost as elem
 from l1ml.backends.requant_plan import requant_problem
-from l1ml.backends.verilog.arith import MultKind, clog2, multiplier_kind, product_range, signed_width
+from l1ml.backends.verilog.arith import clog2
 from l1ml.backends.verilog.conv import conv_problem
 from l1ml.backends.verilog.dense import DenseProblem, dense_problem
-from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, register_outputs, split_tree_mask
+from l1ml.backends.verilog.pipeline import (
+    PipelineConfig,
+    plan_dense,
+    plan_graph,
+    register_outputs,
+    split_tree_mask,
+)
 from l1ml.backends.verilog.pool import POOL_KIND, PoolKind, pool_levels, pool_window
 from l1ml.backends.verilog.render import check_concat
 from l1ml.backends.verilog.requant import plan_requant, requant_levels
@@ -33,15 +39,13 @@ from l1ml.estimate.verilog_prims import (
     Coefficients,
     Val,
     adder,
+    adder_graph_cost,
     adder_tree,
     delay_line,
-    dsp_product,
     max_tree,
     requant_cost,
     rom_patterns,
     rom_product,
-    shift_add,
-    wire_bits,
     word_of,
 )
 from l1ml.ir.graph import Graph, Node, Tensor
@@ -83,47 +87,15 @@ class VerilogCost(Interpreter[Val]):
         return [Val(out.type, out.size, v[0].latency + latency, delay_out)]
 
     def _dense_parallel(self, d: DenseProblem, xv: Val) -> tuple[Resources, int, float, str]:
-        """``dense._render_parallel``: per neuron its products (shift-add or DSP) and one adder tree."""
-        xt, yt, c, bias, rows = d.x, d.out, d.c, d.bias, d.rows
-        n_in, n_out = d.n_in, d.n_out
-        depth = d.tree_depth()
-        plan = d.plan(self.cfg, xv.delay_ns)
+        """``dense._render_parallel``: the layer's shared adder graph (``cmm``) and its pipeline registers,
+        once per row."""
+        g = d.graph()
+        plan = plan_graph(g, self.cfg, xv.delay_ns)
         res = Resources()
-        if plan.input_reg:
-            res.ff += rows * n_in * xt.width
-        neuron = Resources()
-        n_shift, n_dsp = 0, 0
-        shared: list[set[int]] = [set() for _ in range(n_in)]
-        for j in range(n_out):
-            idx = d.products(j)
-            bj = int(bias[j])
-            if not idx:
-                continue
-            width = d.term_width(j)
-            terms = []
-            for i in idx:
-                cv = int(c[i, j])
-                if multiplier_kind(cv) is MultKind.SHIFT_ADD:
-                    p = shift_add(xt, cv, width, neuron, self.k)
-                    n_shift += 1
-                    if plan.reg_mask & 1:  # registered products: bits that are plain input bits are shared
-                        wires = wire_bits(xt, cv, width)
-                        shared[i] |= wires
-                        neuron.ff += p.register_bits(width) - len(wires)
-                else:
-                    p = dsp_product(xt, cv, width, neuron, self.k)  # a registered one uses the DSP's register
-                    n_dsp += 1
-                terms.append(p)
-            if bj:
-                terms.append(Word.constant(bj))
-            mask, extra = split_tree_mask(plan.reg_mask, len(terms))
-            adder_tree(terms, width, yt.width, mask, neuron, self.k, count_level0=False)
-            neuron += delay_line(yt.width, extra)
-        neuron.ff += sum(len(b) for b in shared)
-        res += neuron.scaled(rows)
-        regs = bin(plan.reg_mask).count("1") + int(plan.input_reg)
-        detail = f"{n_shift * rows} shift-add, {n_dsp * rows} DSP mult, tree depth {depth}, {regs} register level(s)"
-        return res, plan.latency, plan.delay_out_ns, detail
+        adder_graph_cost(g, plan, res, self.k)
+        rows = f" per row x {d.rows} rows" if d.rows > 1 else ""
+        detail = f"adder graph: {g.summary(d.graph(0))}{rows}, {plan.latency} register level(s)"
+        return res.scaled(d.rows), plan.latency, plan.delay_out_ns, detail
 
     def _dense_reuse(self, d: DenseProblem, xv: Val) -> tuple[Resources, int, float, str]:
         """``dense._render_reuse``: shared multipliers per neuron over R phases, an accumulator each."""
@@ -167,51 +139,19 @@ class VerilogCost(Interpreter[Val]):
     # ---- Conv2D and pooling ---------------------------------------------------------------------------
     @rule(Op.CONV2D)
     def conv2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
-        """``conv.render_conv``: each distinct (input element, weight code) product once, a tree per output."""
+        """``conv.render_conv``: the layer's one shared adder graph (``cmm``) and its pipeline registers."""
         if v[0].const:
             raise NodeError(node, "Conv2D of a constant input should have been folded; it has no hardware")
         p = conv_problem(node, ins[0], ins[1], ins[2] if len(ins) > 2 else None, outs[0])
-        xt, yt = p.x, p.out
-        depth = clog2(p.max_terms())
-        plan = plan_dense([p.mult_ns(self.cfg)] + [self.cfg.delays.adder_ns] * depth, v[0].delay_ns, self.cfg)
+        g = p.graph()
+        plan = plan_graph(g, self.cfg, v[0].delay_ns)
         res = Resources()
-        if plan.input_reg:
-            res.ff += ins[0].size * xt.width
-        words: dict[tuple[int, int], tuple[Word, int]] = {}
-        n_shift = n_dsp = 0
-        passed: dict[int, set[int]] = {}  # registered bits that are plain input bits, merged per input element
-        for key in sorted(p.products()):
-            k, c = key
-            pw = signed_width(*product_range(xt, c))
-            if multiplier_kind(c) is MultKind.SHIFT_ADD:
-                words[key] = (shift_add(xt, c, pw, res, self.k), pw)
-                n_shift += 1
-                if plan.reg_mask & 1:  # one register per shared product
-                    wires = wire_bits(xt, c, pw)
-                    passed.setdefault(k, set()).update(wires)
-                    res.ff += words[key][0].register_bits(pw) - len(wires)
-            else:
-                words[key] = (dsp_product(xt, c, pw, res, self.k), pw)  # registered in the DSP
-                n_dsp += 1
-        res.ff += sum(len(b) for b in passed.values())
+        adder_graph_cost(g, plan, res, self.k)
         ho, wo = p.win.out_hw
-        for oy in range(ho):
-            for ox in range(wo):
-                for o in range(p.c_out):
-                    terms = [words[key] for key in p.terms(oy, ox, o)]
-                    if not terms:
-                        continue
-                    bias = int(p.bias[o])
-                    width = max([pw for _, pw in terms] + ([signed_width(bias, bias)] if bias else []))
-                    tw = [t for t, _ in terms] + ([Word.constant(bias)] if bias else [])
-                    mask, extra = split_tree_mask(plan.reg_mask, len(tw))
-                    adder_tree(tw, width, yt.width, mask, res, self.k, count_level0=False)
-                    res += delay_line(yt.width, extra)
-        regs = bin(plan.reg_mask).count("1") + int(plan.input_reg)
-        detail = (f"{n_shift} shift-add, {n_dsp} DSP mult shared by {ho * wo} pixels, tree depth {depth}, "
-                  f"{regs} register level(s)")
+        detail = (f"adder graph over {ho * wo} pixels x {p.c_out} channels: {g.summary(p.graph(0))}, "
+                  f"{plan.latency} register level(s)")
         self.row(node, plan.latency, res, detail)
-        return [Val(yt, outs[0].size, v[0].latency + plan.latency, plan.delay_out_ns)]
+        return [Val(p.out, outs[0].size, v[0].latency + plan.latency, plan.delay_out_ns)]
 
     @rule(Op.MAXPOOL2D)
     def maxpool2d(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from l1ml.backends.verilog.arith import clog2, csd, product_range, signed_width
+from l1ml.backends.verilog.cmm import AdderGraph, AddOp
+from l1ml.backends.verilog.pipeline import GraphPlan
 from l1ml.errors import NodeError
 from l1ml.estimate.bits import Word, add_words, carry_cells, needed_bits, trailing_zeros
 from l1ml.estimate.parts import DSP_A_BITS, DSP_B_BITS
@@ -232,3 +234,34 @@ def requant_cost(src: FixedType, dst: FixedType, k: Coefficients) -> Resources:
     if rounds:
         res.lut += k.adder_lut * kept
     return res
+
+
+def adder_graph_cost(g: AdderGraph, plan: GraphPlan, res: Resources, k: Coefficients) -> None:
+    """``dense.emit_graph``: every adder of the ``cmm.AdderGraph`` (an ``l1ml_addsub``: its carry chain
+    starts at the shift, the bits below pass from ``a``) and the pipeline registers of ``plan.lags``."""
+    words: list[Word] = []
+    for n, s in enumerate(g.signals):
+        if s.const is not None:
+            words.append(Word.constant(s.const))
+            continue
+        if s.adder is None:
+            words.append(Word(s.lo, s.hi))
+        else:
+            ad = s.adder
+            a, b = words[ad.a], words[ad.b]
+            sh = 1 << ad.shift
+            bs = Word(b.lo * sh, b.hi * sh, b.tz + ad.shift, b.const, b.chain_top + ad.shift if b.chain_top else 0)
+            w = s.width
+            if ad.op is AddOp.RSUB:
+                _, cost = add_words(bs, a, w, subtract=True)
+                chain = w
+            else:
+                _, cost = add_words(a, bs, w, subtract=ad.op is AddOp.SUB)
+                chain = w - ad.shift
+            res.lut += k.adder_lut * cost.luts
+            res.carry4 += carry_cells(chain, 4)
+            res.carry8 += carry_cells(chain, 8)
+            words.append(Word(s.lo, s.hi, 0, False, w))
+        lag = plan.lags[n]
+        if lag > 0:
+            res.ff += words[-1].register_bits(s.width) * lag

@@ -16,6 +16,7 @@ import pytest
 
 from l1ml.backends.emulate import input_codes
 from l1ml.backends.verilog import RTLDesign, write_rtl
+from l1ml.backends.verilog.arith import csd
 from l1ml.backends.verilog.conv import conv_problem
 from l1ml.errors import L1MLError
 from l1ml.ir.graph import Graph, Node, Tensor
@@ -133,25 +134,31 @@ def test_rtl_convolution_matches_an_independent_loop(graph, build_dir, tmp_path)
     assert np.array_equal(r.outputs["c1"].astype(np.int64), want)
 
 
-def test_products_are_shared_only_between_equal_input_and_weight(graph, rtl):
+def test_conv_is_one_adder_graph_shared_across_channels_and_pixels(graph, rtl):
     rtl_dir, _ = rtl
     text = next(rtl_dir.glob("*conv1.v")).read_text()
     p = conv_problem(graph.node("conv1"), graph.t("x"), graph.t("w1"), graph.t("b1"), graph.t("c1"))
-    products = p.products()
-    n_inst = len(re.findall(r"^\s*l1ml_(shift_add|mult_const) ", text, re.M))
-    assert n_inst == len(products)
-    reads = sum(len(p.terms(oy, ox, o)) for oy in range(6) for ox in range(6) for o in range(3))
-    assert reads > len(products)  # sharing happened
-    # x[k] * 91 appears at two kernel positions: the pixel pair (dy, dx) = (2, 2) apart reuses one product
-    shared_91 = [k for (k, c), n in products.items() if c == 91 and n > 1]
-    assert shared_91
-    # every product instance multiplies the input element and constant its name says
-    for k, c in products:
-        name = f"p_{k}_{'m' if c < 0 else ''}{abs(c)}"
-        assert re.search(rf"u_{name} \(\.x\(x(_r)?\[{k * 8} \+: 8\]\)", text), name
-    assert len(re.findall(r"^\s*l1ml_adder_tree ", text, re.M)) == 6 * 6 * 3
-    # at 3 ns the DSP products (2.5 ns) are registered, once each, before they fan out to the trees
-    assert text.count(": product register") == len(products)
+    g = p.graph()
+    assert len(re.findall(r"^\s*l1ml_addsub ", text, re.M)) == len(g.adders)
+    assert not re.search(r"l1ml_(shift_add|mult_const|adder_tree) ", text)
+    # which output elements each adder feeds, through the adders above it
+    feeds: dict[int, set[int]] = {k: set() for k in range(len(g.signals))}
+    for j, o in enumerate(g.outputs):
+        if o.signal is not None:
+            feeds[o.signal].add(j)
+    for k in range(len(g.signals) - 1, -1, -1):
+        ad = g.signals[k].adder
+        if ad is not None:
+            feeds[ad.a] |= feeds[k]
+            feeds[ad.b] |= feeds[k]
+    pixels = [{j // p.c_out for j in feeds[k]} for k in g.adders]
+    channels = [{j % p.c_out for j in feeds[k]} for k in g.adders]
+    assert any(len(px) > 1 for px in pixels)  # a partial sum read by overlapping windows
+    assert any(len(ch) > 1 for ch in channels)  # and by several output channels
+    # the digits alone would need one adder per digit past the first of each output
+    m = p.matrix()
+    digits = sum(len(csd(int(v))) for v in m.ravel()) + int((p.bias != 0).sum()) * 36
+    assert len(g.adders) < 0.8 * (digits - m.shape[1])
 
 
 def test_pool_modules_use_the_tree_primitives(rtl):

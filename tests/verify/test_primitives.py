@@ -215,6 +215,29 @@ def _binary_parts() -> list[Part]:
     return parts
 
 
+def _addsub_parts() -> list[Part]:
+    """l1ml_addsub (one adder of cmm.py): every pair of signed 4-bit codes, the three operations, shifts
+    0 to 3, at the exact output width; plus a 3-bit a cut from a wider word (the modulo rule)."""
+    parts = []
+    for op in (0, 1, 2):
+        for shift in range(4):
+            a_r, b_r = np.arange(-8, 8), np.arange(-8, 8) << shift
+            table = [a_r[:, None] + b_r[None, :], a_r[:, None] - b_r[None, :], b_r[None, :] - a_r[:, None]][op]
+            width = signed_width(int(table.min()), int(table.max()))
+            params = {"A_W": 4, "B_W": 4, "SHIFT": shift, "OP": op, "OUT_W": width}
+
+            def verilog(e: Emitter, y: str, params=params) -> None:
+                e.instance("l1ml_addsub", f"u_{y}", params, {"a": "in_x[3:0]", "b": "in_x[7:4]", "y": y},
+                           "l1ml_addsub")
+
+            def expect(s: Stimulus, op=op, shift=shift) -> np.ndarray:
+                a, b = _nibbles(s, 1, 1)
+                return [a + (b << shift), a - (b << shift), (b << shift) - a][op]
+
+            parts.append(Part("l1ml_addsub", f"addsub op={op} shift={shift}", width, True, 0, verilog, expect))
+    return parts
+
+
 def _unary_parts() -> list[Part]:
     """l1ml_negate (Neg, Abs) and l1ml_clip on every 8-bit code."""
     parts = []
@@ -402,7 +425,7 @@ def _requant_map_parts() -> list[Part]:
 
 def _all_parts() -> list[Part]:
     return (_requant_parts() + _relu_parts() + _mult_parts() + _add_parts() + _tree_parts() + _max_parts()
-            + _sequential_parts() + _requant_map_parts() + _binary_parts() + _unary_parts())
+            + _sequential_parts() + _requant_map_parts() + _binary_parts() + _unary_parts() + _addsub_parts())
 
 
 def _harness(parts: list[Part], latency: int) -> str:
@@ -478,7 +501,7 @@ def test_harness_streams_every_vector_at_the_common_latency(harness):
     "l1ml_requant", "l1ml_relu", "l1ml_shift_add", "l1ml_mult_const", "l1ml_add", "l1ml_adder_tree",
     "l1ml_max_tree", "l1ml_delay", "l1ml_valid_delay", "l1ml_mux", "l1ml_rom_mult",
     "l1ml_reuse_ctrl+l1ml_hold+l1ml_accum", "l1ml_thresholds", "l1ml_add_shift_clip",
-    "l1ml_sub", "l1ml_minmax", "l1ml_mult", "l1ml_negate", "l1ml_clip",
+    "l1ml_sub", "l1ml_minmax", "l1ml_mult", "l1ml_negate", "l1ml_clip", "l1ml_addsub",
 ])
 def test_primitive_matches_python_model(harness, primitive):
     assert _check(harness, primitive) > 0

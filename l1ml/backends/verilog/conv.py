@@ -1,14 +1,11 @@
 """Render one Conv2D node as its own Verilog module: a fully parallel convolution for small images.
 
-Every output pixel and channel is its own adder tree over the products of its window, as a Dense
-neuron is; the weights are constants shared by all pixels. A product is one constant multiplier per
-distinct (input element, weight code) pair: an input element that falls in several windows at
-kernel positions holding the same weight code (or that meets the same code in several output
-channels) is multiplied once and the product (registered once, when the plan registers products) is
-wired to every tree that needs it. Positions in the
-zero padding contribute nothing and have no hardware. Pipelining follows the Dense rule
-(``pipeline.plan_dense`` over the multiply and the deepest tree), so the layer accepts one image per
-clock (II = 1) whatever the reuse factor of the Dense layers.
+The layer is one constant matrix from the flattened image to the flattened output (``ConvProblem.matrix``:
+each output pixel and channel reads its window's taps; positions in the zero padding have no
+entry), built as one shared adder graph (``cmm``) as a Dense layer is: a partial sum of signed input
+digits is built once and read by every output channel and every overlapping window that needs it.
+Pipelining follows the Dense rule (``pipeline.plan_graph``), so the layer accepts one image per clock
+(II = 1) whatever the reuse factor of the Dense layers.
 """
 
 from __future__ import annotations
@@ -17,18 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l1ml.backends.verilog.arith import clog2, product_range, signed_width
-from l1ml.backends.verilog.dense import (
-    ModuleText,
-    adder_tree,
-    balance_tree,
-    constant_product,
-    input_register,
-    layer_ports,
-)
-from l1ml.backends.verilog.emitter import Emitter, literal, tag
-from l1ml.backends.verilog.pipeline import PipelineConfig, plan_dense, worst_const_mult_ns
-from l1ml.backends.verilog.primitives import Primitive
+from l1ml.backends.verilog.cmm import MAX_SHARED_DEPTH, AdderGraph, adder_graph
+from l1ml.backends.verilog.dense import ModuleText, emit_graph, layer_ports
+from l1ml.backends.verilog.emitter import Emitter, tag
+from l1ml.backends.verilog.pipeline import PipelineConfig, plan_graph
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
 from l1ml.ir.ops import Conv2DAttrs
@@ -89,25 +78,26 @@ class ConvProblem:
         return [(k0 + i, int(self.c[ky, kx, i, o])) for ky, kx, k0 in self.win.taps(oy, ox)
                 for i in range(cin) if self.c[ky, kx, i, o] != 0]
 
-    def products(self) -> dict[tuple[int, int], int]:
-        """Every distinct (input element, weight code) product and how many trees read it."""
-        used: dict[tuple[int, int], int] = {}
+    def matrix(self) -> np.ndarray:
+        """The layer as one constant matrix from the flattened image to the flattened output (n_in, n_out):
+        column (oy, ox, o) holds the kernel of channel o at its window's taps."""
+        h, w, cin = self.win.in_shape
         ho, wo = self.win.out_hw
+        m = np.zeros((h * w * cin, ho * wo * self.c_out), dtype=np.int64)
         for oy in range(ho):
             for ox in range(wo):
                 for o in range(self.c_out):
-                    for key in self.terms(oy, ox, o):
-                        used[key] = used.get(key, 0) + 1
-        return used
+                    for k, code in self.terms(oy, ox, o):
+                        m[k, (oy * wo + ox) * self.c_out + o] = code
+        return m
 
-    def max_terms(self) -> int:
+    def graph(self, max_depth: int = MAX_SHARED_DEPTH) -> AdderGraph:
+        """The whole layer's shared adder graph (``cmm``): partial sums shared across output channels and
+        across the pixels whose windows overlap; what the renderer emits and the cost model prices
+        (``max_depth=0``: without shared pairs, for comparison)."""
         ho, wo = self.win.out_hw
-        n = [len(self.terms(oy, ox, o)) + int(self.bias[o] != 0)
-             for oy in range(ho) for ox in range(wo) for o in range(self.c_out)]
-        return max(n, default=1)
-
-    def mult_ns(self, cfg: PipelineConfig) -> float:
-        return worst_const_mult_ns(self.c, cfg)
+        return adder_graph(self.matrix(), np.tile(self.bias, ho * wo), self.x.min_code, self.x.max_code,
+                           max_depth)
 
 
 def conv_problem(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor) -> ConvProblem:
@@ -133,61 +123,25 @@ def render_conv(node: Node, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor,
     """The module text for one Conv2D node and its latency under the pipeline rule."""
     p = conv_problem(node, x, w, b, out)
     xw, yw = p.x.width, p.out.width
-    depth = clog2(p.max_terms())
-    plan = plan_dense([p.mult_ns(cfg)] + [cfg.delays.adder_ns] * depth, delay_in_ns, cfg)
+    g = p.graph()
+    plan = plan_graph(g, cfg, delay_in_ns)
     n_in, n_out = x.size, out.size
     e = Emitter()
-    ho, wo = p.win.out_hw
     e.comment(f"{p.tag()}: Conv2D {x.shape} -> {out.shape}, kernel {p.win.kernel}, stride {p.win.stride}, "
               f"pads {p.win.pads}")
     e.comment(f"x: {n_in} x {p.x} channels-last (element k at [{xw}*k +: {xw}]); y: {n_out} x {p.out}")
     layer_ports(e, module, n_in * xw, n_out * yw)
     with e.indent():
-        xin = input_register(e, n_in * xw, plan.input_reg, p.tag())
-        e.comment("products: one per distinct (input element, weight code), shared by the trees that read it")
-        reg_products = bool(plan.reg_mask & 1)
-        wires: dict[tuple[int, int], tuple[str, int]] = {}
-        for k, c in sorted(p.products()):
-            pw = signed_width(*product_range(p.x, c))
-            wire = f"p_{k}_{'m' if c < 0 else ''}{abs(c)}"
-            constant_product(e, p.x, c, f"{xin}[{k * xw} +: {xw}]", wire, pw, f"{p.tag()}: x[{k}] * {c}")
-            if reg_products:  # registered once here rather than in each tree that reads it
-                e.line(f"wire [{pw - 1}:0] {wire}_r;")
-                e.instance(Primitive.DELAY, f"u_{wire}_r", {"W": pw, "DEPTH": 1},
-                           {"clk": "clk", "d": wire, "q": f"{wire}_r"}, f"{p.tag()}: product register")
-                wire += "_r"
-            wires[k, c] = (wire, pw)
-        for oy in range(ho):
-            for ox in range(wo):
-                for o in range(p.c_out):
-                    _output(e, p, plan.reg_mask, wires, oy, ox, o)
+        e.comment(f"{p.tag()}: adder graph shared by the {n_out} outputs (cmm): {g.summary()}, "
+                  f"{plan.latency} register level(s)")
+        used = g.used_inputs()
+        zero = [k for k in range(n_in) if k not in used]
+        if zero:  # image elements no window reads with a non-zero weight
+            e.line("/* verilator lint_off UNUSEDSIGNAL */")
+            e.line(f"wire unused_x = ^{{{', '.join(f'x[{k * xw} +: {xw}]' for k in zero)}}};  "
+                   f"// elements {zero} meet only zero weights")
+            e.line("/* verilator lint_on UNUSEDSIGNAL */")
+        emit_graph(e, g, plan, [f"x[{k * xw} +: {xw}]" for k in range(n_in)], p.x, "",
+                   [f"y[{j * yw} +: {yw}]" for j in range(n_out)], yw, p.tag())
     e.line("endmodule")
     return ModuleText(module, e.text(), plan.latency, plan.delay_out_ns, False, e.used)
-
-
-def _output(e: Emitter, p: ConvProblem, reg_mask: int, wires: dict[tuple[int, int], tuple[str, int]],
-            oy: int, ox: int, o: int) -> None:
-    """The adder tree of output element (oy, ox, o) over its shared products and bias."""
-    yw = p.out.width
-    ho, wo = p.win.out_hw
-    j = (oy * wo + ox) * p.c_out + o
-    out = f"y[{j * yw} +: {yw}]"
-    bias = int(p.bias[o])
-    where = f"y[{oy}][{ox}][{o}]"
-    e.line()
-    terms = [wires[key] for key in p.terms(oy, ox, o)]
-    if not terms:
-        e.line(f"assign {out} = {literal(bias, yw)};  // {p.tag()}: {where} has no non-zero product")
-        return
-    width = max([pw for _, pw in terms] + ([signed_width(bias, bias)] if bias else []))
-    ext = [w if pw == width else f"{{{{{width - pw}{{{w}[{pw - 1}]}}}}, {w}}}" for w, pw in terms]
-    if bias:
-        ext.append(literal(bias, width))
-    depth = clog2(len(ext))
-    mask = reg_mask & ((1 << (depth + 1)) - 2)  # bit 0, the product register, sits before the trees
-    extra = bin(reg_mask >> (depth + 1)).count("1")  # registers this shorter tree lacks, added after it
-    s = f"s_{j}"
-    e.line(f"wire [{yw - 1}:0] {s};")
-    adder_tree(e, f"u_{s}", len(ext), width, yw, mask, ext, s,
-               f"{p.tag()}: {where} = sum of {len(terms)} products" + (" + bias" if bias else ""))
-    balance_tree(e, s, out, yw, extra, f"{p.tag()}: balances {where}'s shorter tree")

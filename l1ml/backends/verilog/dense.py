@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind, product_range, signed_width
+from l1ml.backends.verilog.cmm import MAX_SHARED_DEPTH, AdderGraph, AddOp, adder_graph
 from l1ml.backends.verilog.emitter import Emitter, literal, packed, tag
 from l1ml.backends.verilog.pipeline import (
-    DensePlan,
+    GraphPlan,
     PipelineConfig,
-    plan_dense,
-    split_tree_mask,
-    worst_const_mult_ns,
+    plan_graph,
 )
 from l1ml.backends.verilog.primitives import REG_MASK_W, SHIFT_FIELD_W, Primitive
 from l1ml.errors import NodeError
@@ -81,26 +80,10 @@ class DenseProblem:
     def tag(self) -> str:
         return tag(self.node)
 
-    # ---- fully parallel ----
-    def tree_depth(self) -> int:
-        """Adder levels of the deepest neuron: its non-zero products and the bias."""
-        n_terms = (self.c != 0).sum(axis=0) + (self.bias != 0)
-        return clog2(int(n_terms.max(initial=1)))
-
-    def plan(self, cfg: PipelineConfig, delay_in_ns: float) -> DensePlan:
-        """Where the registers go: the multiply level, then the adder levels (``pipeline.plan_dense``)."""
-        return plan_dense([worst_const_mult_ns(self.c, cfg)] + [cfg.delays.adder_ns] * self.tree_depth(),
-                          delay_in_ns, cfg)
-
-    def products(self, j: int) -> list[int]:
-        """The inputs of neuron j with a non-zero weight."""
-        return [i for i in range(self.n_in) if self.c[i, j] != 0]
-
-    def term_width(self, j: int) -> int:
-        """The width of neuron j's adder-tree terms: its widest product, or the bias if wider."""
-        bias = int(self.bias[j])
-        return max([signed_width(*product_range(self.x, int(self.c[i, j]))) for i in self.products(j)]
-                   + ([signed_width(bias, bias)] if bias else []))
+    def graph(self, max_depth: int = MAX_SHARED_DEPTH) -> AdderGraph:
+        """The fully parallel layer's shared adder graph (``cmm``): what the renderer emits and the cost
+        model prices (``max_depth=0``: the same sums without shared pairs, for comparison)."""
+        return adder_graph(self.c, self.bias, self.x.min_code, self.x.max_code, max_depth)
 
     # ---- reuse factor ----
     def slots(self, reuse: int) -> int:
@@ -174,13 +157,10 @@ def input_register(e: Emitter, x_bits: int, registered: bool, provenance: str) -
     return "x_r"
 
 
-def _product(e: Emitter, d: DenseProblem, c: int, x_expr: str, wire: str, width: int, where: str) -> None:
-    constant_product(e, d.x, c, x_expr, wire, width, f"{d.tag()}: {where}")
-
-
 def constant_product(e: Emitter, x: FixedType, c: int, x_expr: str, wire: str, width: int,
                      where: str) -> None:
-    """One constant multiplier instance: shift-add or DSP by the rule in ``arith`` (also used by Conv2D)."""
+    """One constant multiplier instance: shift-add or DSP by the rule in ``arith`` (Mul by a constant and
+    the Requant multiply; Dense and Conv2D share digits across outputs in ``cmm`` instead)."""
     xw, xs = x.width, int(x.signed)
     e.line(f"wire [{width - 1}:0] {wire};")
     comment = f"{where} (weight code {c})"
@@ -200,51 +180,95 @@ def constant_product(e: Emitter, x: FixedType, c: int, x_expr: str, wire: str, w
 
 def _render_parallel(d: DenseProblem, module: str, cfg: PipelineConfig, delay_in_ns: float) -> ModuleText:
     xw = d.x.width
-    plan = d.plan(cfg, delay_in_ns)
+    g = d.graph()
+    plan = plan_graph(g, cfg, delay_in_ns)
     e = Emitter()
     _header(e, d, module, [])
     with e.indent():
-        xin = input_register(e, d.rows * d.n_in * xw, plan.input_reg, d.tag())
-        zero = [i for i in range(d.n_in) if not d.c[i].any()]
+        e.comment(f"{d.tag()}: adder graph shared by the {d.n_out} outputs (cmm): {g.summary()}, "
+                  f"{plan.latency} register level(s)")
+        used = g.used_inputs()
+        zero = [i for i in range(d.n_in) if i not in used]
         if zero:  # an input whose weights are all zero feeds nothing
-            parts = [f"{xin}[{(r * d.n_in + i) * xw} +: {xw}]" for r in range(d.rows) for i in zero]
+            parts = [f"x[{(r * d.n_in + i) * xw} +: {xw}]" for r in range(d.rows) for i in zero]
             e.line("/* verilator lint_off UNUSEDSIGNAL */")
             e.line(f"wire unused_x = ^{{{', '.join(parts)}}};  // inputs {zero} have only zero weights")
             e.line("/* verilator lint_on UNUSEDSIGNAL */")
+        yw = d.out.width
         for r in range(d.rows):
-            for j in range(d.n_out):
-                _neuron(e, d, plan, xin, r, j)
+            words = [f"x[{(r * d.n_in + i) * xw} +: {xw}]" for i in range(d.n_in)]
+            outs = [f"y[{(r * d.n_out + j) * yw} +: {yw}]" for j in range(d.n_out)]
+            emit_graph(e, g, plan, words, d.x, f"r{r}_" if d.rows > 1 else "", outs, yw, d.tag())
     e.line("endmodule")
     return ModuleText(module, e.text(), plan.latency, plan.delay_out_ns, False, e.used)
 
 
-def _neuron(e: Emitter, d: DenseProblem, plan: DensePlan, xin: str, r: int, j: int) -> None:
-    """Products and adder tree of output neuron j of row r."""
-    xw, yw = d.x.width, d.out.width
-    out = f"y[{(r * d.n_out + j) * yw} +: {yw}]"
-    rowtag = f"r{r}_" if d.rows > 1 else ""
-    idx = d.products(j)
-    bias = int(d.bias[j])
-    e.line()
-    if not idx:
-        e.line(f"assign {out} = {literal(bias, yw)};  // {d.tag()}: y[{j}] has no non-zero weight")
-        return
-    width = d.term_width(j)
-    terms = []
-    for i in idx:
-        wire = f"p_{rowtag}{j}_{i}"
-        k = r * d.n_in + i
-        c = int(d.c[i, j])
-        _product(e, d, c, f"{xin}[{k * xw} +: {xw}]", wire, width, f"x[{i}] * w[{i}][{j}]")
-        terms.append(wire)
-    if bias:
-        terms.append(literal(bias, width))
-    mask, extra = split_tree_mask(plan.reg_mask, len(terms))
-    sum_wire = f"s_{rowtag}{j}"
-    e.line(f"wire [{yw - 1}:0] {sum_wire};")
-    adder_tree(e, f"u_{sum_wire}", len(terms), width, yw, mask, terms, sum_wire,
-               f"{d.tag()}: y[{j}] = sum of {len(idx)} products" + (" + bias" if bias else ""))
-    balance_tree(e, sum_wire, out, yw, extra, f"{d.tag()}: balances y[{j}]'s shorter tree")
+def emit_graph(e: Emitter, g: AdderGraph, plan: GraphPlan, x_words: list[str], x: FixedType, prefix: str,
+               outs: list[str], out_w: int, provenance: str) -> None:
+    """The adders of ``g`` on the input words ``x_words`` (codes of type ``x``), their pipeline registers
+    after ``plan``, and each output (shifted into place, sign-extended) assigned to ``outs``, all
+    outputs ``plan.latency`` cycles after the inputs. Wires are named ``<prefix>v<k>``."""
+    sig, stage = g.signals, plan.stage
+    if max(plan.lags, default=0) <= 0:  # no pipeline register: the module's clock is not used
+        e.line("/* verilator lint_off UNUSEDSIGNAL */")
+        e.line(f"wire {prefix}unused_clk = clk;  // {provenance}: a combinational layer has nothing to clock")
+        e.line("/* verilator lint_on UNUSEDSIGNAL */")
+
+    def name(k: int, at: int) -> str:
+        """Signal k as read in stage ``at``: a constant literal, the wire, or its delayed copy."""
+        s = sig[k]
+        if s.const is not None:
+            return literal(s.const, s.width)
+        lag = at - stage[k]
+        return f"{prefix}v{k}" + (f"_q{lag}" if lag else "")
+
+    for k, s in enumerate(sig):
+        if plan.lags[k] < 0 or s.const is not None:
+            continue
+        w = s.width
+        if s.adder is None:  # an input word, as a signed word
+            src = x_words[k] if x.signed else f"{{1'b0, {x_words[k]}}}"
+            e.line(f"wire [{w - 1}:0] {prefix}v{k} = {src};")
+        else:
+            ad = s.adder
+            a, b = sig[ad.a], sig[ad.b]
+            e.line(f"wire [{w - 1}:0] {prefix}v{k};")
+            e.inline(Primitive.ADDSUB, f"u_{prefix}v{k}",
+                     {"A_W": a.width, "B_W": b.width, "SHIFT": ad.shift, "OP": int(ad.op), "OUT_W": w},
+                     {"a": name(ad.a, stage[k]), "b": name(ad.b, stage[k]), "y": f"{prefix}v{k}"},
+                     f"{provenance}: {_OP_TEXT[ad.op].format(a=f'v{ad.a}', b=f'v{ad.b}', s=ad.shift)}")
+        for lag in range(1, plan.lags[k] + 1):
+            prev = name(k, stage[k] + lag - 1)
+            e.line(f"wire [{w - 1}:0] {prefix}v{k}_q{lag};")
+            e.inline(Primitive.DELAY, f"u_{prefix}v{k}_q{lag}", {"W": w, "DEPTH": 1},
+                     {"clk": "clk", "d": prev, "q": f"{prefix}v{k}_q{lag}"}, f"{provenance}: pipeline register")
+    for j, o in enumerate(g.outputs):
+        if o.signal is None:
+            e.line(f"assign {outs[j]} = {literal(0, out_w)};  // {provenance}: y[{j}] has no non-zero weight")
+            continue
+        s = sig[o.signal]
+        v = name(o.signal, plan.latency)
+        e.line(f"assign {outs[j]} = {_placed(v, s.width, o.shift, out_w)};  // {provenance}: y[{j}]")
+
+
+_OP_TEXT = {AddOp.ADD: "{a} + ({b} << {s})", AddOp.SUB: "{a} - ({b} << {s})", AddOp.RSUB: "({b} << {s}) - {a}"}
+
+
+def _placed(v: str, w: int, shift: int, out_w: int) -> str:
+    """The expression of ``v`` (a signed ``w``-bit word or literal) shifted left by ``shift`` and cut or
+    sign-extended to ``out_w`` bits (the value fits ``out_w``)."""
+    if v[0].isdigit():  # a literal: recompute it at the output width
+        width, _, hexval = v.partition("'h")
+        value = int(hexval, 16)
+        value -= (value >> (int(width) - 1)) << int(width)
+        return literal(value << shift, out_w)
+    body = w + shift
+    parts = [v if body - shift <= out_w - shift else f"{v}[{out_w - shift - 1}:0]"]
+    if shift:
+        parts.append(f"{shift}'h0")
+    if body < out_w:
+        parts.insert(0, f"{{{out_w - body}{{{v}[{w - 1}]}}}}")
+    return parts[0] if len(parts) == 1 else "{" + ", ".join(parts) + "}"
 
 
 def adder_tree(e: Emitter, name: str, n: int, in_w: int, out_w: int, mask: int, terms: list[str], out: str,

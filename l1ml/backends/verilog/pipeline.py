@@ -137,3 +137,68 @@ def worst_const_mult_ns(codes, cfg: PipelineConfig) -> float:
     """The slowest constant multiplier among ``codes`` (any iterable or integer array; zeros need none): the
     multiply level of a Dense, Conv2D or Mul-by-constant node."""
     return max((cfg.delays.const_mult_ns(int(c)) for c in np.unique(np.asarray(codes, dtype=np.int64))), default=0.0)
+
+
+@dataclass(frozen=True)
+class GraphPlan:
+    """Registers of an adder graph (``cmm.AdderGraph``): the stage each signal is computed in (0 before
+    the layer's first register), the layer's register levels, and the delay after its last register."""
+
+    stage: tuple[int, ...]
+    latency: int
+    delay_out_ns: float
+    lags: tuple[int, ...] = ()  # per signal: the registers it passes through to reach its latest reader
+
+    @classmethod
+    def of(cls, graph, stage: tuple[int, ...], latency: int, delay_out_ns: float) -> GraphPlan:
+        """The plan with ``lags``: adders read their operands in their own stage, outputs at ``latency``;
+        constants are never registered, and a signal nobody reads has lag -1."""
+        last = [-1] * len(stage)
+        for k, x in enumerate(graph.signals):
+            if x.adder is not None:
+                for o in (x.adder.a, x.adder.b):
+                    last[o] = max(last[o], stage[k])
+        for o in graph.outputs:
+            if o.signal is not None:
+                last[o.signal] = max(last[o.signal], latency)
+        lags = tuple(-1 if last[k] < 0 else 0 if x.const is not None else last[k] - stage[k]
+                     for k, x in enumerate(graph.signals))
+        return cls(stage, latency, delay_out_ns, lags)
+
+
+def plan_graph(graph, cfg: PipelineConfig, delay_in_ns: float) -> GraphPlan:
+    """Apply the configured rule to an adder graph, each adder one ``adder_ns`` level.
+
+    Clock rule: in graph order, an adder is computed in the latest stage of its operands, after the
+    slowest of those computed in that stage (inputs arrive ``delay_in_ns`` after the register before
+    the layer); if that would pass the clock period, its operands are registered first and it starts
+    the next stage. An operand read in several later stages is delayed once per stage, the copies
+    shared by its readers. Stage-count rule: ``S`` registers after
+    levels ceil(k * D / S) of the D adder levels, the last after the final level (as ``plan_dense``)."""
+    sig = graph.signals
+    outs = [o.signal for o in graph.outputs if o.signal is not None and sig[o.signal].const is None]
+    if cfg.stages is not None:
+        depth = max(graph.depth(), 1)
+        s = min(cfg.stages, depth)
+        cuts = [math.ceil(k * depth / s) for k in range(1, s + 1)]
+        stage = tuple(sum(1 for c in cuts if c < x.level) for x in sig)
+        return GraphPlan.of(graph, stage, s, 0.0 if s else delay_in_ns + graph.depth() * cfg.delays.adder_ns)
+    assert cfg.clock_ns is not None
+    clock, step = cfg.clock_ns, cfg.delays.adder_ns
+    arrive: list[float] = []  # logic delay since the last register, in the signal's own stage
+    stage_l: list[int] = []
+    for x in sig:
+        if x.adder is None:
+            arrive.append(delay_in_ns if x.const is None else 0.0)
+            stage_l.append(0)
+            continue
+        ops = [o for o in (x.adder.a, x.adder.b) if sig[o].const is None]
+        st = max((stage_l[o] for o in ops), default=0)
+        t = max((arrive[o] for o in ops if stage_l[o] == st), default=0.0) + step
+        if t > clock and t > step:  # a register before this adder: its operands start the next stage
+            st, t = st + 1, step
+        arrive.append(t)
+        stage_l.append(st)
+    latency = max((stage_l[k] for k in outs), default=0)
+    delay_out = max((arrive[k] for k in outs if stage_l[k] == latency), default=delay_in_ns)
+    return GraphPlan.of(graph, tuple(stage_l), latency, max(delay_out, 0.0))

@@ -38,6 +38,7 @@ class Primitive(Enum):
     MINMAX = "l1ml_minmax"
     CLIP = "l1ml_clip"
     MULT = "l1ml_mult"
+    ADDSUB = "l1ml_addsub"  # one adder of a constant-matrix multiplication (cmm.py)
 
     @property
     def filename(self) -> str:
