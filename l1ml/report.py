@@ -101,12 +101,14 @@ def strategy_note(options: dict) -> str:
     """Which implementation each artefact holds: the hls4ml strategy applies to hls/ only (and to the hls4ml
     estimate); rtl/ is always l1ml's own Verilog."""
     strategy = options.get("strategy")
+    if not strategy:
+        return ""
     if strategy == "distributed_arithmetic":
         hls = ("hls/: Dense and Conv2D layers are da4ml adder graphs (hls4ml's distributed_arithmetic strategy; "
                "Sun et al., arXiv:2507.04535), every other layer is hls4ml's Latency implementation; the hls4ml "
                "estimate prices da4ml's own solution of each layer (LUT = da4ml's cost), not the Latency model")
     else:
-        hls = f"hls/: hls4ml's {strategy} strategy for every layer"
+        hls = f"hls/: hls4ml's {strategy} strategy"
     return f"{hls}. rtl/: l1ml's own Verilog, whatever the strategy."
 
 
