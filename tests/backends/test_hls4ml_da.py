@@ -208,3 +208,13 @@ def test_jet_mlp_with_distributed_arithmetic_is_bit_exact(example_model, tmp_pat
     g = compile_graph(example_model)
     w = [to_real(g.t(n.inputs[1]).data, g.t(n.inputs[1]).type) for n in g.nodes if n.op is Op.DENSE]
     assert (out / "hls/firmware/myproject.cpp").read_text().count("::dense_da_") == len(w) == 4
+
+
+@needs_da4ml
+@pytest.mark.slow
+def test_the_vivado_backend_is_bit_exact_too(mlp, tmp_path):
+    g = compile_graph(mlp)
+    write_hls(g, tmp_path / "hls", tmp_path / "hls", CompileOptions(hls_backend="Vivado", strategy=DA_STRATEGY))
+    assert "::dense_da_" in (tmp_path / "hls/firmware/myproject.cpp").read_text()
+    _, expected, actual = csim_vs_emulator(tmp_path / "hls", g, 3000, seed=6)
+    assert not (expected != actual).any()
