@@ -83,7 +83,10 @@ def compile_cmd(
         "1 = fully parallel. R > 1: each Dense multiplier serves R weights (II = R); for a GNN, R rows (edges or "
         "nodes) share one lane (II = R). 'auto': the cheapest of 1, 2, 4, ..., 256 that meets the budget, "
         "with the sweep in the report. " + REUSE_LIMIT_HELP))] = "1",
-    strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
+    strategy: Annotated[str, typer.Option(help=(
+        "hls4ml strategy: Latency, Resource or distributed_arithmetic (hls4ml's da4ml adder graphs for Dense "
+        "and Conv2D, reuse 1 only; needs `pip install 'l1ml[da4ml]'`). Applies to hls/; rtl/ is l1ml's own "
+        "Verilog."))] = "Latency",
     pipeline_stages: Annotated[int | None, typer.Option("--pipeline-stages", help=(
         "Verilog: this many registers per Dense layer instead of placing them by the clock period "
         "(0 = combinational); --clock-ns then only converts cycles to ns. " + STAGES_LIMIT_HELP))] = None,

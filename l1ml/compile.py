@@ -12,6 +12,7 @@ import numpy as np
 from l1ml import defaults, names
 from l1ml.atomic import atomic_dir, check_output_dir
 from l1ml.backends.emulate import Emulator, input_codes
+from l1ml.backends.hls4ml_da import check_da_reuse, is_da, require_da4ml
 from l1ml.backends.verilog import write_rtl
 from l1ml.ir.graph import Graph
 from l1ml.ir.quantize import to_real
@@ -43,6 +44,8 @@ class CompileOptions:
         # part, clock, backend, strategy and project are written into tcl, shell and C++: each must match
         # its grammar before anything is written
         names.check_script_options(self.part, self.clock_ns, self.hls_backend, self.strategy, self.project)
+        if is_da(self.strategy):
+            check_da_reuse(self.reuse_factor)
 
     def budget(self):
         from l1ml.estimate import Budget
@@ -115,6 +118,8 @@ def compile_model(onnx_path: Path, outdir: Path, opts: CompileOptions,
     ``l1ml.atomic`` (``force`` replaces a directory l1ml did not write). Returns the report."""
     onnx_path = Path(onnx_path)
     check_output_dir(outdir, [onnx_path], force)
+    if is_da(opts.strategy):  # an optional extra: refused with its remedy before any work
+        require_da4ml()
     step("reading QONNX and running passes")
     g = compile_graph(onnx_path)
     sweep = None

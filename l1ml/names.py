@@ -168,7 +168,7 @@ def check_line(text: str) -> str:
 # ---- option values written into generated scripts (project.tcl, build_prj.tcl, build_lib.sh, yaml) ----
 
 HLS_BACKENDS = ("Vitis", "Vivado")
-HLS_STRATEGIES = ("Latency", "Resource")
+HLS_STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")  # the last needs da4ml (backends/hls4ml_da.py)
 #: A part string: letters, digits and '-' (the capital L of low-power speed grades, xcvu9p-flga2104-2L-e).
 PART_GRAMMAR = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
 
@@ -198,7 +198,7 @@ def check_script_options(part: object, clock_ns: object, hls_backend: object, st
     if hls_backend not in HLS_BACKENDS:
         raise L1MLError(f"unknown hls backend {comment_text(hls_backend)}; choose {' or '.join(HLS_BACKENDS)}")
     if strategy not in HLS_STRATEGIES:
-        raise L1MLError(f"unknown hls4ml strategy {comment_text(strategy)}; choose {' or '.join(HLS_STRATEGIES)}")
+        raise L1MLError(f"unknown hls4ml strategy {comment_text(strategy)}; choose {', '.join(HLS_STRATEGIES)}")
     if not isinstance(project, str) or not is_identifier(project) or len(project) > MAX_IDENT:
         raise L1MLError(f"project name {comment_text(project)} is not an identifier (letters, digits and single "
                         f"underscores, not starting with a digit, not a C++ or Verilog keyword, at most "

@@ -97,6 +97,21 @@ def requant_markdown(rows: list[dict], scales: dict) -> str:
     return "\n".join(lines)
 
 
+def strategy_note(options: dict) -> str:
+    """Which implementation each artefact holds: the hls4ml strategy applies to hls/ only (and to the hls4ml
+    estimate); rtl/ is always l1ml's own Verilog."""
+    strategy = options.get("strategy")
+    if not strategy:
+        return ""
+    if strategy == "distributed_arithmetic":
+        hls = ("hls/: Dense and Conv2D layers are da4ml adder graphs (hls4ml's distributed_arithmetic strategy; "
+               "Sun et al., arXiv:2507.04535), every other layer is hls4ml's Latency implementation; the hls4ml "
+               "estimate prices da4ml's own solution of each layer (LUT = da4ml's cost), not the Latency model")
+    else:
+        hls = f"hls/: hls4ml's {strategy} strategy"
+    return f"{hls}. rtl/: l1ml's own Verilog, whatever the strategy."
+
+
 def build_report(g: Graph, options: dict) -> dict:
     rows = layer_rows(g)
     requants = requant_rows(g)
@@ -115,6 +130,7 @@ def build_report(g: Graph, options: dict) -> dict:
             "multiplications": sum(r["multiplications"] for r in rows),
             "parameters": sum(r["parameters"] for r in rows),
         },
+        "strategy": strategy_note(options),
         "not_run": [
             "Vitis/Vivado HLS synthesis was not run by l1ml; `l1ml build OUTDIR` runs it where `vitis_hls` "
             "(or `vivado_hls` for the Vivado backend) is installed and adds the vendor numbers to this report.",
@@ -130,6 +146,7 @@ def render_markdown(rep: dict) -> str:
         f"Source {markdown_text(rep['source'])} · part `{o.get('part')}` · clock {o.get('clock_ns')} ns · "
         f"hls4ml backend {o.get('hls_backend')} (io_parallel, {o.get('strategy')}, reuse {o.get('reuse_factor')})",
         "",
+        *([rep["strategy"], ""] if rep.get("strategy") else []),
         "Input" + ("s " if len(rep.get("inputs", [])) > 1 else " ")
         + ", ".join(f"{markdown_text(i['name'])} {i['shape']} as `{i['type']}`" for i in rep.get("inputs", [rep["input"]]))
         + f"; output {markdown_text(rep['output']['name'])} {rep['output']['shape']} as `{rep['output']['type']}`.",

@@ -19,6 +19,7 @@ import numpy as np
 
 from l1ml import defaults
 from l1ml.backends.ap_fixed import ap_type
+from l1ml.backends.hls4ml_da import DA_STRATEGY, check_da_reuse, layer_strategy, require_da4ml
 from l1ml.backends.hls4ml_elementwise import (
     BINARY_OPS,
     UNARY_OPS,
@@ -265,6 +266,9 @@ class HLSLowering(Interpreter[str]):
         in <= R pipelined steps."""
         x, w, out = ins[0], ins[1], outs[0]
         b = ins[2] if len(ins) > 2 else None
+        if self.strategy == DA_STRATEGY:
+            raise NodeError(node, f"a Dense on the rows of a {x.shape} tensor is l1ml's own hls4ml layer, which "
+                            f"hls4ml's {DA_STRATEGY} strategy does not implement; use --strategy Latency")
         chain = epilogue(self.graph, node)
         self.fused.update(n.name for n in chain)
         result = self.graph.t(chain[-1].outputs[0]) if chain else out
@@ -503,6 +507,8 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     One InputLayer per graph input, in ``g.inputs`` order (the order of the bridge function's arrays).
     For a GNN, ``reuse_factor`` R is the rows per lane of the row-wise Dense layers; with R > 1 the
     project uses hls4ml's DATAFLOW pipeline style, so each layer is a process with II <= R.
+    With ``strategy="distributed_arithmetic"`` (da4ml installed, reuse 1) the Dense and Conv2D layers are
+    da4ml adder graphs and every other layer keeps hls4ml's Latency implementation (``hls4ml_da``).
     The written project is meant for Vitis HLS (``vitis_hls -f build_prj.tcl``), which l1ml does not run:
     its C-simulation (g++) is what is checked against the emulator, its pragmas are not.
     """
@@ -510,6 +516,9 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     from hls4ml.model.graph import ModelGraph
 
     check_script_options(part, clock_ns, backend, strategy, project)  # written verbatim into tcl and C++
+    if strategy == DA_STRATEGY:
+        check_da_reuse(reuse_factor)
+        require_da4ml()
     register()
     register_elementwise()
     lowering = HLSLowering(g, reuse_factor, strategy)
@@ -529,14 +538,14 @@ def build_hls_model(g: Graph, outdir: Path, backend: str = "Vitis", part: str = 
     layer_cfg = {in_names[n]: {"Precision": {"result": input_precision(g, n)}, "Trace": False}
                  for n in g.inputs}
     for h in lowering.layers:
-        layer_cfg[h.layer["name"]] = {"Precision": h.precision, "ReuseFactor": reuse_factor,
-                                      "Strategy": strategy, "Trace": False, **h.config}
+        layer_cfg[h.layer["name"]] = {"Precision": h.precision, "ReuseFactor": reuse_factor, "Trace": False,
+                                      "Strategy": layer_strategy(h.layer["class_name"], strategy), **h.config}
     config = hls4ml.utils.config.create_config(
         output_dir=str(outdir), project_name=project, backend=backend, part=part,
         clock_period=clock_ns, io_type="io_parallel",
     )
-    model_cfg = {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": strategy,
-                 "BitExact": False, "TraceOutput": False}
+    model_cfg = {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "BitExact": False,
+                 "Strategy": layer_strategy(None, strategy), "TraceOutput": False}
     if lowering.tmux:
         # a pipelined top function would unroll the time-multiplexed step loops
         model_cfg["PipelineStyle"] = "dataflow"

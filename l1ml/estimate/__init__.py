@@ -68,10 +68,15 @@ def estimate(g: Graph, *, backend: str | Backend = "verilog", part: str = DEFAUL
         assumptions = list(VERILOG_ASSUMPTIONS)
         strat_out = None
     else:
-        from l1ml.estimate.hls4ml_cost import ASSUMPTIONS, estimate_hls4ml
+        from l1ml.estimate.hls4ml_cost import assumptions_for, estimate_hls4ml
 
+        if strat is Strategy.DISTRIBUTED_ARITHMETIC:  # priced from da4ml's own solution: it must be installed
+            from l1ml.backends.hls4ml_da import check_da_reuse, require_da4ml
+
+            check_da_reuse(reuse_factor)
+            require_da4ml()
         rows, total, latency, ii = estimate_hls4ml(g, clock_ns=clock_ns, reuse_factor=reuse_factor, strategy=strat)
-        assumptions = list(ASSUMPTIONS)
+        assumptions = assumptions_for(strat)
         strat_out = strat
     check = check_budget(budget, latency * clock_ns, ii * clock_ns, total.to_json(), p.capacity())
     return Estimate(g.name, be, p, part, clock_ns, reuse_factor, strat_out, latency, ii, total, rows, check,

@@ -84,7 +84,9 @@ def estimate_cmd(
                                             + CLOCK_LIMIT_HELP)] = defaults.CLOCK_NS,
     reuse_factor: Annotated[int, typer.Option("--reuse-factor", help="Multiplier reuse (1 = fully parallel; "
                                               "II = reuse). " + REUSE_LIMIT_HELP)] = 1,
-    strategy: Annotated[str, typer.Option(help="hls4ml strategy: Latency or Resource.")] = "Latency",
+    strategy: Annotated[str, typer.Option(help=(
+        "hls4ml strategy: Latency, Resource or distributed_arithmetic (priced from da4ml's own solution of "
+        "each Dense and Conv2D; reuse 1; needs `pip install 'l1ml[da4ml]'`)."))] = "Latency",
     pipeline_stages: Annotated[int | None, typer.Option(
         "--pipeline-stages", help="Verilog: registers per Dense layer instead of the clock rule (the clock "
         "then only converts cycles to ns). " + STAGES_LIMIT_HELP)] = None,

@@ -1,4 +1,5 @@
-"""Cost model of the hls4ml project l1ml writes (io_parallel, Latency or Resource strategy, reuse factor).
+"""Cost model of the hls4ml project l1ml writes (io_parallel, Latency, Resource or distributed_arithmetic
+strategy, reuse factor).
 
 A walk over the IR like the lowering in ``l1ml.backends.hls4ml``: one rule per op, priced with the
 rules hls4ml's documentation and papers state and, for the Latency-strategy Dense at reuse 1 and the
@@ -38,6 +39,13 @@ activations after it, with what Vitis HLS 2022.2 did with the vendor fixture (do
   else a LUT multiplier, half of one for a square), an adder tree per output for ReduceSum; slices are
   wiring.
 
+* the distributed_arithmetic strategy (``l1ml.backends.hls4ml_da``): a Dense or Conv2D is the adder graph
+  da4ml computes for it, solved here as hls4ml solves it; its LUTs are da4ml's own cost of that solution
+  (adder bits), no DSP; its latency is da4ml's adder depth at ``adder_ns`` a level, registered where a
+  stage ends; only its output register is counted as FF. A Conv2D has one copy of the graph per output
+  pixel (hls4ml's unrolled pixel loop; l1ml sets ParallelizationFactor to every pixel), II 1. Nothing of
+  this is checked against Vitis HLS, which l1ml does not run.
+
 On the fixture (16-64-32-32-5, ap_fixed<16,6>, Latency, reuse 1, 5 ns) the estimate matches csynth's DSP,
 latency and II exactly, LUT within 1.3 % per layer and FF within 16 % (docs/estimation.md). The other
 rules (reuse > 1, Resource, Conv2D, GNN, elementwise) are not checked against Vivado/Vitis HLS: treat
@@ -53,6 +61,7 @@ import numpy as np
 
 from l1ml.backends.hls4ml_gnn import epilogue, fused_gather, lanes, readers, row_wise, time_multiplexed
 from l1ml.backends.verilog.arith import clog2, csd
+from l1ml.errors import NodeError
 from l1ml.estimate.parts import DSP_A_BITS, DSP_B_BITS
 from l1ml.estimate.result import LayerCost, Resources, Strategy
 from l1ml.ir.graph import Graph, Node, Tensor
@@ -77,6 +86,24 @@ ASSUMPTIONS = [
     "Reuse > 1, the Resource strategy, Conv2D, GNN and elementwise layers are NOT checked against Vivado/Vitis "
     "HLS. Expect up to a factor two on LUT/FF there; run the vendor synthesis before committing a design.",
 ]
+
+
+DA_ASSUMPTIONS = [
+    "hls4ml backend (io_parallel), distributed_arithmetic strategy (Sun et al., arXiv:2507.04535): every Dense "
+    "and Conv2D is the adder graph da4ml computes for its weights and input type (the problem hls4ml's pass "
+    "solves, solved again here). LUT = da4ml's own cost of that solution (adder bits; a Conv2D once per output "
+    "pixel), DSP = 0; latency = da4ml's adder depth at 0.7 ns a level (the adder delay fitted for the Latency "
+    "strategy's trees) against the clock less 27 % uncertainty; FF = the layer's output register only, the "
+    "pipeline registers Vitis places inside the adder graph are NOT priced.",
+    "Vitis HLS was not run: none of the distributed_arithmetic figures is checked against csynth or Vivado; the "
+    "other layers (activations, casts, pooling, elementwise) keep hls4ml's Latency implementations and are "
+    "priced by the rules below.",
+]
+
+
+def assumptions_for(strategy: Strategy) -> list[str]:
+    """The assumptions printed under an hls4ml estimate: the distributed_arithmetic ones first when it is used."""
+    return (DA_ASSUMPTIONS if strategy is Strategy.DISTRIBUTED_ARITHMETIC else []) + list(ASSUMPTIONS)
 
 
 @dataclass(frozen=True)
@@ -180,6 +207,8 @@ class HLSCost(Interpreter[HVal]):
         x, w, out = ins[0], ins[1], outs[0]
         if self.gnn and len(x.shape) == 2:
             return self._row_dense(node, ins, outs)
+        if self.strategy is Strategy.DISTRIBUTED_ARITHMETIC:
+            return self._da_layer(node, ins, outs, w.data.reshape(w.shape[0], w.shape[1]), pixels=1)
         if self.strategy is Strategy.LATENCY and self.reuse == 1 and len(x.shape) == 1:
             return self._latency_dense(node, ins, outs)
         rows = int(np.prod(x.shape[:-1], dtype=np.int64))
@@ -244,9 +273,32 @@ class HLSCost(Interpreter[HVal]):
         self.open[out.name] = (len(self.rows) - 1, reg, self.period - t)
         return [HVal(out.type, out.size)]
 
+    def _da_layer(self, node: Node, ins: list[Tensor], outs: list[Tensor], codes: np.ndarray,
+                  pixels: int) -> list[HVal]:
+        """A Dense (``pixels`` 1) or Conv2D under the distributed_arithmetic strategy: the adder graph da4ml
+        computes for ``codes`` (the (n_in, n_out) weight codes) and the input type, priced by da4ml's own cost,
+        once per output pixel; its depth scheduled like the Latency strategy's adder trees."""
+        from l1ml.backends.hls4ml_da import da_solution
+        from l1ml.ir.quantize import to_real
+
+        x, w, out = ins[0], ins[1], outs[0]
+        b = ins[2] if len(ins) > 2 else None
+        sol = da_solution(x.type, to_real(codes, w.type), to_real(b.data, b.type) if b is not None else None)
+        t = sol.depth * self.k.adder_ns
+        stages = max(1, math.ceil(t / self.period))
+        reg = out.size * out.type.width
+        res = Resources(lut=sol.cost * pixels, ff=reg, carry8=sol.carry8 * pixels, carry4=sol.carry4 * pixels)
+        self.row(node, stages, res, f"da4ml adder graph: {sol.adders} adders, depth {sol.depth}, cost {sol.cost:g}"
+                 + (f" x {pixels} pixels" if pixels > 1 else "") + f", {stages} stage{'s' if stages > 1 else ''}")
+        self.open[out.name] = (len(self.rows) - 1, reg, self.period * stages - t)
+        return [HVal(out.type, out.size)]
+
     def _row_dense(self, node: Node, ins: list[Tensor], outs: list[Tensor]) -> list[HVal]:
         """l1ml_row_dense(_tmux): P lanes of the fully parallel Dense walk the rows in S <= R steps."""
         x, w, out = ins[0], ins[1], outs[0]
+        if self.strategy is Strategy.DISTRIBUTED_ARITHMETIC:
+            raise NodeError(node, f"a Dense on the rows of a {x.shape} tensor is l1ml's own hls4ml layer, which "
+                            "hls4ml's distributed_arithmetic strategy does not implement; use --strategy Latency")
         rows, (n_in, n_out) = x.shape[0], w.shape
         n_lanes, n_steps = lanes(rows, self.reuse)
         lane, n_units, dsp, depth = self._mac(x.type, w.type, w.data, len(ins) > 2, out.type, reuse=1,
@@ -313,6 +365,8 @@ class HLSCost(Interpreter[HVal]):
         x, w, out = ins[0], ins[1], outs[0]
         kh, kw, cin, cout = w.shape
         pixels = out.shape[0] * out.shape[1]
+        if self.strategy is Strategy.DISTRIBUTED_ARITHMETIC:
+            return self._da_layer(node, ins, outs, w.data.reshape(kh * kw * cin, cout), pixels)
         res, n_units, dsp, depth = self._mac(x.type, w.type, w.data.reshape(kh * kw * cin, cout), len(ins) > 2,
                                              out.type)
         window_bits = kh * kw * cin * x.type.width

@@ -16,10 +16,12 @@ class Backend(Enum):
 
 
 class Strategy(Enum):
-    """hls4ml's Dense implementations: all multipliers unrolled, or reused over ``reuse_factor`` cycles."""
+    """hls4ml's Dense implementations: all multipliers unrolled, reused over ``reuse_factor`` cycles, or
+    da4ml's adder graphs (``l1ml.backends.hls4ml_da``)."""
 
     LATENCY = "Latency"
     RESOURCE = "Resource"
+    DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"
 
 
 @dataclass

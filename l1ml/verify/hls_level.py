@@ -17,8 +17,10 @@ from l1ml.verify.vectors import Vectors, as_dict
 
 def _sources_digest(prj: Path) -> str:
     h = hashlib.sha256(str(prj.resolve()).encode())  # the library reads its weights by absolute path
+    # nnet_utils/ too: the distributed_arithmetic strategy writes its adder graphs into nnet_code_gen.h there
     for p in sorted(prj.glob("firmware/*.h")) + sorted(prj.glob("firmware/*.cpp")) + \
-            sorted(prj.glob("firmware/weights/*")) + [prj / f"{_project_name(prj)}_bridge.cpp"]:
+            sorted(p for p in prj.glob("firmware/nnet_utils/*") if p.is_file()) + sorted(prj.glob("firmware/weights/*")) + \
+            [prj / f"{_project_name(prj)}_bridge.cpp"]:
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
