@@ -230,7 +230,9 @@ def check_verilator(g: Graph, design: Da4mlDesign, outdir: Path, codes: np.ndarr
 
     t0 = time.monotonic()
     model = VerilogModel(design.pipe, TOP, outdir, latency_cutoff=design.cutoff, clock_period=clock_ns)
-    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT")}
+    # l1ml's Verilator settings (runner.tool_env), MAKEFLAGS included: a large module fails to link with
+    # Verilator's default precompiled header, and -O0 compiles faster than the simulation can gain
+    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}
     env = tool_env()
     os.environ.update({k: env[k] for k in saved})
     try:
