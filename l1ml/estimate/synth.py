@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,12 +92,16 @@ def yosys_version() -> str:
                         "about a minute)") from e
 
 
-def script(files: list[str], top: str, keep: list[str]) -> str:
-    """The Yosys script: read, keep each Dense module's hierarchy, synthesise, write statistics."""
+def script(files: list[str], top: str, keep: list[str], flatten: bool = True) -> str:
+    """The Yosys script: read, keep each Dense module's hierarchy, synthesise, write statistics.
+
+    ``flatten=False`` drops ``-flatten``: every module, primitives included, is mapped on its own (no
+    optimisation across a module boundary), the other flow ``benchmarks/rtl_vs_da4ml.py`` compares."""
+    flags = SYNTH_FLAGS if flatten else SYNTH_FLAGS.replace(" -flatten", "")
     lines = [f"read_verilog -defer {' '.join(files)}", f"hierarchy -top {top}"]
     for m in keep:
         lines.append(f"setattr -mod -set keep_hierarchy 1 {m}")
-    lines += [f"synth_xilinx {SYNTH_FLAGS} -top {top}", "tee -q -o stat.json stat -json"]
+    lines += [f"synth_xilinx {flags} -top {top}", "tee -q -o stat.json stat -json"]
     return "\n".join(lines) + "\n"
 
 
@@ -139,12 +144,32 @@ def synth_yosys(rtl_dir: Path, *, keep: list[str] | None = None, timeout_s: floa
 
     rtl_dir = Path(rtl_dir)
     design = RTLDesign.load(rtl_dir)
-    files = list(design.files)
+    return synth_files(rtl_dir, list(design.files), design.top, keep=keep, timeout_s=timeout_s,
+                       use_cache=use_cache, log_to=log_to)
+
+
+def default_keep(files: list[str], top: str) -> list[str]:
+    """The modules ``synth_yosys`` keeps by default: every file named ``<top>_*.v`` (l1ml's layer modules)."""
+    return [f[:-2] for f in files if f.startswith(top + "_")]
+
+
+def synth_files(src_dir: Path, files: list[str], top: str, *, keep: list[str] | None = None,
+                flatten: bool = True, timeout_s: float | None = None, use_cache: bool = True,
+                log_to: Path | None = None, progress: Callable[[str], None] | None = None,
+                progress_every_s: float = 30.0) -> SynthResult:
+    """Synthesise the Verilog ``files`` (paths relative to ``src_dir``, dependencies first) with ``top``.
+
+    The flow of ``synth_yosys`` for any Verilog, so another generator's RTL is measured by the same
+    script (``benchmarks/rtl_vs_da4ml.py``). ``keep`` as in ``synth_yosys`` (default ``default_keep``);
+    ``flatten`` see ``script``. ``progress`` is called every ``progress_every_s`` seconds while Yosys
+    runs with the elapsed time and the pass it is in (a large design takes tens of minutes).
+    """
+    src_dir = Path(src_dir)
     if keep is None:
-        keep = [f[:-2] for f in files if f.startswith(design.top + "_")]
-    text = script(files, design.top, keep)
+        keep = default_keep(files, top)
+    text = script(files, top, keep, flatten)
     version = yosys_version()
-    key = _key(rtl_dir, files, text, version)
+    key = _key(src_dir, files, text, version)
     cached = cache_dir() / f"{key}.json"
     if use_cache and cached.exists():
         return SynthResult.from_json(json.loads(cached.read_text()), cached=True)
@@ -152,31 +177,64 @@ def synth_yosys(rtl_dir: Path, *, keep: list[str] | None = None, timeout_s: floa
     work = Path(tempfile.mkdtemp(prefix="l1ml-yosys-"))
     try:
         for f in files:
-            shutil.copyfile(rtl_dir / f, work / f)
+            (work / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src_dir / f, work / f)
         (work / "synth.ys").write_text(text)
         t0 = time.monotonic()
         cmd = [sys.executable, "-c", _RUN_YOSYS, "-q", "-l", "synth.log", "-s", "synth.ys"]
-        try:
-            res = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired as e:
-            raise L1MLError(f"Yosys did not finish within {timeout_s:.0f} s on {rtl_dir}; synthesise a smaller "
-                            "design, or a single layer, or raise the time limit") from e
+        returncode, stderr = _run(cmd, work, timeout_s, progress, progress_every_s, t0, src_dir)
         seconds = time.monotonic() - t0
         log = (work / "synth.log").read_text(errors="replace") if (work / "synth.log").exists() else ""
         if log_to is not None:
             Path(log_to).write_text(log)
-        if res.returncode != 0 or not (work / "stat.json").exists():
-            tail = "\n".join((log or res.stderr).splitlines()[-15:])
-            raise L1MLError(f"Yosys failed on {rtl_dir} (exit {res.returncode}):\n{tail}")
+        if returncode != 0 or not (work / "stat.json").exists():
+            tail = "\n".join((log or stderr).splitlines()[-15:])
+            raise L1MLError(f"Yosys failed on {src_dir} (exit {returncode}):\n{tail}")
         stat = json.loads((work / "stat.json").read_text())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     cells = {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items() if not k.startswith("$")}
     cells = {k: v for k, v in cells.items() if k not in keep and f"\\{k}" not in stat["modules"]}
-    result = SynthResult(design.top, summarise(cells), _module_totals(stat, keep), dict(sorted(cells.items())),
+    result = SynthResult(top, summarise(cells), _module_totals(stat, keep), dict(sorted(cells.items())),
                          seconds, version)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(".tmp")
     tmp.write_text(json.dumps(result.to_json(), indent=1, sort_keys=True) + "\n")
     tmp.rename(cached)
     return result
+
+
+def _last_pass(log: Path) -> str:
+    """The last ``Executing ...`` line of a Yosys log (the pass it is in), or '' before the first."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 65536))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((ln.strip() for ln in reversed(lines) if ln.lstrip()[:1].isdigit() and "Executing" in ln), "")
+
+
+def _run(cmd: list[str], work: Path, timeout_s: float | None, progress: Callable[[str], None] | None,
+         every_s: float, t0: float, src_dir: Path) -> tuple[int, str]:
+    """Run Yosys in ``work``; report progress while it runs; (exit code, stderr)."""
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=every_s if progress is not None else timeout_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    elapsed = time.monotonic() - t0
+                    if timeout_s is not None and elapsed >= timeout_s:
+                        raise
+                    if progress is not None:
+                        progress(f"{elapsed / 60:.1f} min: {_last_pass(work / 'synth.log')}")
+        except subprocess.TimeoutExpired as e:
+            proc.kill()
+            proc.wait()
+            raise L1MLError(f"Yosys did not finish within {timeout_s:.0f} s on {src_dir}; synthesise a smaller "
+                            "design, or a single layer, or raise the time limit") from e
+        err.seek(0)
+        return proc.returncode, err.read()

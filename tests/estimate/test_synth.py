@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from l1ml.estimate.synth import _module_totals, summarise
+from l1ml.estimate.synth import _module_totals, default_keep, script, summarise
 
 from .conftest import mlp_spec
 
@@ -25,6 +25,18 @@ def test_module_totals_include_submodules():
     }}
     assert _module_totals(stat, ["top_dense_0"])["top_dense_0"] == {
         "LUT": 6, "FF": 2, "DSP": 2, "BRAM": 0, "CARRY4": 0, "SRL": 0}
+
+
+def test_flat_and_hierarchical_scripts():
+    files = ["l1ml_adder_tree.v", "top_dense_0.v", "top.v"]
+    keep = default_keep(files, "top")
+    assert keep == ["top_dense_0"]
+    flat = script(files, "top", keep)  # the text `l1ml estimate --synth yosys` runs (and its cache key hashes)
+    assert flat.splitlines() == ["read_verilog -defer l1ml_adder_tree.v top_dense_0.v top.v", "hierarchy -top top",
+                                 "setattr -mod -set keep_hierarchy 1 top_dense_0",
+                                 "synth_xilinx -family xcup -flatten -noiopad -noclkbuf -top top",
+                                 "tee -q -o stat.json stat -json"]
+    assert script(files, "top", [], flatten=False).splitlines()[2] == "synth_xilinx -family xcup -noiopad -noclkbuf -top top"
 
 
 @pytest.mark.slow
