@@ -49,11 +49,12 @@ def test_write_lint_check_and_a_failing_check(model, tmp_path):
     assert r.exit_code == 0, r.output
     assert f"rtl: 120 vectors, 0 mismatches, latency {latency} cycles, II 1" in flat(r)
 
-    # break one multiplier: the check fails, exit code 1, with the differing words listed
+    # turn one adder of the first layer's adder graph into a subtraction: the check fails, exit code 1,
+    # with the differing words listed
     dense = sorted(out.glob("l1ml_top_dense_*.v"))[0]
     text = dense.read_text()
-    mult = re.search(r"\.SHIFTS\((\d+)'h([0-9a-f]+)\)", text)
-    dense.write_text(text.replace(mult[0], f".SHIFTS({mult[1]}'h{int(mult[2], 16) ^ 1:x})", 1))
+    assert ".OP(0)" in text
+    dense.write_text(text.replace(".OP(0)", ".OP(1)", 1))
     r = runner.invoke(app, ["check", str(model), str(out), "--vectors", "120", "--build-dir", str(build)])
     assert r.exit_code == 1
     assert re.search(r"rtl: 120 vectors, [1-9]\d* mismatches", flat(r))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from l1ml.backends.verilog import write_rtl
+from l1ml.backends.verilog.conv import conv_problem
 from l1ml.estimate import Strategy, estimate
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import Conv2DAttrs, NoAttrs, Op, Pool2DAttrs, ReshapeAttrs
@@ -63,15 +64,22 @@ def test_latency_and_ii_are_the_generators(tmp_path, kw, build):
     assert (est.latency_cycles, est.ii_cycles) == (rtl.latency_cycles, rtl.ii) == (rtl.latency_cycles, 1)
 
 
-def test_dsp_count_is_the_number_of_dsp_product_instances(tmp_path):
+def test_reuse_1_is_one_adder_graph_without_dsps(tmp_path):
+    """Conv2D at reuse 1 is the layer's shared adder graph: a weight of many signed digits (91) is
+    shift-adds too, no DSP is instantiated or priced, and the module holds one l1ml_addsub per adder."""
     w = np.random.default_rng(1).integers(-6, 7, size=(3, 3, 2, 3))
-    w[0, 0, 0, 0] = w[2, 1, 1, 2] = 91  # five signed digits: DSP multiplies, 8 x 8 bits wide enough
+    w[0, 0, 0, 0] = w[2, 1, 1, 2] = 91
     g = cnn(filters=w)
     write_rtl(g, tmp_path / "rtl")
     text = (tmp_path / "rtl" / "l1ml_top_conv.v").read_text()
-    n_dsp = len(re.findall(r"^\s*l1ml_mult_const #", text, flags=re.M))
-    assert n_dsp > 0
-    assert estimate(g).layers[0].res.dsp == n_dsp
+    assert not re.findall(r"^\s*l1ml_mult_const #", text, flags=re.M)
+    node = next(n for n in g.nodes if n.op == Op.CONV2D)
+    x, wt, *rest = (g.t(i) for i in node.inputs)
+    problem = conv_problem(node, x, wt, rest[0] if rest else None, g.t(node.outputs[0]))
+    n_addsub = len(re.findall(r"^\s*l1ml_addsub #", text, flags=re.M))
+    assert n_addsub == len(problem.graph().adders) > 0
+    layer = estimate(g).layers[0]
+    assert layer.res.dsp == 0 and f"{n_addsub:,} adders" in layer.detail
 
 
 def test_a_repeated_filter_costs_only_its_adder_trees(tmp_path):
