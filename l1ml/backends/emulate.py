@@ -18,7 +18,7 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import code_dtype, graph_scale, quantize_input, requantize, scaled_real
-from l1ml.ir.semantics import aligned_terms, clip_codes, conv_weight_matrix, dense_terms, pool_shift
+from l1ml.ir.semantics import aligned_terms, clip_codes, conv_weight_matrix, dense_terms, exact_float_dtype, pool_shift
 from l1ml.ir.types import aligned_range
 from l1ml.load import load_graph
 
@@ -26,20 +26,12 @@ CHUNK = 4096  # events per block: keeps each layer's activations in cache
 BLOCK_ELEMENTS = 2**21  # ... but no tensor of a block beyond about this many codes (a GNN's edge tensors)
 
 
-def _dtype_for_magnitude(mag: int) -> type[np.generic]:
-    if mag < 2**24:
-        return np.float32
-    if mag < 2**53:
-        return np.float64
-    if mag < 2**62:
-        return np.int64
-    raise L1MLError(f"a Dense accumulator needs {int(mag).bit_length()} bits, more than the emulator's 62")
-
-
 class Emulator(Interpreter[np.ndarray]):
     what = "the emulator"
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, fused: bool = True):
+        """``fused``: run blocks through the fused plan (``emulate_fused``, two threads); False runs the
+        interpreter node by node, the plan's reference."""
         super().__init__(graph)
         self.check_supported()
         self._dense: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -59,6 +51,11 @@ class Emulator(Interpreter[np.ndarray]):
                 self._indices[n.name] = np.asarray(n.attrs.indices, dtype=np.intp)
             elif n.op is Op.SEGMENT_SUM:
                 self._incidence[n.name] = incidence_matrix(n.attrs.segments, n.attrs.n_segments)
+        self.plan = None
+        if fused:
+            from l1ml.backends.emulate_fused import FusedPlan
+
+            self.plan = FusedPlan(self)
 
     def _prepare_dense(self, n: Node) -> None:
         x, w = self.graph.t(n.inputs[0]), self.graph.t(n.inputs[1])
@@ -66,7 +63,7 @@ class Emulator(Interpreter[np.ndarray]):
             w = conv_weight_matrix(w)
         b = self.graph.t(n.inputs[2]) if len(n.inputs) > 2 else None
         _, _, _, mag = dense_terms(x.type, w, b)
-        dt = _dtype_for_magnitude(int(mag.max(initial=0)))
+        dt = exact_float_dtype(int(mag.max(initial=0)))
         t = aligned_terms(x.type, w, b)
         self._dense[n.name] = (t.weights.astype(dt), None if t.bias is None else t.bias.astype(dt))
 
@@ -115,7 +112,7 @@ class Emulator(Interpreter[np.ndarray]):
     @rule(Op.TRANSPOSE)
     def transpose(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
         # a copy: later ops may write their input in place, which must not reach this op's input
-        return [np.ascontiguousarray(v[0].transpose((0, *(p + 1 for p in node.attrs.perm))))]
+        return [v[0].transpose((0, *(p + 1 for p in node.attrs.perm))).copy()]
 
     @rule(Op.QUANTIZE)
     def quantize(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
@@ -219,7 +216,9 @@ class Emulator(Interpreter[np.ndarray]):
     def slice_(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
         a = node.attrs
         index = [slice(None)] * (a.axis + 1) + [slice(a.start, a.stop, a.step)]
-        return [np.ascontiguousarray(v[0][tuple(index)])]
+        # a copy, always: np.ascontiguousarray returns the input's own memory when the slice is already
+        # contiguous (one event, or the whole axis), and an in-place op after the Slice then changed it
+        return [v[0][tuple(index)].copy()]
 
     @rule(Op.REQUANT)
     def requant(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[np.ndarray]) -> list[np.ndarray]:
@@ -277,11 +276,17 @@ class Emulator(Interpreter[np.ndarray]):
 
         n = len(next(iter(arrays.values())))
         widest = max((t.size for t in self.graph.tensors.values() if not t.is_const), default=1)
-        chunk = max(1, min(CHUNK, BLOCK_ELEMENTS // widest))
         outs: dict[str, np.ndarray] = {o: np.empty((n, *self.graph.t(o).shape), np.int64)
                                        for o in self.graph.outputs}
         # blocks of a few thousand events are too small for threaded BLAS: its threads spin and, on a
-        # busy machine, run 20x slower than one thread
+        # busy machine, run 20x slower than one thread. The fused plan runs blocks on threads instead.
+        if self.plan is not None:
+            from l1ml.backends.emulate_fused import FUSED_CHUNK
+
+            with threadpool_limits(1, user_api="blas"):
+                self.plan.run_blocks(arrays, prepare, outs, max(1, min(FUSED_CHUNK, BLOCK_ELEMENTS // widest)))
+            return outs
+        chunk = max(1, min(CHUNK, BLOCK_ELEMENTS // widest))
         with threadpool_limits(1, user_api="blas"):
             for s in range(0, n, chunk):
                 env = self.run({k: prepare(k, v[s:s + chunk]) for k, v in arrays.items()})

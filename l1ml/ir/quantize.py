@@ -45,11 +45,16 @@ def _round_float(v: np.ndarray, mode: Rounding) -> np.ndarray:
         return np.rint(v, out=v)
     if mode is Rounding.TRUNC_ZERO:
         return np.trunc(v, out=v)
+    # on |v|: its floor plus one where the fraction passes (or, away from zero, reaches) one half. Not
+    # floor(|v| + 0.5): that sum rounds in float once |v| has bits below 2**-(mantissa - 1), e.g. float32
+    # codes shifted right by 25 or more, where 0.5 - 2**-25 + 0.5 became 1. |v| - floor(|v|) is exact.
     a = np.abs(v)
+    r = np.floor(a)
+    frac = a - r
     if mode is Rounding.HALF_AWAY:
-        r = np.floor(a + 0.5)
+        r += frac >= 0.5
     elif mode is Rounding.HALF_ZERO:
-        r = np.ceil(a - 0.5)
+        r += frac > 0.5
     else:  # pragma: no cover - the enum is closed
         raise ValueError(mode)
     return np.copysign(r, v, out=v)
@@ -101,6 +106,22 @@ def requantize(x: np.ndarray, src_frac: int, dst: FixedType) -> np.ndarray:
             y = _round_float(y, dst.rounding)
     y = apply_overflow(y, dst)
     return y.astype(code_dtype(dst.width), copy=False)
+
+
+def requantize_scaled(y: np.ndarray, dst: FixedType, relu: bool = False) -> np.ndarray:
+    """Round, optionally ReLU, and overflow float values already on ``dst``'s grid (``requantize`` after
+    its shift), in place and in ``y``'s dtype: the Dense weights of the fused emulator carry the shift.
+
+    Exact when every value is an exact float (a k * 2**-s of at most the mantissa's bits). ReLU before
+    rounding equals ReLU after it (rounding is monotone and keeps 0), and under saturation it is one
+    bound of the clip, so a ReLU costs nothing here.
+    """
+    y = _round_float(y, dst.rounding)
+    if dst.overflow is Overflow.SAT:
+        return np.clip(y, max(dst.min_code, 0) if relu else dst.min_code, dst.max_code, out=y)
+    if relu:
+        np.maximum(y, 0, out=y)
+    return apply_overflow(y, dst)
 
 
 def quantize_float(x: np.ndarray, t: FixedType, frac: np.ndarray | None = None) -> np.ndarray:

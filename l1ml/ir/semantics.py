@@ -8,6 +8,8 @@ emulator, the Verilog and hls4ml renderers, the estimators and ``verify`` all re
 * Clip: its bounds as codes on the finer of the input's and the bounds' grids (``clip_codes``).
 * ReduceSum/ReduceMean: the count of values summed and a power-of-two mean's grid shift (``reduce_count``).
 * Concat: the common type of its inputs (``concat_type``).
+* Dense + ReLU + requantisation as one step on codes (``DenseRequant``, ``dense_requant``): the fused
+  emulator's layer, in the cheapest dtype that is exact (``exact_float_dtype``).
 
 Everything here is a plain function of types and constant tensors: no backend, no pass.
 """
@@ -20,8 +22,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from l1ml.errors import NodeError
+from l1ml.errors import L1MLError, NodeError
 from l1ml.ir.graph import Node, Tensor
+from l1ml.ir.quantize import requantize, requantize_scaled
 from l1ml.ir.types import FixedType, aligned_range, covering
 
 
@@ -141,3 +144,81 @@ def concat_type(types: list[FixedType]) -> FixedType:
     frac = max(t.frac for t in types)
     ranges = [aligned_range(t, frac) for t in types]
     return covering(min(lo for lo, _ in ranges), max(hi for _, hi in ranges), frac)
+
+
+def exact_float_dtype(mag: int) -> type[np.generic]:
+    """The cheapest dtype in which every integer of magnitude up to ``mag`` and every sum of them that
+    stays below it is exact: float32 below 2**24, float64 below 2**53 (their mantissas), else int64.
+
+    >>> [exact_float_dtype(m).__name__ for m in (2**24 - 1, 2**24, 2**53)]
+    ['float32', 'float64', 'int64']
+    """
+    if mag < 2**24:
+        return np.float32
+    if mag < 2**53:
+        return np.float64
+    if mag < 2**62:
+        return np.int64
+    raise L1MLError(f"a Dense accumulator needs {int(mag).bit_length()} bits, more than the emulator's 62")
+
+
+#: float weights are pre-scaled by 2**-shift; beyond this the products could leave float32's normal range
+MAX_FLOAT_SHIFT = 100
+
+
+@dataclass(frozen=True)
+class DenseRequant:
+    """A Dense, an optional ReLU and an optional requantisation to ``out``, as one step on codes.
+
+    In a float ``dtype`` the weights and bias are the aligned terms times 2**-shift (``shift`` = accumulator
+    frac - ``out.frac``): the matrix product then lands on the output's grid directly, exactly, because a
+    power-of-two factor keeps every partial sum's significand and ``dtype`` holds every partial sum (the
+    largest magnitude, shifted left where ``shift`` < 0, is below its mantissa's range). In int64 the
+    weights are the aligned terms and ``requantize`` shifts the sums."""
+
+    dtype: type[np.generic]
+    weights: np.ndarray
+    bias: np.ndarray | None
+    relu: bool
+    acc_frac: int
+    out: FixedType | None  # None: the Dense (and ReLU) codes themselves, on the accumulator grid
+
+
+def dense_requant_layer(x: FixedType, w: Tensor, b: Tensor | None, relu: bool, out: FixedType | None,
+                        dtype: type[np.generic] | None = None) -> DenseRequant:
+    """Prepare ``dense_requant`` for a Dense with input type ``x``; ``dtype`` forces a (wider) dtype."""
+    frac, _, _, mag = dense_terms(x, w, b)
+    shift = 0 if out is None else frac - out.frac
+    need = int(mag.max(initial=0)) << max(-shift, 0)
+    dt = exact_float_dtype(need)
+    if dt is not np.int64 and shift > MAX_FLOAT_SHIFT:
+        dt = np.float64 if shift <= 8 * MAX_FLOAT_SHIFT else np.int64
+    if dtype is not None:
+        order = [np.float32, np.float64, np.int64]
+        if order.index(dtype) < order.index(dt):
+            raise L1MLError(f"a {dtype.__name__} accumulator is not exact for this Dense; it needs {dt.__name__}")
+        dt = dtype
+    t = aligned_terms(x, w, b)
+    if dt is np.int64:
+        return DenseRequant(dt, t.weights, t.bias, relu, frac, out)
+    scale = 2.0**-shift
+    bias = None if t.bias is None else (t.bias.astype(np.float64) * scale).astype(dt)
+    return DenseRequant(dt, (t.weights.astype(np.float64) * scale).astype(dt), bias, relu, frac, out)
+
+
+def dense_requant(x: np.ndarray, layer: DenseRequant) -> np.ndarray:
+    """Codes (events, ..., inputs) through ``layer``: output codes in ``layer.dtype`` (integer-valued)."""
+    lead = x.shape[:-1]
+    acc = x.reshape(-1, x.shape[-1]).astype(layer.dtype, copy=False) @ layer.weights
+    if layer.bias is not None:
+        acc += layer.bias
+    if layer.out is None:
+        if layer.relu:
+            np.maximum(acc, 0, out=acc)
+    elif layer.dtype is np.int64:
+        if layer.relu:
+            np.maximum(acc, 0, out=acc)
+        acc = requantize(acc, layer.acc_frac, layer.out)
+    else:
+        acc = requantize_scaled(acc, layer.out, layer.relu)
+    return acc.reshape(*lead, acc.shape[-1])

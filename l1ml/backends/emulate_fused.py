@@ -1,0 +1,143 @@
+"""The emulator's fast path: a plan that runs each Dense with the ReLU and Quantize after it as one exact
+step on integer codes (``l1ml.ir.semantics.dense_requant``), and every other node by the interpreter's
+own rule, over blocks of events on two threads.
+
+Fusion changes only how the same integer function is computed: the step's weights carry the requantising
+shift, its dtype is the cheapest one that holds every partial sum exactly, and the ReLU is a bound of the
+saturating clip. ``Emulator(g, fused=False)`` runs node by node; the tests hold both equal bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from l1ml.ir.graph import Graph, Node, Tensor
+from l1ml.ir.ops import Op
+from l1ml.ir.semantics import DenseRequant, dense_requant, dense_requant_layer
+
+if TYPE_CHECKING:
+    from l1ml.backends.emulate import Emulator
+
+#: events per block: the widest activation of a block (64 float32 codes per event) stays in L2 cache
+FUSED_CHUNK = 2048
+#: worker threads: numpy's BLAS calls and ufuncs release the GIL, so two blocks run at once
+THREADS = min(2, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class FusedDense:
+    """Nodes ``nodes`` (a Dense, then maybe a ReLU, then maybe a Quantize) as one step ``src -> dst``."""
+
+    nodes: tuple[str, ...]
+    src: str
+    dst: str
+    layer: DenseRequant
+
+
+@dataclass(frozen=True)
+class NodeStep:
+    """A node the plan does not fuse: the interpreter's rule runs it."""
+
+    node: Node
+    ins: list[Tensor]
+    outs: list[Tensor]
+
+
+Step = FusedDense | NodeStep
+
+
+def _only_reader(g: Graph, tensor: str, readers: dict[str, list[Node]], op: Op) -> Node | None:
+    """The single node reading ``tensor`` if it is an ``op`` and ``tensor`` is not a graph output."""
+    users = readers.get(tensor, [])
+    if len(users) == 1 and users[0].op is op and tensor not in g.outputs and users[0].inputs[0] == tensor:
+        return users[0]
+    return None
+
+
+def fuse_dense(g: Graph, dense: Node, readers: dict[str, list[Node]],
+               dtype: type[np.generic] | None = None) -> FusedDense | None:
+    """The fused step of ``dense`` and the ReLU and Quantize that follow it alone, or None (not covered)."""
+    x, w = g.t(dense.inputs[0]), g.t(dense.inputs[1])
+    if len(w.shape) != 2 or x.type is None or w.data is None:
+        return None
+    b = g.t(dense.inputs[2]) if len(dense.inputs) > 2 else None
+    if b is not None and b.data is None:
+        return None
+    nodes, end = [dense], dense.outputs[0]
+    relu = _only_reader(g, end, readers, Op.RELU)
+    if relu is not None:
+        nodes.append(relu)
+        end = relu.outputs[0]
+    quant = _only_reader(g, end, readers, Op.QUANTIZE)
+    out = None
+    if quant is not None:
+        if g.t(end).type.frac != g.t(dense.outputs[0]).type.frac:
+            quant = None  # a ReLU that changed the grid: not the pattern this step computes
+        else:
+            nodes.append(quant)
+            end = quant.outputs[0]
+            out = g.t(end).type
+    layer = dense_requant_layer(x.type, w, b, relu is not None, out, dtype)
+    if layer.acc_frac != g.t(dense.outputs[0]).type.frac:
+        return None
+    return FusedDense(tuple(n.name for n in nodes), dense.inputs[0], end, layer)
+
+
+class FusedPlan:
+    """The steps of a graph in order: fused Dense chains and interpreter nodes."""
+
+    def __init__(self, emulator: Emulator, dtype: type[np.generic] | None = None):
+        self.emulator = emulator
+        g = emulator.graph
+        readers: dict[str, list[Node]] = {}
+        for n in g.nodes:
+            for i in dict.fromkeys(n.inputs):
+                readers.setdefault(i, []).append(n)
+        self.steps: list[Step] = []
+        fused: set[str] = set()
+        for node, ins, outs in g.ops():
+            if node.name in fused:
+                continue
+            step = fuse_dense(g, node, readers, dtype) if node.op is Op.DENSE else None
+            if step is not None:
+                fused.update(step.nodes)
+                self.steps.append(step)
+            else:
+                self.steps.append(NodeStep(node, ins, outs))
+
+    @property
+    def fused(self) -> list[FusedDense]:
+        return [s for s in self.steps if isinstance(s, FusedDense)]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One block of input codes -> the values of the graph's outputs (and whatever else was made)."""
+        env = dict(inputs)
+        for s in self.steps:
+            if isinstance(s, FusedDense):
+                env[s.dst] = dense_requant(env[s.src], s.layer)
+            else:
+                env.update(self.emulator.step(s.node, s.ins, s.outs, env))
+        return env
+
+    def run_blocks(self, arrays: dict[str, np.ndarray], prepare, outs: dict[str, np.ndarray], chunk: int) -> None:
+        """Every block of ``arrays`` through the plan into the preallocated ``outs``, on THREADS threads."""
+        n = len(next(iter(arrays.values())))
+
+        def block(s: int) -> None:
+            env = self.run({k: prepare(k, v[s:s + chunk]) for k, v in arrays.items()})
+            for o in outs:
+                outs[o][s:s + chunk] = env[o]
+
+        starts = range(0, n, chunk)
+        if THREADS == 1 or len(starts) == 1:
+            for s in starts:
+                block(s)
+            return
+        with ThreadPoolExecutor(THREADS) as pool:
+            for f in [pool.submit(block, s) for s in starts]:
+                f.result()  # re-raises a block's error
