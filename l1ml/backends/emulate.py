@@ -281,10 +281,10 @@ class Emulator(Interpreter[np.ndarray]):
         # blocks of a few thousand events are too small for threaded BLAS: its threads spin and, on a
         # busy machine, run 20x slower than one thread. The fused plan runs blocks on threads instead.
         if self.plan is not None:
-            from l1ml.backends.emulate_fused import FUSED_CHUNK
+            from l1ml.backends.emulate_fused import FUSED_BLOCK_ELEMENTS, FUSED_CHUNK
 
             with threadpool_limits(1, user_api="blas"):
-                self.plan.run_blocks(arrays, prepare, outs, max(1, min(FUSED_CHUNK, BLOCK_ELEMENTS // widest)))
+                self.plan.run_blocks(arrays, prepare, outs, max(1, min(FUSED_CHUNK, FUSED_BLOCK_ELEMENTS // widest)))
             return outs
         chunk = max(1, min(CHUNK, BLOCK_ELEMENTS // widest))
         with threadpool_limits(1, user_api="blas"):

@@ -18,13 +18,15 @@ import numpy as np
 
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import Op
-from l1ml.ir.semantics import DenseRequant, dense_requant, dense_requant_layer
+from l1ml.ir.semantics import DenseRequant, concat_blocks, dense_requant, dense_requant_blocks, dense_requant_layer
 
 if TYPE_CHECKING:
     from l1ml.backends.emulate import Emulator
 
 #: events per block: the widest activation of a block (64 float32 codes per event) stays in L2 cache
 FUSED_CHUNK = 2048
+#: ... and no tensor of a block beyond about this many codes (a GNN's edge tensors: ~9 sector graphs)
+FUSED_BLOCK_ELEMENTS = 2**19
 #: worker threads: numpy's BLAS calls and ufuncs release the GIL, so two blocks run at once
 THREADS = min(2, os.cpu_count() or 1)
 
@@ -40,6 +42,18 @@ class FusedDense:
 
 
 @dataclass(frozen=True)
+class FusedConcatDense:
+    """A Concat of (possibly gathered) blocks, then a fused Dense: each block multiplied on its own
+    rows, gathered, and summed (``dense_requant_blocks``). ``blocks``: (source tensor, gather indices or
+    None, weight rows)."""
+
+    nodes: tuple[str, ...]
+    blocks: tuple[tuple[str, np.ndarray | None, np.ndarray], ...]
+    dst: str
+    layer: DenseRequant
+
+
+@dataclass(frozen=True)
 class NodeStep:
     """A node the plan does not fuse: the interpreter's rule runs it."""
 
@@ -48,7 +62,7 @@ class NodeStep:
     outs: list[Tensor]
 
 
-Step = FusedDense | NodeStep
+Step = FusedDense | FusedConcatDense | NodeStep
 
 
 def _only_reader(g: Graph, tensor: str, readers: dict[str, list[Node]], op: Op) -> Node | None:
@@ -88,31 +102,64 @@ def fuse_dense(g: Graph, dense: Node, readers: dict[str, list[Node]],
     return FusedDense(tuple(n.name for n in nodes), dense.inputs[0], end, layer)
 
 
+def fuse_concat(g: Graph, step: FusedDense, readers: dict[str, list[Node]]) -> FusedConcatDense | None:
+    """``step`` split over the blocks of the Concat that alone feeds it (each block gathered or not), or
+    None when its input is not such a Concat (or one block is a constant)."""
+    concat = next((n for n in g.nodes if n.outputs[0] == step.src), None)
+    if concat is None or concat.op is not Op.CONCAT or step.src in g.outputs or len(readers[step.src]) != 1:
+        return None
+    if concat.attrs.axis != len(g.t(step.src).shape) - 1:
+        return None  # only a concatenation of features is a split of the Dense's rows
+    frac = g.t(step.src).type.frac
+    nodes, blocks, spans, first = [concat.name], [], [], 0
+    for name in concat.inputs:
+        t = g.t(name)
+        if t.is_const:
+            return None
+        producer = next((n for n in g.nodes if name in n.outputs), None)
+        rows = None
+        if (producer is not None and producer.op is Op.GATHER and name not in g.outputs
+                and len(readers[name]) == 1):
+            rows = np.asarray(producer.attrs.indices, dtype=np.intp)
+            nodes.append(producer.name)
+            name = producer.inputs[0]
+        spans.append((first, t.shape[-1], frac - t.type.frac))
+        blocks.append((name, rows))
+        first += t.shape[-1]
+    weights = concat_blocks(step.layer, spans)
+    return FusedConcatDense((*nodes, *step.nodes), tuple((n, r, w) for (n, r), w in zip(blocks, weights, strict=True)),
+                            step.dst, step.layer)
+
+
 class FusedPlan:
     """The steps of a graph in order: fused Dense chains and interpreter nodes."""
 
-    def __init__(self, emulator: Emulator, dtype: type[np.generic] | None = None):
+    def __init__(self, emulator: Emulator, dtype: type[np.generic] | None = None, concat: bool = True):
+        """``dtype`` forces every fused layer's dtype (tests); ``concat=False`` leaves Concat/Gather to the
+        interpreter."""
         self.emulator = emulator
         g = emulator.graph
         readers: dict[str, list[Node]] = {}
         for n in g.nodes:
             for i in dict.fromkeys(n.inputs):
                 readers.setdefault(i, []).append(n)
-        self.steps: list[Step] = []
+        steps: list[Step] = []
         fused: set[str] = set()
         for node, ins, outs in g.ops():
             if node.name in fused:
                 continue
             step = fuse_dense(g, node, readers, dtype) if node.op is Op.DENSE else None
             if step is not None:
+                split = fuse_concat(g, step, readers) if concat else None
+                step = split or step
                 fused.update(step.nodes)
-                self.steps.append(step)
-            else:
-                self.steps.append(NodeStep(node, ins, outs))
+            steps.append(step or NodeStep(node, ins, outs))
+        # a fused Concat/Gather ran before its Dense in graph order: drop its node steps
+        self.steps = [s for s in steps if not (isinstance(s, NodeStep) and s.node.name in fused)]
 
     @property
-    def fused(self) -> list[FusedDense]:
-        return [s for s in self.steps if isinstance(s, FusedDense)]
+    def fused(self) -> list[FusedDense | FusedConcatDense]:
+        return [s for s in self.steps if not isinstance(s, NodeStep)]
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One block of input codes -> the values of the graph's outputs (and whatever else was made)."""
@@ -120,6 +167,8 @@ class FusedPlan:
         for s in self.steps:
             if isinstance(s, FusedDense):
                 env[s.dst] = dense_requant(env[s.src], s.layer)
+            elif isinstance(s, FusedConcatDense):
+                env[s.dst] = dense_requant_blocks([(env[n], r, w) for n, r, w in s.blocks], s.layer)
             else:
                 env.update(self.emulator.step(s.node, s.ins, s.outs, env))
         return env

@@ -206,10 +206,48 @@ def dense_requant_layer(x: FixedType, w: Tensor, b: Tensor | None, relu: bool, o
     return DenseRequant(dt, (t.weights.astype(np.float64) * scale).astype(dt), bias, relu, frac, out)
 
 
+def _product(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x (events, ..., k) @ w (k, m) as one 2-D BLAS call; dtype of ``w``."""
+    acc = x.reshape(-1, x.shape[-1]).astype(w.dtype, copy=False) @ w
+    return acc.reshape(*x.shape[:-1], w.shape[-1])
+
+
 def dense_requant(x: np.ndarray, layer: DenseRequant) -> np.ndarray:
     """Codes (events, ..., inputs) through ``layer``: output codes in ``layer.dtype`` (integer-valued)."""
-    lead = x.shape[:-1]
-    acc = x.reshape(-1, x.shape[-1]).astype(layer.dtype, copy=False) @ layer.weights
+    return _requant_acc(_product(x, layer.weights), layer)
+
+
+def concat_blocks(layer: DenseRequant, blocks: list[tuple[int, int, int]]) -> list[np.ndarray]:
+    """The weight rows of ``layer`` that each block of a concatenated input meets, times 2**shift of the
+    block onto the concatenation's grid: blocks given as (first row, rows, shift).
+
+    A Dense of a concatenation is the sum of each block's Dense. Every term is the one the whole product
+    has (x * 2**s times w equals x times w * 2**s), and every partial sum of any subset of terms stays
+    within the layer's bound, so the split sum is exact in ``layer.dtype``. For an int64 layer the shift
+    is a left shift of the integer weights."""
+    out = []
+    for first, rows, shift in blocks:
+        w = layer.weights[first:first + rows]
+        out.append(w << shift if layer.dtype is np.int64 else (w * layer.dtype(2.0**shift)).astype(layer.dtype))
+    return out
+
+
+def dense_requant_blocks(parts: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
+                         layer: DenseRequant) -> np.ndarray:
+    """``dense_requant`` of the concatenation of blocks (codes, row indices or None, weights from
+    ``concat_blocks``): a block gathered by row indices is multiplied before the gather, on its fewer rows
+    (a GNN's nodes rather than its edges)."""
+    acc = None
+    for x, rows, w in parts:
+        y = _product(x, w)
+        if rows is not None:
+            y = np.take(y, rows, axis=1)
+        acc = y if acc is None else np.add(acc, y, out=acc)
+    return _requant_acc(acc, layer)
+
+
+def _requant_acc(acc: np.ndarray, layer: DenseRequant) -> np.ndarray:
+    """Bias, ReLU and requantisation of ``layer`` on its product ``acc`` (modified in place)."""
     if layer.bias is not None:
         acc += layer.bias
     if layer.out is None:
@@ -221,4 +259,4 @@ def dense_requant(x: np.ndarray, layer: DenseRequant) -> np.ndarray:
         acc = requantize(acc, layer.acc_frac, layer.out)
     else:
         acc = requantize_scaled(acc, layer.out, layer.relu)
-    return acc.reshape(*lead, acc.shape[-1])
+    return acc
