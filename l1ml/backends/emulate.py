@@ -18,7 +18,14 @@ from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import Interpreter, rule
 from l1ml.ir.ops import Op
 from l1ml.ir.quantize import code_dtype, graph_scale, quantize_input, requantize, scaled_real
-from l1ml.ir.semantics import aligned_terms, clip_codes, conv_weight_matrix, dense_terms, exact_float_dtype, pool_shift
+from l1ml.ir.semantics import (
+    aligned_terms,
+    clip_codes,
+    conv_weight_matrix,
+    dense_terms,
+    exact_float_dtype,
+    pool_shift,
+)
 from l1ml.ir.types import aligned_range
 from l1ml.load import load_graph
 

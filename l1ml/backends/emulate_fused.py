@@ -18,7 +18,13 @@ import numpy as np
 
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import Op
-from l1ml.ir.semantics import DenseRequant, concat_blocks, dense_requant, dense_requant_blocks, dense_requant_layer
+from l1ml.ir.semantics import (
+    DenseRequant,
+    concat_blocks,
+    dense_requant,
+    dense_requant_blocks,
+    dense_requant_layer,
+)
 
 if TYPE_CHECKING:
     from l1ml.backends.emulate import Emulator
