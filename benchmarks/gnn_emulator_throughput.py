@@ -1,5 +1,7 @@
-"""Sector graphs per second of the l1ml emulator and of qonnx ``execute_onnx`` (the anchor) on the track
-GNN, and their ratio; both on the same graphs, outputs compared.
+"""Sector graphs per second of the l1ml emulator (fused plan and node-by-node interpreter) and of qonnx
+``execute_onnx`` (the anchor) on the track GNN, and their ratios; all on the same graphs, outputs compared.
+Emulator rates also per CPU-second of this process (``time.process_time``), which a loaded machine
+does not distort.
 
     python benchmarks/gnn_emulator_throughput.py --model-dir track_gnn [--graphs 20000] [--qonnx-graphs 200]
 
@@ -33,23 +35,32 @@ def main() -> None:
     test = load_vectors(args.model_dir / "test_graphs.npz", g)
     reps = -(-args.graphs // len(test["nodes"]))
     x = {k: np.concatenate([v] * reps)[:args.graphs] for k, v in test.items()}
-    emu = Emulator(g)
     codes = input_codes(g, x)
-    t0 = time.perf_counter()
-    out = emu.run_codes(codes)[g.outputs[0]]
-    t_emu = time.perf_counter() - t0
+    out_name = g.outputs[0]
+    runs = {}
+    for fused in (True, False):
+        emu = Emulator(g, fused=fused)
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = emu.run_codes(codes)[out_name]
+        runs[fused] = (out, time.perf_counter() - t0, time.process_time() - c0)
+    out, t_emu, c_emu = runs[True]
+    _, t_int, c_int = runs[False]
     nq = min(args.qonnx_graphs, args.graphs)
     t0 = time.perf_counter()
     ref = run_qonnx(args.model_dir / "model.onnx", {k: v[:nq] for k, v in x.items()})
     t_q = time.perf_counter() - t0
-    same = np.array_equal(to_real(out[:nq], g.t(g.outputs[0]).type), ref.astype(np.float64))
-    rate_emu, rate_q = args.graphs / t_emu, nq / t_q
-    edges = g.t(g.outputs[0]).shape[0]
+    same = np.array_equal(to_real(out[:nq], g.t(out_name).type), ref.astype(np.float64))
+    same_int = np.array_equal(out, runs[False][0])
+    n = args.graphs
+    rate_q = nq / t_q
+    edges = g.t(out_name).shape[0]
     print(f"model {args.model_dir / 'model.onnx'}: {edges} candidate edges per graph")
-    print(f"emulator (float in, codes out): {rate_emu:,.0f} graphs/s ({args.graphs} graphs)")
-    print(f"qonnx execute_onnx:             {rate_q:,.1f} graphs/s ({nq} graphs, one at a time)")
-    print(f"ratio emulator / qonnx: {rate_emu / rate_q:.1f}x; outputs equal on the {nq} graphs: {same}")
-
+    print(f"emulator fused (float in, codes out): {n / t_emu:,.0f} graphs/s, {n / c_emu:,.0f} graphs/CPU-s ({n} graphs)")
+    print(f"emulator interpreter:                 {n / t_int:,.0f} graphs/s, {n / c_int:,.0f} graphs/CPU-s")
+    print(f"qonnx execute_onnx:                   {rate_q:,.1f} graphs/s ({nq} graphs, one at a time)")
+    print(f"ratio fused / interpreter: {t_int / t_emu:.1f}x wall, {c_int / c_emu:.1f}x CPU; "
+          f"fused / qonnx: {n / t_emu / rate_q:.1f}x")
+    print(f"outputs equal: fused = interpreter on {n} graphs: {same_int}; emulator = qonnx on {nq} graphs: {same}")
 
 if __name__ == "__main__":
     main()
