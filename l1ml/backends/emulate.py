@@ -50,7 +50,7 @@ class Emulator(Interpreter[np.ndarray]):
         self._in_place = {n.name: readers[n.inputs[0]] == 1 and n.inputs[0] not in graph.outputs
                           for n in graph.nodes if n.inputs}
         self._indices: dict[str, np.ndarray] = {}
-        self._incidence: dict[str, object] = {}
+        self._incidence: dict[object, object] = {}
         for n in graph.nodes:
             if n.op in (Op.DENSE, Op.CONV2D):
                 self._prepare_dense(n)
@@ -267,7 +267,10 @@ class Emulator(Interpreter[np.ndarray]):
         feats = x.shape[2:]
         dt = code_dtype(outs[0].type.width)
         flat = np.moveaxis(x.astype(dt, copy=False), 0, -1).reshape(rows, -1)  # (rows, [feats...], events)
-        y = np.asarray(self._incidence[node.name].astype(dt) @ flat)
+        key = (node.name, dt)
+        if key not in self._incidence:  # cached per dtype: the conversion costs as much as the product
+            self._incidence[key] = self._incidence[node.name].astype(dt)
+        y = np.asarray(self._incidence[key] @ flat)
         return [np.moveaxis(y.reshape(node.attrs.n_segments, *feats, n), -1, 0)]
 
     @rule(Op.RESHAPE)

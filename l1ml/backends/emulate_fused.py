@@ -39,12 +39,14 @@ THREADS = min(2, os.cpu_count() or 1)
 
 @dataclass(frozen=True)
 class FusedDense:
-    """Nodes ``nodes`` (a Dense, then maybe a ReLU, then maybe a Quantize) as one step ``src -> dst``."""
+    """Nodes ``nodes`` (a Dense, then maybe a ReLU, a Quantize, a Mul by a validity mask) as one step
+    ``src -> dst``."""
 
     nodes: tuple[str, ...]
     src: str
     dst: str
     layer: DenseRequant
+    mask: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class FusedConcatDense:
     blocks: tuple[tuple[str, np.ndarray | None, np.ndarray], ...]
     dst: str
     layer: DenseRequant
+    mask: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,30 @@ def fuse_dense(g: Graph, dense: Node, readers: dict[str, list[Node]],
     layer = dense_requant_layer(x.type, w, b, relu is not None, out, dtype)
     if layer.acc_frac != g.t(dense.outputs[0]).type.frac:
         return None
-    return FusedDense(tuple(n.name for n in nodes), dense.inputs[0], end, layer)
+    mul, mask = _mask_mul(g, end, readers)
+    if mul is not None:
+        nodes.append(mul)
+        end = mul.outputs[0]
+    return FusedDense(tuple(n.name for n in nodes), dense.inputs[0], end, layer, mask)
+
+
+def _mask_mul(g: Graph, tensor: str, readers: dict[str, list[Node]]) -> tuple[Node | None, str | None]:
+    """The Mul that alone reads ``tensor`` if its other operand is a 0/1 validity bit (``ufixed<1,0>``,
+    an event input) of a shape that broadcasts onto ``tensor``'s: multiplying by it keeps the codes' grid,
+    so the step multiplies its result in place."""
+    users = readers.get(tensor, [])
+    if len(users) != 1 or users[0].op is not Op.MUL or tensor in g.outputs:
+        return None, None
+    mul = users[0]
+    other = [i for i in mul.inputs if i != tensor]
+    if len(other) != 1:
+        return None, None
+    m = g.t(other[0])
+    t = m.type
+    if (m.is_const or t is None or t.signed or t.width != 1 or t.frac != 0
+            or g.t(mul.outputs[0]).shape != g.t(tensor).shape or g.t(mul.outputs[0]).type.frac != g.t(tensor).type.frac):
+        return None, None
+    return mul, other[0]
 
 
 def fuse_concat(g: Graph, step: FusedDense, readers: dict[str, list[Node]]) -> FusedConcatDense | None:
@@ -134,7 +160,7 @@ def fuse_concat(g: Graph, step: FusedDense, readers: dict[str, list[Node]]) -> F
         first += t.shape[-1]
     weights = concat_blocks(step.layer, spans)
     return FusedConcatDense((*nodes, *step.nodes), tuple((n, r, w) for (n, r), w in zip(blocks, weights, strict=True)),
-                            step.dst, step.layer)
+                            step.dst, step.layer, step.mask)
 
 
 class FusedPlan:
@@ -171,12 +197,16 @@ class FusedPlan:
         """One block of input codes -> the values of the graph's outputs (and whatever else was made)."""
         env = dict(inputs)
         for s in self.steps:
-            if isinstance(s, FusedDense):
-                env[s.dst] = dense_requant(env[s.src], s.layer)
-            elif isinstance(s, FusedConcatDense):
-                env[s.dst] = dense_requant_blocks([(env[n], r, w) for n, r, w in s.blocks], s.layer)
-            else:
+            if isinstance(s, NodeStep):
                 env.update(self.emulator.step(s.node, s.ins, s.outs, env))
+                continue
+            if isinstance(s, FusedDense):
+                y = dense_requant(env[s.src], s.layer)
+            else:
+                y = dense_requant_blocks([(env[n], r, w) for n, r, w in s.blocks], s.layer)
+            if s.mask is not None:  # codes times 0 or 1: exact in any dtype
+                y *= env[s.mask].astype(y.dtype, copy=False)
+            env[s.dst] = y
         return env
 
     def run_blocks(self, arrays: dict[str, np.ndarray], prepare, outs: dict[str, np.ndarray], chunk: int) -> None:

@@ -238,17 +238,22 @@ def dense_requant_blocks(parts: list[tuple[np.ndarray, np.ndarray | None, np.nda
     ``concat_blocks``): a block gathered by row indices is multiplied before the gather, on its fewer rows
     (a GNN's nodes rather than its edges)."""
     acc = None
+    bias = layer.bias
     for x, rows, w in parts:
         y = _product(x, w)
         if rows is not None:
+            if bias is not None:  # the bias is one more term: added on the fewer rows, before the gather
+                y += bias
+                bias = None
             y = np.take(y, rows, axis=1)
         acc = y if acc is None else np.add(acc, y, out=acc)
-    return _requant_acc(acc, layer)
+    return _requant_acc(acc, layer, bias is not None)
 
 
-def _requant_acc(acc: np.ndarray, layer: DenseRequant) -> np.ndarray:
-    """Bias, ReLU and requantisation of ``layer`` on its product ``acc`` (modified in place)."""
-    if layer.bias is not None:
+def _requant_acc(acc: np.ndarray, layer: DenseRequant, add_bias: bool = True) -> np.ndarray:
+    """Bias (unless already added), ReLU and requantisation of ``layer`` on its product ``acc`` (modified
+    in place)."""
+    if layer.bias is not None and add_bias:
         acc += layer.bias
     if layer.out is None:
         if layer.relu:

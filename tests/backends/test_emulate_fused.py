@@ -196,7 +196,8 @@ def test_a_tensor_read_twice_is_not_fused_away():
 
 def gnn_like(seed: int):
     """Node features through a Dense, gathered onto edges at both ends, concatenated with edge features,
-    an edge Dense, summed back onto the nodes and a node Dense: the track GNN's shape in miniature."""
+    an edge Dense times an edge validity mask, summed back onto the nodes and a node Dense: the track
+    GNN's shape in miniature."""
     rng = np.random.default_rng(seed)
     b = GraphBuilder()
     nodes, edges = 6, 11
@@ -212,6 +213,8 @@ def gnn_like(seed: int):
     m = b.node(Op.DENSE, [c, b.const("w1", rng.integers(-31, 32, (10, 5)), 5), b.const("b1", rng.integers(-9, 9, (5,)), 2)],
                name="fc1", shape=(edges, 5))
     m = _quant(b, b.node(Op.RELU, [m]), (edges, 5), FixedType(False, 6, 2, Rounding.HALF_EVEN, Overflow.SAT), "m")
+    mask = b.input("edge_mask", (edges, 1), FixedType(False, 1, 0, Rounding.TRUNC, Overflow.SAT))
+    m = b.node(Op.MUL, [m, mask], name="masked", shape=(edges, 5))
     agg = b.node(Op.SEGMENT_SUM, [m], SegmentSumAttrs(dst, nodes), shape=(nodes, 5))
     y = b.node(Op.DENSE, [agg, b.const("w2", rng.integers(-31, 32, (5, 2)), 4)], name="fc2", shape=(nodes, 2))
     return b.graph("gnn_like", [y])
@@ -222,6 +225,7 @@ def test_gnn_like_graph_fuses_gather_concat_dense():
     plan = Emulator(g).plan
     split = [s for s in plan.steps if isinstance(s, FusedConcatDense)]
     assert len(split) == 1 and [r is not None for _, r, _ in split[0].blocks] == [True, True, False]
+    assert split[0].mask == "edge_mask" and "masked" in split[0].nodes  # the mask Mul is part of the step
     assert not any(isinstance(s, NodeStep) and s.node.op in (Op.GATHER, Op.CONCAT) for s in plan.steps)
     same(g, extreme_codes(g, 4000, 2))
     for dtype in (np.float64, np.int64):
