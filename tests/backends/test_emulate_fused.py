@@ -255,3 +255,11 @@ def test_track_gnn_fused_equals_interpreter(small_track_gnn):
     codes = input_codes(g, x)
     codes.update({k: v for k, v in extreme_codes(g, len(x["nodes"]), 9).items() if k not in g.meta["mask_inputs"]})
     same(g, codes)
+
+
+def test_empty_and_single_event_batches():
+    g = mlp(15)
+    for n in (0, 1):
+        out = Emulator(g).run_codes({"x": extreme_codes(g, 4, 1)["x"][:n]})[g.outputs[0]]
+        assert out.shape == (n, 5) and out.dtype == np.int64
+    same(g, {"x": extreme_codes(g, 4, 1)["x"][:1]})
