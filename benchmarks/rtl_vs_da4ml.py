@@ -148,7 +148,8 @@ def prepare(name: str, args, work: Path) -> dict:
 
 def measured(cells: dict[str, int]) -> dict[str, int]:
     """The table's columns from Yosys's cell counts."""
-    return {"LUT": sum(cells.get(k, 0) for k in LUT16), "INV": cells.get("INV", 0),
+    lut, inv = sum(cells.get(k, 0) for k in LUT16), cells.get("INV", 0)
+    return {"LUT": lut, "INV": inv, "LUT+INV": lut + inv,
             "FF": sum(v for k, v in cells.items() if k.startswith("FD")), "CARRY4": cells.get("CARRY4", 0),
             "DSP": cells.get("DSP48E2", 0)}
 
@@ -175,8 +176,9 @@ def _n(v: float | None) -> str:
 
 def table(models: list[dict], flows: list[str]) -> str:
     """The markdown table: per model and flow a row per generator and a ratio row l1ml/da4ml."""
-    head = ("| model | generator | flow | LUT (LUT1–6) | INV | FF | CARRY4 | own LUT estimate (error vs LUT+INV) |\n"
-            "|---|---|---|---:|---:|---:|---:|---|\n")
+    head = ("| model | generator | flow | LUT (LUT1–6) | INV | LUT+INV | FF | CARRY4 "
+            "| own LUT estimate (error vs LUT+INV) |\n"
+            "|---|---|---|---:|---:|---:|---:|---:|---|\n")
     rows = []
     for m in models:
         for flow in flows:
@@ -187,9 +189,9 @@ def table(models: list[dict], flows: list[str]) -> str:
                 err = f" ({(est / (s['LUT'] + s['INV']) - 1) * 100:+.1f} %)" if s and s["LUT"] + s["INV"] else ""
                 got[gen] = (s, est)
                 rows.append(f"| {m['model']} | {gen} | {flow} | {_n(s and s['LUT'])} | {_n(s and s['INV'])} | "
-                            f"{_n(s and s['FF'])} | {_n(s and s['CARRY4'])} | {est:,.0f}{err} |")
+                            f"{_n(s and s['LUT'] + s['INV'])} | {_n(s and s['FF'])} | {_n(s and s['CARRY4'])} | {est:,.0f}{err} |")
             (a, ea), (b, eb) = got["l1ml"], got["da4ml"]
-            cols = [_ratio(a and a[k], b and b[k]) for k in ("LUT", "INV", "FF", "CARRY4")]
+            cols = [_ratio(a and a[k], b and b[k]) for k in ("LUT", "INV", "LUT+INV", "FF", "CARRY4")]
             rows.append(f"| {m['model']} | **l1ml/da4ml** | {flow} | {' | '.join(cols)} | {_ratio(ea, eb)} |")
     return head + "\n".join(rows) + "\n"
 

@@ -235,6 +235,30 @@ def _addsub_parts() -> list[Part]:
                 return [a + (b << shift), a - (b << shift), (b << shift) - a][op]
 
             parts.append(Part("l1ml_addsub", f"addsub op={op} shift={shift}", width, True, 0, verilog, expect))
+    # a constant operand as the parameter K (KONST 1: a, 2: b); the port it replaces carries other bits
+    for op in (0, 1, 2):
+        for shift in (0, 2):
+            for konst, k in ((1, -8), (1, 5), (2, -1), (2, 7), (2, 0)):
+                a_r = np.array([k]) if konst == 1 else np.arange(-8, 8)
+                b_r = (np.array([k]) if konst == 2 else np.arange(-8, 8)) << shift
+                table = [a_r[:, None] + b_r[None, :], a_r[:, None] - b_r[None, :], b_r[None, :] - a_r[:, None]][op]
+                width = signed_width(int(table.min()), int(table.max()))
+                params = {"A_W": 4, "B_W": 4, "SHIFT": shift, "OP": op, "OUT_W": width, "KONST": konst, "K": k}
+
+                def verilog_k(e: Emitter, y: str, params=params) -> None:
+                    e.instance("l1ml_addsub", f"u_{y}", params, {"a": "in_x[3:0]", "b": "in_x[7:4]", "y": y},
+                               "l1ml_addsub")
+
+                def expect_k(s: Stimulus, op=op, shift=shift, konst=konst, k=k) -> np.ndarray:
+                    a, b = _nibbles(s, 1, 1)
+                    if konst == 1:
+                        a = np.full_like(a, k)
+                    else:
+                        b = np.full_like(b, k)
+                    return [a + (b << shift), a - (b << shift), (b << shift) - a][op]
+
+                parts.append(Part("l1ml_addsub", f"addsub op={op} shift={shift} konst={konst} k={k}", width, True,
+                                  0, verilog_k, expect_k))
     return parts
 
 

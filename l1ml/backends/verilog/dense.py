@@ -233,8 +233,11 @@ def emit_graph(e: Emitter, g: AdderGraph, plan: GraphPlan, x_words: list[str], x
             ad = s.adder
             a, b = sig[ad.a], sig[ad.b]
             e.line(f"wire [{w - 1}:0] {prefix}v{k};")
-            e.inline(Primitive.ADDSUB, f"u_{prefix}v{k}",
-                     {"A_W": a.width, "B_W": b.width, "SHIFT": ad.shift, "OP": int(ad.op), "OUT_W": w},
+            params = {"A_W": a.width, "B_W": b.width, "SHIFT": ad.shift, "OP": int(ad.op), "OUT_W": w}
+            konst = _konst(a, b)
+            if konst:  # the constant as a parameter, visible to synthesis that keeps the hierarchy
+                params |= {"KONST": konst, "K": (a if konst == 1 else b).const}
+            e.inline(Primitive.ADDSUB, f"u_{prefix}v{k}", params,
                      {"a": name(ad.a, stage[k]), "b": name(ad.b, stage[k]), "y": f"{prefix}v{k}"},
                      f"{provenance}: {_OP_TEXT[ad.op].format(a=f'v{ad.a}', b=f'v{ad.b}', s=ad.shift)}")
         for lag in range(1, plan.lags[k] + 1):
@@ -249,6 +252,14 @@ def emit_graph(e: Emitter, g: AdderGraph, plan: GraphPlan, x_words: list[str], x
         s = sig[o.signal]
         v = name(o.signal, plan.latency)
         e.line(f"assign {outs[j]} = {_placed(v, s.width, o.shift, out_w)};  // {provenance}: y[{j}]")
+
+
+def _konst(a, b) -> int:
+    """``l1ml_addsub``'s KONST: 1 when operand a is a constant that fits its 32-bit K, 2 for b, else 0."""
+    for side, s in ((1, a), (2, b)):
+        if s.const is not None and -(1 << 31) <= s.const < (1 << 31) and s.width <= 32:
+            return side
+    return 0
 
 
 _OP_TEXT = {AddOp.ADD: "{a} + ({b} << {s})", AddOp.SUB: "{a} - ({b} << {s})", AddOp.RSUB: "({b} << {s}) - {a}"}
