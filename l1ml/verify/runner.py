@@ -58,7 +58,7 @@ def tool_env() -> dict[str, str]:
 
 
 @contextmanager
-def _scoped_environ(changes: dict[str, str]) -> Iterator[None]:
+def scoped_environ(changes: dict[str, str]) -> Iterator[None]:
     """cocotb's runner builds with ``os.environ``; change it only for the duration of the build."""
     with _environ_lock:
         saved = {k: os.environ.get(k) for k in changes}
@@ -150,7 +150,7 @@ def build_sim(sources: Sequence[Path], top: str, build_root: Path, extra_args: S
     log = tmp / "build.log"
     try:
         runner = _verilator_runner()
-        with _scoped_environ(tool_env()):
+        with scoped_environ(tool_env()):
             runner.build(sources=sources, hdl_toplevel=top, build_dir=tmp, build_args=[*BUILD_ARGS, *extra_args],
                          log_file=log)
     except (RuntimeError, SystemExit, subprocess.CalledProcessError) as e:
