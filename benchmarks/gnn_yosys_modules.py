@@ -31,18 +31,16 @@ from l1ml.load import load_graph
 
 def module_of(row_name: str, op: str, top: str, modules: set[str]) -> str:
     """The generated module an estimate row belongs to (the top for everything around the submodules)."""
-    if op == "Lanes":
-        name = f"{top}_{row_name.split()[0]}"
-    else:
-        name = f"{top}_{row_name}"
+    name = f"{top}_{row_name.split()[0] if op == 'Lanes' else row_name}"
     return name if name in modules else top
 
 
-def synth_module(rtl: Path, files: list[str], module: str, submodules: list[str], work: Path,
+def synth_module(rtl: Path, files: list[str], top: str, module: str, submodules: list[str], work: Path,
                  timeout_s: float) -> dict[str, int]:
-    """One module flattened through synth_xilinx; ``submodules`` are read as black boxes."""
-    prims = [f for f in files if f.startswith("l1ml_")]
-    own = [f"{module}.v"]
+    """One module (with the layer modules it instantiates) flattened through synth_xilinx; ``submodules``
+    are read as black boxes."""
+    prims = [f for f in files if not f.startswith(top)]
+    own = [f for f in files if f.startswith(module + "_")] + [f"{module}.v"]
     text = "".join((rtl / f).read_text() for f in [*prims, *own, *(f"{m}.v" for m in submodules)])
     key = hashlib.sha256((text + SYNTH_FLAGS).encode()).hexdigest()[:16]
     cached = work / f"{module}.{key}.json"
@@ -87,7 +85,9 @@ def main() -> None:
     design = RTLDesign.load(rtl)
     files = list(design.files)
     top = design.top
-    subs = [f[:-2] for f in files if f.startswith(top + "_")]
+    gen = [f[:-2] for f in files if f.startswith(top + "_")]
+    # a region's lanes module with its layer modules is one unit; so is a SegmentSum
+    subs = [m for m in gen if not any(m.startswith(o + "_") for o in gen if o != m)]
     est = estimate(load_graph(args.model), backend="verilog", reuse_factor=design.ii, clock_ns=args.clock_ns)
     per: dict[str, list[float]] = {m: [0.0, 0.0] for m in [*subs, top]}
     for row in est.layers:
@@ -103,7 +103,7 @@ def main() -> None:
     for m in [*subs, top]:
         if only and not any(m == top + "_" + s or (s == "top" and m == top) for s in only):
             continue
-        y = synth_module(rtl, files, m, subs if m == top else [], args.work, args.timeout_min * 60)
+        y = synth_module(rtl, files, top, m, subs if m == top else [], args.work, args.timeout_min * 60)
         e = per[m]
         tot = [tot[0] + e[0], tot[1] + e[1], tot[2] + y["LUT"], tot[3] + y["FF"]]
         print(f"{m:40s} {e[0]:10,.0f} {e[1]:10,.0f} {y['LUT']:10,d} {y['FF']:10,d} {y['seconds']:7.0f}", flush=True)

@@ -131,11 +131,11 @@ class RowsCost(VerilogCost):
                                    f"{len(views)} input(s)), step counter"))
         # the collect shift registers, or the step counter of a streamed output
         valid = region_valid(start, steps, latency)
-        collect = Resources()
+        collect, counters = Resources(), Resources()
         for o in region.outputs:
             t = g.t(o)
             if streamed(g, o):
-                collect += step_counter_cost(steps)
+                counters += step_counter_cost(steps)
                 self.valid_depths.add(stream_start(start, latency))
                 self.streams[o] = (lanes, steps, stream_valid(start, steps, latency))
             else:
@@ -143,6 +143,9 @@ class RowsCost(VerilogCost):
             self.env[o] = Val(t.type, t.size, valid, delay_out)
         self.rows.append(LayerCost(f"{region.name} collect", "", "Collect", 0, collect,
                                    f"output valid in cycle {valid}"))
+        if counters.ff:
+            self.rows.append(LayerCost(f"{region.name} stream", "", "Counter", 0, counters,
+                                       "step counter of the SegmentSums streamed from the lanes"))
 
 
 def step_counter_cost(steps: int) -> Resources:
