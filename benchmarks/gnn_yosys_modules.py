@@ -58,7 +58,7 @@ def synth_module(rtl: Path, files: list[str], top: str, module: str, submodules:
               "tee -q -o stat.json stat -json"]
     (d / "synth.ys").write_text("\n".join(lines) + "\n")
     t0 = time.monotonic()
-    proc = subprocess.run(["nice", sys.executable, "-c", _RUN_YOSYS, "-q", "-l", "synth.log", "-s", "synth.ys"],
+    proc = subprocess.run([sys.executable, "-c", _RUN_YOSYS, "-q", "-l", "synth.log", "-s", "synth.ys"],
                           cwd=d, timeout=timeout_s, capture_output=True, text=True)
     if proc.returncode != 0 or not (d / "stat.json").exists():
         tail = "\n".join(((d / "synth.log").read_text(errors="replace") if (d / "synth.log").exists()

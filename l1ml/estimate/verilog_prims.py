@@ -48,9 +48,10 @@ class Coefficients:
     # table): LUTs per bit for each word past the first; fitted to Yosys synth_xilinx per module
     # (benchmarks/gnn_yosys_modules.py, docs/verilog.md)
     row_mux_lut_per_word: float = 0.45
-    # a streamed SegmentSum (l1ml_stream_sum): LUTs per output bit and gated term (the gate folds into the
-    # adder's LUT); the accumulator's adder is priced as an adder. Fitted like row_mux_lut_per_word
-    stream_gate_lut: float = 0.77
+    # a streamed SegmentSum (l1ml_stream_sum): LUTs per output bit and gated term (an adder bit and its AND
+    # gate); the accumulator's adder is priced as an adder. Fitted to Yosys synth_xilinx on one SegmentSum
+    # module (small test GNN at R = 26, 480 sums of 1 to 10 terms, 12 bits: 33,358 LUT), not validated
+    stream_gate_lut: float = 1.28
 
 
 COEFFS = Coefficients()

@@ -74,7 +74,7 @@ class RowsCost(VerilogCost):
     @rule(Op.SEGMENT_SUM)
     def segment_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
         x, out = ins[0], outs[0]
-        lanes, _, valid = self.streams[x.name]
+        lanes, steps, valid = self.streams[x.name]
         in_w = x.type.width + (0 if x.type.signed else 1)
         yw = out.type.width
         term = Word(x.type.min_code, x.type.max_code)
@@ -82,7 +82,7 @@ class RowsCost(VerilogCost):
         sums = terms = 0
         for rows in segment_members(node):
             if rows:
-                n = len(stream_lanes(rows, lanes)[0])
+                n = len(stream_lanes(rows, steps)[0])
                 per_feature += stream_sum_cost(n, in_w, yw, term, self.k)
                 sums, terms = sums + x.shape[1], terms + n * x.shape[1]
         res = per_feature.scaled(x.shape[1])

@@ -1,5 +1,5 @@
-"""The GNN schedule (``rows_plan``): steps per region, lane-major row assignment, the distinct words of a
-lane's table multiplexer and the lanes and step masks of a streamed segment sum."""
+"""The GNN schedule (``rows_plan``): steps per region, the row assignment (lane p takes rows p S .. p S + S - 1),
+the distinct words of a lane's table multiplexer and the lanes and step masks of a streamed segment sum."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from l1ml.backends.verilog.rows_plan import (
     lane_words,
     region_steps,
     region_valid,
+    row_slot,
     stream_lanes,
     stream_valid,
 )
@@ -44,34 +45,38 @@ def test_small_region_gets_fewer_steps_and_more_lanes():
 
 
 @pytest.mark.parametrize(("rows", "lanes", "steps"), [(72, 7, 11), (416, 16, 26), (10, 3, 4), (5, 5, 1)])
-def test_lane_major_assignment_covers_every_row_once(rows, lanes, steps):
-    seen = [lane_row(t, p, lanes) for t in range(steps) for p in range(lanes)]
-    seen = [r for r in seen if r < rows]
-    assert sorted(seen) == list(range(rows))
-    for r in range(rows):  # row r is lane r mod P at step r div P
-        assert lane_row(r // lanes, r % lanes, lanes) == r
+def test_rows_are_assigned_once_in_consecutive_runs_per_lane(rows, lanes, steps):
+    seen = [lane_row(t, p, steps) for p in range(lanes) for t in range(steps)]
+    assert seen == list(range(lanes * steps))  # lane p takes rows p S .. p S + S - 1
+    assert lanes == -(-rows // steps)
+    for r in range(rows):
+        lane, step = row_slot(r, steps)
+        assert lane_row(step, lane, steps) == r and lane < lanes and step < steps
 
 
 def test_lane_words_are_distinct_and_the_table_reads_them():
-    # a gather: lane 1 of 3 reads source rows idx[step * 3 + 1]; steps 0 and 2 read the same row
-    idx = [0, 4, 1, 2, 9, 3, 5, 4, 7, 8]
+    # a gather: lane 1 of 4-step lanes reads source rows idx[4 + step]; steps 0 and 2 read the same row
+    idx = [0, 4, 1, 2, 9, 3, 9, 5, 7, 8]
     words, table = lane_words(len(idx), 3, 4, 1, lambda step, r: (1, idx[r]))
-    assert words == [(1, 4), (1, 9)] and table == [0, 1, 0, 0]  # step 3: row 10 is past the rows, idle
-    for step, k in enumerate(table[:3]):
-        assert words[k] == (1, idx[lane_row(step, 1, 3)])
+    assert words == [(1, 9), (1, 3), (1, 5)] and table == [0, 1, 0, 2]
+    for step, k in enumerate(table):
+        assert words[k] == (1, idx[lane_row(step, 1, 4)])
+    words, table = lane_words(len(idx), 3, 4, 2, lambda step, r: (1, idx[r]))
+    assert words == [(1, 7), (1, 8)] and table == [0, 1, 0, 0]  # steps 2, 3: rows 10, 11 are idle
 
 
 def test_lane_words_tell_hold_stages_apart():
     words, table = lane_words(6, 2, 3, 0, lambda step, r: (step // 2, r % 2))
-    assert words == [(0, 0), (1, 0)] and table == [0, 0, 1]
+    assert words == [(0, 0), (0, 1), (1, 0)] and table == [0, 1, 2]
 
 
 def test_stream_lanes_and_masks():
-    # segment rows 1, 4, 5, 9 through 4 lanes: lanes 1, 0, 1, 1 at steps 0, 1, 1, 2
+    # segment rows 1, 4, 5, 9 through 4-step lanes: lane 0 step 1, lane 1 steps 0 and 1, lane 2 step 1
     used, masks = stream_lanes([1, 4, 5, 9], 4)
-    assert used == [0, 1]
-    assert masks == [[0, 1], [1, 1], [0, 1]]
+    assert used == [0, 1, 2]
+    assert masks == [[0, 1, 0], [1, 1, 1], [0, 0, 0], [0, 0, 0]]
     assert sum(map(sum, masks)) == 4  # every row added exactly once
+    assert stream_lanes([8, 9, 10], 4) == ([2], [[1], [1], [1], [0]])  # consecutive rows: one lane
 
 
 def test_stream_sum_is_valid_one_cycle_after_the_collected_output():

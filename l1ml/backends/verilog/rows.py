@@ -3,7 +3,7 @@
 The schedule is ``rows_plan``'s. Per region this emits: a lane module (the region's nodes on P rows,
 rendered by the ordinary ``VerilogRenderer`` with constant multipliers), a step counter
 (``l1ml_reuse_ctrl``), per lane and input an ``l1ml_table_mux`` over the distinct (hold stage, row)
-words the lane reads, picked by a step table (a Gather is only a different row in that table: wiring),
+words the lane reads (lane p takes rows p S .. p S + S - 1), picked by a step table (a Gather is only a different row in that table: wiring),
 and, for outputs read other than by SegmentSums, a free-running shift register that collects the S
 steps. A hold stage is an ``l1ml_hold`` loaded when its predecessor holds the graph's value. A
 SegmentSum is streamed from the lanes (``segsum``: an ``l1ml_stream_sum`` per segment and feature, with
@@ -145,7 +145,7 @@ class RowsRenderer(VerilogRenderer):
         lane = self.lane_module(region, lanes)
         e = self.e
         e.comment(f"{region.name}: nodes {', '.join(map(comment_text, region.nodes))} on {region.rows} rows, {lanes} lane(s) x "
-                  f"{steps} step(s) (lane p, step t: row t * {lanes} + p); inputs captured in cycle {start}, "
+                  f"{steps} step(s) (lane p, step t: row p * {steps} + t); inputs captured in cycle {start}, "
                   f"output valid in cycle {region_valid(start, steps, lane.latency)}")
         sel, sel_w = self.step_counter(region.name, start, steps, "in")
         ports = {"clk": "clk"}
@@ -170,7 +170,7 @@ class RowsRenderer(VerilogRenderer):
                          {"N": len(words), "W": row_bits, "STEPS": steps, "SEL_W": sel_w, "IDX_W": idx_w,
                           "TABLE": packed(table, idx_w)},
                          {"words": f"{{{', '.join(reversed(texts))}}}", "sel": sel, "y": y},
-                         f"{region.name}: lane {p} reads {comment_text(t)} row step * {lanes} + {p}"
+                         f"{region.name}: lane {p} reads {comment_text(t)} row {p} * {steps} + step"
                          + ("" if vw.index is None else " through a Gather") + f" ({len(words)} distinct words)")
             ports[lane.in_ports[t]] = lin
         outs = {}
@@ -212,9 +212,11 @@ class RowsRenderer(VerilogRenderer):
 
     def collect(self, region: Region, o: str, lane_y: str, lanes: int, steps: int, valid: int,
                 delay_ns: float) -> Bus:
-        """The S steps of a lane output as one tensor: step t delayed by S - 1 - t cycles."""
+        """The S steps of a lane output as one tensor: step t delayed by S - 1 - t cycles, then the rows put
+        in order (row p S + t is lane p of step t's block: wiring)."""
         t = self.graph.t(o)
-        block = lanes * t.shape[1] * t.type.width
+        row_bits = t.shape[1] * t.type.width
+        block = lanes * row_bits
         full = lane_y
         if steps > 1:
             q = self.wire(f"c_{region.name}_{o}", (steps - 1) * block)
@@ -224,11 +226,16 @@ class RowsRenderer(VerilogRenderer):
                             f"{region.name}: collects {comment_text(o)}, one lane block per step (shift register)")
             full = self.wire(f"f_{region.name}_{o}", steps * block)
             self.e.line(f"assign {full} = {{{lane_y}, {q}}};")
-        bits = t.size * t.type.width
-        if steps * block > bits:
-            self.unread.append(f"{full}[{steps * block - 1}:{bits}]")
-        y = self.wire(f"t_{o}", bits)
-        self.e.line(f"assign {y} = {full}[{bits - 1}:0];  // {region.name}: {comment_text(o)} valid in cycle {valid}")
+        # the shift register holds step t's block at t * block: lane p of it is row p * S + t
+        slot = [f"{full}[{(step * lanes + lane) * row_bits} +: {row_bits}]"
+                for lane in range(lanes) for step in range(steps)]  # in row order
+        self.unread += slot[t.shape[0]:]
+        y = self.wire(f"t_{o}", t.size * t.type.width)
+        parts = list(reversed(slot[:t.shape[0]]))
+        self.e.line(f"assign {y} = {{  // {region.name}: {comment_text(o)} in row order, valid in cycle {valid}")
+        for k in range(0, len(parts), 8):
+            self.e.line("    " + ", ".join(parts[k:k + 8]) + ("," if k + 8 < len(parts) else ""))
+        self.e.line("};")
         return Bus(y, t.type, t.size, valid, delay_ns)
 
     def lane_module(self, region: Region, lanes: int) -> LaneModule:

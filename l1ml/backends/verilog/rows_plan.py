@@ -14,7 +14,7 @@ Timing, in cycles after the graph's input (the generator and the estimator both 
 so the estimator's latency is the RTL's):
 
 * a region starts at cycle s, the cycle its last input is valid; the inputs are captured (hold stage
-  1) at s and lane p reads row t * P + p at step t = 0 .. S-1, in cycle s + 1 + t;
+  1) at s and lane p reads row p * S + t at step t = 0 .. S-1, in cycle s + 1 + t;
 * a value valid in cycle v is read in cycle c > v from hold stage ceil((c - v) / R); stage j is loaded
   in cycle v + (j - 1) R from stage j - 1 and keeps the graph's value until a new graph (at least R
   cycles later) reaches it;
@@ -71,8 +71,8 @@ class Region:
         return -(-self.rows // self.steps(reuse))
 
     def last_step(self, reuse: int) -> int:
-        """The last step in which some lane has a row (later lane slots are idle when P * S > rows)."""
-        return (self.rows - 1) // self.lanes(reuse)
+        """The last step in which some lane has a row (lane 0 is always full)."""
+        return self.steps(reuse) - 1
 
     @property
     def name(self) -> str:
@@ -106,9 +106,16 @@ def region_steps(rows: int, largest: int, reuse: int) -> int:
     return max(1, min(s, reuse, rows))
 
 
-def lane_row(step: int, lane: int, lanes: int) -> int:
-    """The row lane ``lane`` works on at step ``step`` (lane-major: row r is lane r mod P, step r div P)."""
-    return step * lanes + lane
+def lane_row(step: int, lane: int, steps: int) -> int:
+    """The row lane ``lane`` works on at step ``step``: lane p takes the consecutive rows p S .. p S + S - 1
+    (row r is lane r div S at step r mod S). The track graphs list a node's edges close together, so a
+    lane's gathers read few distinct nodes and a segment's rows pass few lanes."""
+    return lane * steps + step
+
+
+def row_slot(row: int, steps: int) -> tuple[int, int]:
+    """(lane, step) of a row: the inverse of ``lane_row``."""
+    return divmod(row, steps)
 
 
 def lane_words(rows: int, lanes: int, steps: int, lane: int,
@@ -122,7 +129,7 @@ def lane_words(rows: int, lanes: int, steps: int, lane: int,
     index: dict[Hashable, int] = {}
     table = []
     for step in range(steps):
-        r = lane_row(step, lane, lanes)
+        r = lane_row(step, lane, steps)
         if r >= rows:
             table.append(0)
             continue
@@ -134,15 +141,15 @@ def lane_words(rows: int, lanes: int, steps: int, lane: int,
     return words, table
 
 
-def stream_lanes(members: list[int], lanes: int) -> tuple[list[int], list[list[int]]]:
-    """For a segment's rows streamed through ``lanes`` lanes: the lanes that hold some of them (in lane
-    order) and, per step, the bit mask over those lanes of the rows added at that step."""
-    used = sorted({r % lanes for r in members})
+def stream_lanes(members: list[int], steps: int) -> tuple[list[int], list[list[int]]]:
+    """For a segment's rows streamed through lanes of ``steps`` steps: the lanes that hold some of them (in
+    lane order) and, per step, the bit mask over those lanes of the rows added at that step."""
+    used = sorted({row_slot(r, steps)[0] for r in members})
     pos = {p: k for k, p in enumerate(used)}
-    steps = max((r // lanes for r in members), default=-1) + 1
     masks = [[0] * len(used) for _ in range(steps)]
     for r in members:
-        masks[r // lanes][pos[r % lanes]] = 1
+        lane, step = row_slot(r, steps)
+        masks[step][pos[lane]] = 1
     return used, masks
 
 
@@ -318,6 +325,6 @@ def segment_members(node: Node) -> list[list[int]]:
 
 
 __all__ = ["CROSS_OPS", "ROW_OPS", "Region", "Unit", "UnitKind", "gather_indices", "has_rows", "hold_stage",
-           "lane_graph", "lane_row", "lane_words", "plan_units", "region_stages", "region_start", "region_steps",
+           "lane_graph", "lane_row", "lane_words", "row_slot", "plan_units", "region_stages", "region_start", "region_steps",
            "region_valid", "segment_members", "stage_load", "step_cycle", "stream_lanes", "stream_start",
            "stream_valid", "streamed"]

@@ -1,7 +1,7 @@
 """Render a SegmentSum of a region's output as its own module: one ``l1ml_stream_sum`` per (segment,
 feature), fed by the region's lanes as the steps stream out.
 
-The topology is static: row r passes lane r mod P at step r div P (``rows_plan.lane_row``), so a
+The topology is static: row r passes lane r div S at step r mod S (``rows_plan.lane_row``), so a
 segment's accumulator reads the lanes that hold its rows, gated per step by a constant mask
 (``rows_plan.stream_lanes``); an empty segment is the constant 0. Unsigned codes get a zero sign bit.
 The ports are clk, the step counter's ``first`` and ``sel``, the lanes' output ``x`` (P rows) and ``y``;
@@ -51,7 +51,7 @@ def render_stream_sum(node: Node, x: Tensor, out: Tensor, module: str, lanes: in
         e.line(f"output wire [{out.size * yw - 1}:0] y")
     e.line(");")
     with e.indent():
-        read = {r % lanes for rows in members for r in rows}
+        read = {r // steps for rows in members for r in rows}
         unread = [f"x[{p * row_bits} +: {row_bits}]" for p in range(lanes) if p not in read]
         if not any(members):
             unread += ["clk", "first", "sel"]
@@ -63,7 +63,7 @@ def render_stream_sum(node: Node, x: Tensor, out: Tensor, module: str, lanes: in
             e.line("};")
             e.line("/* verilator lint_on UNUSEDSIGNAL */")
         for s, rows in enumerate(members):
-            used, masks = stream_lanes(rows, lanes)
+            used, masks = stream_lanes(rows, steps)
             for f in range(feats):
                 y = f"y[{(s * feats + f) * yw} +: {yw}]"
                 if not rows:
