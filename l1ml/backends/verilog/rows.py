@@ -44,6 +44,15 @@ from l1ml.names import comment_text
 
 
 @dataclass(frozen=True)
+class Counter:
+    """A step counter's outputs: the step (a select), the first-step flag and the select width."""
+
+    phase: str
+    first: str
+    sel_w: int
+
+
+@dataclass(frozen=True)
 class Stream:
     """A region output summed as it leaves the lanes: the lanes' output wire, P, S and the step counter."""
 
@@ -147,7 +156,8 @@ class RowsRenderer(VerilogRenderer):
         e.comment(f"{region.name}: nodes {', '.join(map(comment_text, region.nodes))} on {region.rows} rows, {lanes} lane(s) x "
                   f"{steps} step(s) (lane p, step t: row p * {steps} + t); inputs captured in cycle {start}, "
                   f"output valid in cycle {region_valid(start, steps, lane.latency)}")
-        sel, sel_w = self.step_counter(region.name, start, steps, "in")
+        ctr = self.step_counter(region.name, start, steps, "input", need_first=False)
+        sel, sel_w = ctr.phase, ctr.sel_w
         ports = {"clk": "clk"}
         for t in region.inputs:
             vw, src = views[t], self.env[views[t].source]
@@ -183,32 +193,29 @@ class RowsRenderer(VerilogRenderer):
         valid = region_valid(start, steps, lane.latency)
         for o in region.outputs:
             if streamed(g, o):
-                first, sel_o, w = self.step_counter(f"{region.name}_{o}", stream_start(start, lane.latency), steps,
-                                                    "out", stream=True)
-                self.streams[o] = Stream(outs[o], lanes, steps, first, sel_o, w,
+                c = self.step_counter(f"{region.name}_{o}", stream_start(start, lane.latency), steps, "stream",
+                                      need_first=True)
+                self.streams[o] = Stream(outs[o], lanes, steps, c.first, c.phase, c.sel_w,
                                          stream_valid(start, steps, lane.latency))
                 t = g.t(o)
                 self.env[o] = Bus("", t.type, t.size, valid, lane.delay_out_ns)
             else:
                 self.env[o] = self.collect(region, o, outs[o], lanes, steps, valid, lane.delay_out_ns)
 
-    def step_counter(self, name: str, start: int, steps: int, what: str, stream: bool = False):
-        """A step counter started in cycle ``start``: steps 0 .. S-1 in the following cycles, then S (idle).
-        Returns (phase, SEL_W), or (first, phase, SEL_W) for a stream; no counter for one input step."""
+    def step_counter(self, name: str, start: int, steps: int, what: str, need_first: bool) -> Counter:
+        """A step counter started in cycle ``start``: steps 0 .. S-1 in the following cycles, then S (idle,
+        hence one bit more than S - 1 needs). An input counter of one step is not needed (empty names)."""
         sel_w = max(1, clog2(steps + 1))
-        if steps == 1 and not stream:
-            return "", sel_w
+        if steps == 1 and not need_first:
+            return Counter("", "", sel_w)
         phase = self.wire(f"phase_{name}", sel_w)
         flags = self.wire(f"flags_{name}", 2)
         self.e.instance(Primitive.REUSE_CTRL, self.names.fresh(f"u_ctrl_{name}"), {"R": steps, "SEL_W": sel_w},
                         {"clk": "clk", "rst": "rst", "start": self.valid_at(start), "phase": phase,
                          "first": f"{flags}[0]", "last": f"{flags}[1]"},
                         f"{name}: {what} steps 0 .. {steps - 1} in cycles {start + 1} .. {start + steps}")
-        if stream:
-            self.unread.append(f"{flags}[1]")
-            return f"{flags}[0]", phase, sel_w
-        self.unread.append(flags)
-        return phase, sel_w
+        self.unread.append(f"{flags}[1]" if need_first else flags)
+        return Counter(phase, f"{flags}[0]" if need_first else "", sel_w)
 
     def collect(self, region: Region, o: str, lane_y: str, lanes: int, steps: int, valid: int,
                 delay_ns: float) -> Bus:
@@ -287,4 +294,4 @@ class LaneModule(ModuleText):
     out_ports: dict[str, str] | None = None
 
 
-__all__ = ["LaneModule", "RowsRenderer", "Stream", "View"]
+__all__ = ["Counter", "LaneModule", "RowsRenderer", "Stream", "View"]
