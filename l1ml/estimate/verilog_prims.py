@@ -49,9 +49,9 @@ class Coefficients:
     # (benchmarks/gnn_yosys_modules.py, docs/verilog.md)
     row_mux_lut_per_word: float = 0.45
     # a streamed SegmentSum (l1ml_stream_sum): LUTs per output bit and gated term (an adder bit and its AND
-    # gate); the accumulator's adder is priced as an adder. Fitted to Yosys synth_xilinx on one SegmentSum
-    # module (small test GNN at R = 26, 480 sums of 1 to 10 terms, 12 bits: 33,358 LUT), not validated
-    stream_gate_lut: float = 1.28
+    # gate); the accumulator's adder is priced as an adder. Fitted to Yosys synth_xilinx on three SegmentSum
+    # modules (benchmarks/gnn_yosys_modules.py): 0.82, 1.08 and 1.28 alone, 1.07 over the three together
+    stream_gate_lut: float = 1.07
 
 
 COEFFS = Coefficients()
