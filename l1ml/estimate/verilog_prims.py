@@ -44,10 +44,14 @@ class Coefficients:
     # the select of a max-pooling stage beyond its comparator: fitted on the two max pools of the tiny CNN
     # in tests/backends/test_verilog_conv.py (16-bit and 7-bit words; docs/estimation.md), not validated
     max_select_lut_per_bit: float = 0.6
-    # a GNN region's row multiplexer (l1ml_mux, N words of a lane input row): LUTs per bit for each word past
-    # the first. Yosys synth_xilinx maps the primitive's priority chain at 0.6 to 1.2 of them (N = 8, 16, 26,
-    # 52, 104 words: 0.86, 0.89, 0.77, 0.63, 1.23), not as 4:1 muxes per LUT6; fitted there, not validated
-    row_mux_lut_per_word: float = 0.85
+    # a GNN lane's input multiplexer (l1ml_table_mux, N distinct words of a lane input row, indexed by a step
+    # table): LUTs per bit for each word past the first; fitted to Yosys synth_xilinx per module
+    # (benchmarks/gnn_yosys_modules.py, docs/verilog.md)
+    row_mux_lut_per_word: float = 0.45
+    # a streamed SegmentSum (l1ml_stream_sum): LUTs per output bit and gated term (an adder bit and its AND
+    # gate); the accumulator's adder is priced as an adder. Fitted to Yosys synth_xilinx on three SegmentSum
+    # modules (benchmarks/gnn_yosys_modules.py): 0.82, 1.08 and 1.28 alone, 1.07 over the three together
+    stream_gate_lut: float = 1.07
 
 
 COEFFS = Coefficients()

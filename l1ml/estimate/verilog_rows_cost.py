@@ -2,32 +2,39 @@
 
 The schedule functions are the generator's (``rows_plan``), so latency and II are exact. Each region's
 lane is priced by the ordinary ``VerilogCost`` on the region's P-row sub-graph; around it come the
-input multiplexers (R-way per lane and input bit, at a per-word cost fitted to Yosys,
-``Coefficients.row_mux_lut_per_word``), the phase counter, the
-hold stages (an enabled register per bit and stage) and the collect shift register ((R - 1) blocks of
-lane outputs). A SegmentSum is its adder trees, priced bit by bit like a Dense layer's.
+input multiplexers (per lane and input, the distinct words of ``rows_plan.lane_words`` at a per-word
+cost fitted to Yosys, ``Coefficients.row_mux_lut_per_word``), the step counters, the hold stages (an
+enabled register per bit and stage) and the collect shift register ((S - 1) blocks of lane outputs). A
+SegmentSum is streamed: per segment and feature an accumulator over the lanes that hold its rows
+(``Coefficients.stream_gate_lut`` per gated term bit, plus the accumulator's adder and register).
 """
 
 from __future__ import annotations
 
 from l1ml.backends.verilog.arith import clog2
-from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs, split_tree_mask
+from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
 from l1ml.backends.verilog.rows_plan import (
     Region,
     gather_indices,
+    hold_stage,
     lane_graph,
+    lane_words,
     region_stages,
     region_start,
     region_valid,
     segment_members,
-    segment_plan,
     stage_load,
+    step_cycle,
+    stream_lanes,
+    stream_start,
+    stream_valid,
+    streamed,
     walk_units,
 )
 from l1ml.estimate.bits import Word
 from l1ml.estimate.result import LayerCost, Resources
 from l1ml.estimate.verilog_cost import VerilogCost
-from l1ml.estimate.verilog_prims import COEFFS, Coefficients, Val, adder_tree, delay_line
+from l1ml.estimate.verilog_prims import COEFFS, Coefficients, Val, adder
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import rule
 from l1ml.ir.ops import Op
@@ -44,6 +51,7 @@ class RowsCost(VerilogCost):
         self.env: dict[str, Val] = {}
         self.views: dict[str, tuple[str, tuple[int, ...] | None]] = {}
         self.stages: dict[str, int] = {}  # hold stages per top-level value
+        self.streams: dict[str, tuple[int, int, int]] = {}  # streamed region outputs: lanes, steps, valid cycle
 
     def run(self, inputs: dict[str, Val]) -> dict[str, Val]:
         self.env = walk_units(self, inputs)
@@ -66,26 +74,25 @@ class RowsCost(VerilogCost):
     @rule(Op.SEGMENT_SUM)
     def segment_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
         x, out = ins[0], outs[0]
-        plan = segment_plan(node, self.cfg, v[0].delay_ns)
+        lanes, steps, valid = self.streams[x.name]
         in_w = x.type.width + (0 if x.type.signed else 1)
+        yw = out.type.width
         term = Word(x.type.min_code, x.type.max_code)
-        res = Resources()
-        if plan.input_reg:
-            res.ff += x.size * x.type.width
         per_feature = Resources()
+        sums = terms = 0
         for rows in segment_members(node):
-            if not rows:
-                continue
-            mask, extra = split_tree_mask(plan.reg_mask, len(rows))
-            adder_tree([term] * len(rows), in_w, out.type.width, mask, per_feature, self.k)
-            per_feature += delay_line(out.type.width, extra)
-        res += per_feature.scaled(x.shape[1])
-        self.row(node, plan.latency, res, f"adder trees of up to {node.attrs.degree()} rows")
-        return [Val(out.type, out.size, v[0].latency + plan.latency, plan.delay_out_ns)]
+            if rows:
+                n = len(stream_lanes(rows, steps)[0])
+                per_feature += stream_sum_cost(n, in_w, yw, term, self.k)
+                sums, terms = sums + x.shape[1], terms + n * x.shape[1]
+        res = per_feature.scaled(x.shape[1])
+        self.row(node, 1, res, f"{sums} stream sums of {terms} terms in all, streamed from {lanes} lane(s), "
+                 f"up to {node.attrs.degree()} rows per segment")
+        return [Val(out.type, out.size, valid, 0.0)]
 
     def region(self, region: Region) -> None:
         g, reuse, k = self.graph, self.lane_reuse, self.k
-        lanes = region.lanes(reuse)
+        steps, lanes = region.steps(reuse), region.lanes(reuse)
         views = {t: self.views.get(t, (t, None)) for t in region.inputs}
         start = region_start([self.env[src].latency for src, _ in views.values()])
         # the lanes: the ordinary cost model on the P-row sub-graph
@@ -99,31 +106,57 @@ class RowsCost(VerilogCost):
         for r in lane.rows:
             lane_res += r.res
         self.rows.append(LayerCost(f"{region.name} lanes", "", "Lanes", latency, lane_res,
-                                   f"{lanes} lane(s) x {reuse} step(s): {', '.join(region.nodes)}"))
-        # input multiplexers and the phase counter
+                                   f"{lanes} lane(s) x {steps} step(s): {', '.join(region.nodes)}"))
+        # input multiplexers (distinct words per lane) and the step counter
         mux = Resources()
-        if reuse > 1:
-            sel_w = max(1, clog2(reuse))
-            mux.ff += sel_w + 1
-            mux.lut += sel_w + 2
+        n_mux = n_words = 0
+        if steps > 1:
+            mux += step_counter_cost(steps)
             self.valid_depths.add(start)
-        for t, (src, _) in views.items():
+        for t, (src, idx) in views.items():
             b = self.env[src]
             self.stages[src] = max(self.stages.get(src, 0), region_stages(region, b.latency, start, reuse))
             row_bits = g.t(t).shape[1] * b.type.width
+
+            def word(step: int, r: int, b=b, idx=idx) -> tuple[int, int]:
+                return (hold_stage(b.latency, step_cycle(start, step), reuse), r if idx is None else idx[r])
+
             for p in range(lanes):
-                live = sum(1 for s in range(reuse) if s * lanes + p < region.rows)
-                words = live + (1 if live < reuse else 0)  # idle steps read one shared zero word
-                if words > 1:
-                    mux.lut += row_bits * (words - 1) * k.row_mux_lut_per_word
+                words, _ = lane_words(region.rows, lanes, steps, p, word)
+                mux.lut += row_bits * (len(words) - 1) * k.row_mux_lut_per_word
+                if len(words) > 1:
+                    n_mux, n_words = n_mux + 1, n_words + len(words)
         self.rows.append(LayerCost(f"{region.name} inputs", "", "Mux", 0, mux,
-                                   f"{reuse}-way row multiplexers for {len(views)} input(s), phase counter"))
-        # the collect shift registers
-        valid = region_valid(start, reuse, latency)
-        collect = Resources()
+                                   f"{n_mux} table multiplexers of {n_words} words in all ({steps} steps, "
+                                   f"{len(views)} input(s)), step counter"))
+        # the collect shift registers, or the step counter of a streamed output
+        valid = region_valid(start, steps, latency)
+        collect, counters = Resources(), Resources()
         for o in region.outputs:
             t = g.t(o)
-            collect.ff += (reuse - 1) * lanes * t.shape[1] * t.type.width
+            if streamed(g, o):
+                counters += step_counter_cost(steps)
+                self.valid_depths.add(stream_start(start, latency))
+                self.streams[o] = (lanes, steps, stream_valid(start, steps, latency))
+            else:
+                collect.ff += (steps - 1) * lanes * t.shape[1] * t.type.width
             self.env[o] = Val(t.type, t.size, valid, delay_out)
         self.rows.append(LayerCost(f"{region.name} collect", "", "Collect", 0, collect,
                                    f"output valid in cycle {valid}"))
+        if counters.ff:
+            self.rows.append(LayerCost(f"{region.name} stream", "", "Counter", 0, counters,
+                                       "step counter of the SegmentSums streamed from the lanes"))
+
+
+def step_counter_cost(steps: int) -> Resources:
+    """``l1ml_reuse_ctrl`` counting S steps: a counter of clog2(S + 1) bits and a busy bit."""
+    sel_w = max(1, clog2(steps + 1))
+    return Resources(lut=sel_w + 2, ff=sel_w + 1)
+
+
+def stream_sum_cost(n: int, in_w: int, out_w: int, term: Word, k: Coefficients) -> Resources:
+    """``l1ml_stream_sum`` over n gated terms: the gated sum at the output width, the accumulator's adder
+    and its register."""
+    res = Resources(lut=k.stream_gate_lut * n * out_w, ff=out_w)
+    adder(res, Word(-(1 << (out_w - 1)), (1 << (out_w - 1)) - 1), term, out_w, k)
+    return res

@@ -1,5 +1,6 @@
-"""The Verilog cost model on the track-finding GNN: latency and II are the generator's (rtl.json), and the
-registers it counts for hold stages and collect shift registers are the ones the generated RTL declares."""
+"""The Verilog cost model on the track-finding GNN: latency and II are the generator's (rtl.json); the
+registers it counts for hold stages and collect shift registers, and the table multiplexers and stream sums
+it prices (with their words and terms), are the ones the generated RTL declares."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def test_hold_and_collect_registers_are_the_rtls(small_gnn, tmp_path: Path, reus
     assert (collect == 0) == (reuse == 1)
 
 
-def test_more_steps_trade_lanes_for_multiplexers(small_gnn):
+def test_more_steps_shrink_lanes_and_segment_sums(small_gnn):
     rows = {r: estimate(small_gnn, backend="verilog", reuse_factor=r).layers for r in (1, 8, 104)}
 
     def lut(layers, op: str) -> float:
@@ -67,8 +68,32 @@ def test_more_steps_trade_lanes_for_multiplexers(small_gnn):
     assert lut(rows[1], "Mux") == 0  # one step: every lane reads its own row, no multiplexer
     assert lut(rows[1], "Lanes") > lut(rows[8], "Lanes") > lut(rows[104], "Lanes")
     assert 0 < lut(rows[8], "Mux") < lut(rows[104], "Mux") * 2
-    # the segment sums are fully parallel whatever R is
-    assert lut(rows[1], "SegmentSum") == lut(rows[104], "SegmentSum") > 0
+    # streamed segment sums: an accumulator per segment and feature over the lanes that hold its rows
+    # (fewer terms once a segment's rows share lanes)
+    assert lut(rows[1], "SegmentSum") >= lut(rows[8], "SegmentSum") > lut(rows[104], "SegmentSum") > 0
+    total = {r: sum(x.res.lut for x in v) for r, v in rows.items()}
+    assert total[1] > total[8] > total[104]
+
+
+def _detail_counts(layers, op: str, pattern: str) -> tuple[int, int]:
+    got = [re.match(pattern, x.detail) for x in layers if x.op == op]
+    return sum(int(m.group(1)) for m in got if m), sum(int(m.group(2)) for m in got if m)
+
+
+@pytest.mark.parametrize("reuse", [5, 26, 104])
+def test_priced_primitives_are_the_rtls(small_gnn, tmp_path: Path, reuse):
+    d = write_rtl(small_gnn, tmp_path / "rtl", reuse_factor=reuse)
+    text = "".join((tmp_path / "rtl" / f).read_text() for f in d.files if f.startswith(d.top))
+    est = estimate(small_gnn, backend="verilog", reuse_factor=reuse)
+    mux_words = [int(n) for n in re.findall(r"l1ml_table_mux #\(\.N\((\d+)\)", text)]
+    assert _detail_counts(est.layers, "Mux", r"(\d+) table multiplexers of (\d+) words") == (len(mux_words),
+                                                                                              sum(mux_words))
+    sum_terms = [int(n) for n in re.findall(r"l1ml_stream_sum #\(\.N\((\d+)\)", text)]
+    assert _detail_counts(est.layers, "SegmentSum", r"(\d+) stream sums of (\d+) terms") == (len(sum_terms),
+                                                                                              sum(sum_terms))
+    assert len(sum_terms) > 0
+    top = (tmp_path / "rtl" / f"{d.top}.v").read_text()
+    assert "l1ml_mux " not in top and "l1ml_adder_tree" not in text  # no priority-chain row muxes, no trees
 
 
 def test_report_lists_the_regions(small_gnn):

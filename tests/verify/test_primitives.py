@@ -404,6 +404,37 @@ def _sequential_parts() -> list[Part]:
 
     parts.append(Part("l1ml_reuse_ctrl+l1ml_hold+l1ml_accum", "R=3 MAC", 16, True, 4, mac,
                       lambda s: bias + s.terms[:, :3] @ np.array(consts)))
+    table = [2, 0, 1]  # step -> word; sel 3 is past the table and picks word 0
+
+    def table_mux(e: Emitter, y: str) -> None:
+        e.instance("l1ml_table_mux", f"u_{y}", {"N": 3, "W": 8, "STEPS": 3, "SEL_W": 2, "IDX_W": 2,
+                                                "TABLE": packed(table, 2)},
+                   {"words": "in_terms[23:0]", "sel": "in_sel", "y": y}, "table mux")
+
+    parts.append(Part("l1ml_table_mux", "N=3 STEPS=3", 8, True, 0, table_mux,
+                      lambda s: s.terms[np.arange(len(s.sel)), np.array([*table, 0])[s.sel]]))
+    # a stream of 3 steps over terms[0..2] held from the valid cycle: step 0 adds terms 0 and 1, step 1
+    # term 2, step 2 terms 0 and 2; the sum restarts with each input
+    mask = [0b011, 0b100, 0b101]
+    weights = np.array([2, 1, 2])
+    for out_w in (11, 6):
+        def stream(e: Emitter, y: str, out_w=out_w) -> None:
+            e.line(f"wire [2:0] {y}_phase; wire {y}_first, {y}_last; wire [23:0] {y}_xh;")
+            e.instance("l1ml_reuse_ctrl", f"u_{y}_ctrl", {"R": 3, "SEL_W": 3},
+                       {"clk": "clk", "rst": "rst", "start": "in_valid", "phase": f"{y}_phase",
+                        "first": f"{y}_first", "last": f"{y}_last"}, "step counter")
+            e.instance("l1ml_hold", f"u_{y}_hold", {"W": 24},
+                       {"clk": "clk", "en": "in_valid", "d": "in_terms[23:0]", "q": f"{y}_xh"}, "hold")
+            e.line("/* verilator lint_off UNUSEDSIGNAL */")
+            e.line(f"wire {y}_unused = {y}_last;")
+            e.line("/* verilator lint_on UNUSEDSIGNAL */")
+            e.instance("l1ml_stream_sum", f"u_{y}_sum", {"N": 3, "IN_W": 8, "OUT_W": out_w, "STEPS": 3,
+                                                         "SEL_W": 3, "MASK": packed(mask, 3)},
+                       {"clk": "clk", "first": f"{y}_first", "sel": f"{y}_phase", "terms": f"{y}_xh",
+                        "sum": y}, "stream sum")
+
+        parts.append(Part("l1ml_stream_sum", f"OUT_W={out_w}", out_w, True, 4, stream,
+                          lambda s, out_w=out_w: _wrap(s.terms[:, :3] @ weights, out_w)))
     return parts
 
 
@@ -525,7 +556,8 @@ def test_harness_streams_every_vector_at_the_common_latency(harness):
     "l1ml_requant", "l1ml_relu", "l1ml_shift_add", "l1ml_mult_const", "l1ml_add", "l1ml_adder_tree",
     "l1ml_max_tree", "l1ml_delay", "l1ml_valid_delay", "l1ml_mux", "l1ml_rom_mult",
     "l1ml_reuse_ctrl+l1ml_hold+l1ml_accum", "l1ml_thresholds", "l1ml_add_shift_clip",
-    "l1ml_sub", "l1ml_minmax", "l1ml_mult", "l1ml_negate", "l1ml_clip", "l1ml_addsub",
+    "l1ml_sub", "l1ml_minmax", "l1ml_mult", "l1ml_negate", "l1ml_clip", "l1ml_addsub", "l1ml_table_mux",
+    "l1ml_stream_sum",
 ])
 def test_primitive_matches_python_model(harness, primitive):
     assert _check(harness, primitive) > 0

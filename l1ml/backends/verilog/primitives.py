@@ -39,6 +39,8 @@ class Primitive(Enum):
     CLIP = "l1ml_clip"
     MULT = "l1ml_mult"
     ADDSUB = "l1ml_addsub"  # one adder of a constant-matrix multiplication (cmm.py)
+    TABLE_MUX = "l1ml_table_mux"  # a GNN lane's input rows, picked by a step table (rows.py)
+    STREAM_SUM = "l1ml_stream_sum"  # a GNN SegmentSum accumulated over the steps (segsum.py)
 
     @property
     def filename(self) -> str:

@@ -1,11 +1,13 @@
 """The top level of a graph with row tensors (a GNN): regions time-multiplexed over lanes.
 
 The schedule is ``rows_plan``'s. Per region this emits: a lane module (the region's nodes on P rows,
-rendered by the ordinary ``VerilogRenderer`` with constant multipliers), a phase counter
-(``l1ml_reuse_ctrl``), per lane and input an R-way ``l1ml_mux`` that picks the step's row from the
-input's hold stages (a Gather is only a different row in that mux: wiring), and a free-running shift
-register that collects the R steps. A hold stage is an ``l1ml_hold`` loaded when its predecessor holds
-the graph's value. SegmentSum nodes are modules of adder trees (``segsum``); Reshape is free.
+rendered by the ordinary ``VerilogRenderer`` with constant multipliers), a step counter
+(``l1ml_reuse_ctrl``), per lane and input an ``l1ml_table_mux`` over the distinct (hold stage, row)
+words the lane reads (lane p takes rows p S .. p S + S - 1), picked by a step table (a Gather is only a different row in that table: wiring),
+and, for outputs read other than by SegmentSums, a free-running shift register that collects the S
+steps. A hold stage is an ``l1ml_hold`` loaded when its predecessor holds the graph's value. A
+SegmentSum is streamed from the lanes (``segsum``: an ``l1ml_stream_sum`` per segment and feature, with
+a step counter of its own, L cycles behind the lanes'); Reshape is free.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from l1ml.backends.verilog.arith import clog2
 from l1ml.backends.verilog.dense import ModuleText
-from l1ml.backends.verilog.emitter import Emitter, Names, literal
+from l1ml.backends.verilog.emitter import Emitter, Names, packed, tag
 from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
 from l1ml.backends.verilog.primitives import Primitive
 from l1ml.backends.verilog.render import Bus, VerilogRenderer
@@ -23,18 +25,44 @@ from l1ml.backends.verilog.rows_plan import (
     gather_indices,
     hold_stage,
     lane_graph,
+    lane_words,
     region_start,
     region_valid,
     stage_load,
     step_cycle,
+    stream_start,
+    stream_valid,
+    streamed,
     walk_units,
 )
-from l1ml.backends.verilog.segsum import render_segment_sum
+from l1ml.backends.verilog.segsum import render_stream_sum
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import rule
 from l1ml.ir.ops import Op
 from l1ml.names import comment_text
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A step counter's outputs: the step (a select), the first-step flag and the select width."""
+
+    phase: str
+    first: str
+    sel_w: int
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A region output summed as it leaves the lanes: the lanes' output wire, P, S and the step counter."""
+
+    lane_y: str
+    lanes: int
+    steps: int
+    first: str
+    sel: str
+    sel_w: int
+    valid: int  # the cycle the streamed sums are valid
 
 
 @dataclass(frozen=True)
@@ -56,6 +84,7 @@ class RowsRenderer(VerilogRenderer):
         self.env: dict[str, Bus] = {}
         self.views: dict[str, View] = {}
         self.chains: dict[str, list[str]] = {}
+        self.streams: dict[str, Stream] = {}
         self.unread: list[str] = []  # wires some of whose bits nothing reads (idle lanes, ungathered rows)
 
     def run(self, inputs: dict[str, Bus]) -> dict[str, Bus]:
@@ -83,12 +112,19 @@ class RowsRenderer(VerilogRenderer):
 
     @rule(Op.SEGMENT_SUM)
     def segment_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Bus]) -> list[Bus]:
-        x = v[0]
-        if x.const is not None or ins[0].name in self.views:
-            raise NodeError(node, "SegmentSum must read a region's output")
+        st = self.streams.get(ins[0].name)
+        if st is None:
+            raise NodeError(node, "SegmentSum must read a region's output that only SegmentSums read")
         module = self.module_names.fresh(f"{self.top}_{node.name}")
-        m = render_segment_sum(node, ins[0], outs[0], module, self.cfg, x.delay_ns)
-        return [self.instantiate(node, m, x, outs[0], "SegmentSum, an adder tree per segment and feature")]
+        m = render_stream_sum(node, ins[0], outs[0], module, st.lanes, st.steps, st.sel_w)
+        self.modules.append(m)
+        out = outs[0]
+        y = Bus(self.wire(f"t_{out.name}", out.size * out.type.width), out.type, out.size, st.valid, 0.0)
+        self.e.submodule(m.name, self.names.fresh(f"u_{node.name}"), {},
+                         {"clk": "clk", "first": st.first, "sel": st.sel, "x": st.lane_y, "y": y.expr},
+                         f"{tag(node)}: SegmentSum streamed from {st.lanes} lane(s) over {st.steps} step(s), "
+                         f"valid in cycle {st.valid}")
+        return [y]
 
     def view(self, tensor: str) -> View:
         return self.views.get(tensor, View(tensor, None))
@@ -112,41 +148,40 @@ class RowsRenderer(VerilogRenderer):
     # ---- regions -------------------------------------------------------------------------------------
     def region(self, region: Region) -> None:
         g, reuse = self.graph, self.lane_reuse
-        lanes = region.lanes(reuse)
+        steps, lanes = region.steps(reuse), region.lanes(reuse)
         views = {t: self.view(t) for t in region.inputs}
         start = region_start([self.env[vw.source].latency for vw in views.values()])
         lane = self.lane_module(region, lanes)
-        sel = self.phase_counter(region, start)
         e = self.e
         e.comment(f"{region.name}: nodes {', '.join(map(comment_text, region.nodes))} on {region.rows} rows, {lanes} lane(s) x "
-                  f"{reuse} step(s); inputs captured in cycle {start}, output valid in cycle "
-                  f"{region_valid(start, reuse, lane.latency)}")
+                  f"{steps} step(s) (lane p, step t: row p * {steps} + t); inputs captured in cycle {start}, "
+                  f"output valid in cycle {region_valid(start, steps, lane.latency)}")
+        ctr = self.step_counter(region.name, start, steps, "input", need_first=False)
+        sel, sel_w = ctr.phase, ctr.sel_w
         ports = {"clk": "clk"}
         for t in region.inputs:
             vw, src = views[t], self.env[views[t].source]
-            feats = g.t(t).shape[1]
-            w = src.type.width
-            row_bits = feats * w
+            row_bits = g.t(t).shape[1] * src.type.width
             lin = self.wire(f"l_{region.name}_{t}", lanes * row_bits)
+
+            def word(step: int, r: int, vw=vw, src=src) -> tuple[int, int]:
+                return (hold_stage(src.latency, step_cycle(start, step), reuse), r if vw.index is None else vw.index[r])
+
             for p in range(lanes):
-                words = []
-                for step in range(reuse):
-                    r = step * lanes + p
-                    if r >= region.rows:
-                        words.append(literal(0, row_bits))
-                        continue
-                    sr = r if vw.index is None else vw.index[r]
-                    j = hold_stage(src.latency, step_cycle(start, step), reuse)
-                    words.append(f"{self.stage(vw.source, j)}[{sr * row_bits} +: {row_bits}]")
+                words, table = lane_words(region.rows, lanes, steps, p, word)
+                texts = [f"{self.stage(vw.source, j)}[{sr * row_bits} +: {row_bits}]" for j, sr in words]
                 y = f"{lin}[{p * row_bits} +: {row_bits}]"
-                if reuse == 1:
-                    e.line(f"assign {y} = {words[0]};  // {region.name}: {comment_text(t)} row {p}")
-                else:
-                    e.inline(Primitive.MUX, self.names.fresh(f"u_{lin}_{p}"),
-                             {"N": reuse, "W": row_bits, "SEL_W": max(1, clog2(reuse))},
-                             {"words": f"{{{', '.join(reversed(words))}}}", "sel": sel, "y": y},
-                             f"{region.name}: lane {p} reads {comment_text(t)} row step * {lanes} + {p}"
-                             + ("" if vw.index is None else " through a Gather"))
+                if len(words) == 1:
+                    e.line(f"assign {y} = {texts[0]};  // {region.name}: lane {p} reads {comment_text(t)} row "
+                           f"{words[0][1]} at every step")
+                    continue
+                idx_w = max(1, clog2(len(words)))
+                e.inline(Primitive.TABLE_MUX, self.names.fresh(f"u_{lin}_{p}"),
+                         {"N": len(words), "W": row_bits, "STEPS": steps, "SEL_W": sel_w, "IDX_W": idx_w,
+                          "TABLE": packed(table, idx_w)},
+                         {"words": f"{{{', '.join(reversed(texts))}}}", "sel": sel, "y": y},
+                         f"{region.name}: lane {p} reads {comment_text(t)} row {p} * {steps} + step"
+                         + ("" if vw.index is None else " through a Gather") + f" ({len(words)} distinct words)")
             ports[lane.in_ports[t]] = lin
         outs = {}
         for o in region.outputs:
@@ -155,44 +190,59 @@ class RowsRenderer(VerilogRenderer):
             ports[lane.out_ports[o]] = outs[o]
         e.submodule(lane.name, self.names.fresh(f"u_{region.name}"), {}, ports,
                     f"{region.name}: the lanes, latency {lane.latency} cycle(s)")
-        valid = region_valid(start, reuse, lane.latency)
+        valid = region_valid(start, steps, lane.latency)
         for o in region.outputs:
-            self.env[o] = self.collect(region, o, outs[o], lanes, valid, lane.delay_out_ns)
+            if streamed(g, o):
+                c = self.step_counter(f"{region.name}_{o}", stream_start(start, lane.latency), steps, "stream",
+                                      need_first=True)
+                self.streams[o] = Stream(outs[o], lanes, steps, c.first, c.phase, c.sel_w,
+                                         stream_valid(start, steps, lane.latency))
+                t = g.t(o)
+                self.env[o] = Bus("", t.type, t.size, valid, lane.delay_out_ns)
+            else:
+                self.env[o] = self.collect(region, o, outs[o], lanes, steps, valid, lane.delay_out_ns)
 
-    def phase_counter(self, region: Region, start: int) -> str:
-        """The step of the region's lanes (a mux select); none needed when R is 1."""
-        reuse = self.lane_reuse
-        if reuse == 1:
-            return ""
-        sel_w = max(1, clog2(reuse))
-        phase = self.wire(f"phase_{region.name}", sel_w)
-        flags = self.wire(f"flags_{region.name}", 2)
-        self.e.instance(Primitive.REUSE_CTRL, self.names.fresh(f"u_ctrl_{region.name}"), {"R": reuse, "SEL_W": sel_w},
+    def step_counter(self, name: str, start: int, steps: int, what: str, need_first: bool) -> Counter:
+        """A step counter started in cycle ``start``: steps 0 .. S-1 in the following cycles, then S (idle,
+        hence one bit more than S - 1 needs). An input counter of one step is not needed (empty names)."""
+        sel_w = max(1, clog2(steps + 1))
+        if steps == 1 and not need_first:
+            return Counter("", "", sel_w)
+        phase = self.wire(f"phase_{name}", sel_w)
+        flags = self.wire(f"flags_{name}", 2)
+        self.e.instance(Primitive.REUSE_CTRL, self.names.fresh(f"u_ctrl_{name}"), {"R": steps, "SEL_W": sel_w},
                         {"clk": "clk", "rst": "rst", "start": self.valid_at(start), "phase": phase,
                          "first": f"{flags}[0]", "last": f"{flags}[1]"},
-                        f"{region.name}: steps 0 .. {reuse - 1} in cycles {start + 1} .. {start + reuse}")
-        self.unread.append(flags)
-        return phase
+                        f"{name}: {what} steps 0 .. {steps - 1} in cycles {start + 1} .. {start + steps}")
+        self.unread.append(f"{flags}[1]" if need_first else flags)
+        return Counter(phase, f"{flags}[0]" if need_first else "", sel_w)
 
-    def collect(self, region: Region, o: str, lane_y: str, lanes: int, valid: int, delay_ns: float) -> Bus:
-        """The R steps of a lane output as one tensor: step t delayed by R - 1 - t cycles."""
+    def collect(self, region: Region, o: str, lane_y: str, lanes: int, steps: int, valid: int,
+                delay_ns: float) -> Bus:
+        """The S steps of a lane output as one tensor: step t delayed by S - 1 - t cycles, then the rows put
+        in order (row p S + t is lane p of step t's block: wiring)."""
         t = self.graph.t(o)
-        reuse = self.lane_reuse
-        block = lanes * t.shape[1] * t.type.width
+        row_bits = t.shape[1] * t.type.width
+        block = lanes * row_bits
         full = lane_y
-        if reuse > 1:
-            q = self.wire(f"c_{region.name}_{o}", (reuse - 1) * block)
-            d = lane_y if reuse == 2 else f"{{{lane_y}, {q}[{(reuse - 1) * block - 1}:{block}]}}"
-            self.e.instance(Primitive.DELAY, self.names.fresh(f"u_{q}"), {"W": (reuse - 1) * block, "DEPTH": 1},
+        if steps > 1:
+            q = self.wire(f"c_{region.name}_{o}", (steps - 1) * block)
+            d = lane_y if steps == 2 else f"{{{lane_y}, {q}[{(steps - 1) * block - 1}:{block}]}}"
+            self.e.instance(Primitive.DELAY, self.names.fresh(f"u_{q}"), {"W": (steps - 1) * block, "DEPTH": 1},
                             {"clk": "clk", "d": d, "q": q},
                             f"{region.name}: collects {comment_text(o)}, one lane block per step (shift register)")
-            full = self.wire(f"f_{region.name}_{o}", reuse * block)
+            full = self.wire(f"f_{region.name}_{o}", steps * block)
             self.e.line(f"assign {full} = {{{lane_y}, {q}}};")
-        bits = t.size * t.type.width
-        if reuse * block > bits:
-            self.unread.append(f"{full}[{reuse * block - 1}:{bits}]")
-        y = self.wire(f"t_{o}", bits)
-        self.e.line(f"assign {y} = {full}[{bits - 1}:0];  // {region.name}: {comment_text(o)} valid in cycle {valid}")
+        # the shift register holds step t's block at t * block: lane p of it is row p * S + t
+        slot = [f"{full}[{(step * lanes + lane) * row_bits} +: {row_bits}]"
+                for lane in range(lanes) for step in range(steps)]  # in row order
+        self.unread += slot[t.shape[0]:]
+        y = self.wire(f"t_{o}", t.size * t.type.width)
+        parts = list(reversed(slot[:t.shape[0]]))
+        self.e.line(f"assign {y} = {{  // {region.name}: {comment_text(o)} in row order, valid in cycle {valid}")
+        for k in range(0, len(parts), 8):
+            self.e.line("    " + ", ".join(parts[k:k + 8]) + ("," if k + 8 < len(parts) else ""))
+        self.e.line("};")
         return Bus(y, t.type, t.size, valid, delay_ns)
 
     def lane_module(self, region: Region, lanes: int) -> LaneModule:
@@ -244,4 +294,4 @@ class LaneModule(ModuleText):
     out_ports: dict[str, str] | None = None
 
 
-__all__ = ["LaneModule", "RowsRenderer", "View"]
+__all__ = ["Counter", "LaneModule", "RowsRenderer", "Stream", "View"]

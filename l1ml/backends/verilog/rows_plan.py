@@ -1,33 +1,37 @@
-"""The schedule of a graph with row tensors (a GNN): row regions, lanes, hold stages and cycle counts.
+"""The schedule of a graph with row tensors (a GNN): row regions, lanes, steps, hold stages and cycle counts.
 
 In a graph with Gather or SegmentSum, every tensor is (rows, features) and the row-wise ops (Dense,
 ReLU, Quantize, Mul by a mask, Concat, Add) act on each row alone. Connected row-wise ops with the
 same row count and the same number of cross-row ops behind them form a *region*; Gather and
-SegmentSum sit between regions. With a reuse factor R, a region of ``rows`` rows gets
-P = ceil(rows / R) *lanes*: one copy of the region's datapath for P rows, used R times per graph.
+SegmentSum sit between regions. With a reuse factor R (the design's II), the largest region runs
+R *steps* and a smaller one ceil(R sqrt(rows / largest)) (``region_steps``: a small region would
+otherwise idle in most lanes while its multiplexers stay as wide); a region of ``rows`` rows in S
+steps gets P = ceil(rows / S) *lanes*, one copy of the region's datapath for P rows. Rows are
+assigned lane-major: row r is lane r mod P at step r div P, so a lane's multiplexer sees its own
+rows only (``lane_words``).
 
 Timing, in cycles after the graph's input (the generator and the estimator both use these functions,
 so the estimator's latency is the RTL's):
 
 * a region starts at cycle s, the cycle its last input is valid; the inputs are captured (hold stage
-  1) at s and lane p reads row t * P + p at step t = 0 .. R-1, in cycle s + 1 + t;
+  1) at s and lane p reads row p * S + t at step t = 0 .. S-1, in cycle s + 1 + t;
 * a value valid in cycle v is read in cycle c > v from hold stage ceil((c - v) / R); stage j is loaded
   in cycle v + (j - 1) R from stage j - 1 and keeps the graph's value until a new graph (at least R
   cycles later) reaches it;
-* with lane latency L, step t's result leaves the lane in cycle s + 1 + t + L and a free-running
-  shift register collects the R steps: the region's output is valid in cycle s + R + L;
-* a SegmentSum is an adder tree per (segment, feature) on the collected rows, pipelined like a Dense
-  layer's tree (``segment_plan``).
+* with lane latency L, step t's result leaves the lane in cycle s + 1 + t + L; a free-running shift
+  register collects the S steps: the region's output is valid in cycle s + S + L;
+* a SegmentSum of a region's output is streamed (``l1ml_stream_sum``): an accumulator per (segment,
+  feature) adds, at each step, the lanes that hold one of the segment's rows; the sum is valid one
+  cycle after the last step, in cycle s + S + L + 1 (``stream_valid``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
 
-from l1ml.backends.verilog.arith import clog2
-from l1ml.backends.verilog.pipeline import DensePlan, PipelineConfig, plan_dense
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import GatherAttrs, Op, SegmentSumAttrs
@@ -57,13 +61,18 @@ class Region:
     nodes: tuple[str, ...]
     inputs: tuple[str, ...]  # tensors read but produced elsewhere (graph inputs, gathers, other regions)
     outputs: tuple[str, ...]  # tensors read elsewhere or graph outputs
+    largest: int = 0  # rows of the graph's largest region (0: this one)
+
+    def steps(self, reuse: int) -> int:
+        """S, the steps of the region per graph (``region_steps``)."""
+        return region_steps(self.rows, self.largest or self.rows, reuse)
 
     def lanes(self, reuse: int) -> int:
-        return -(-self.rows // reuse)
+        return -(-self.rows // self.steps(reuse))
 
     def last_step(self, reuse: int) -> int:
-        """The last step in which some lane has a row (later steps are idle when P * R > rows)."""
-        return (self.rows - 1) // self.lanes(reuse)
+        """The last step in which some lane has a row (lane 0 is always full)."""
+        return self.steps(reuse) - 1
 
     @property
     def name(self) -> str:
@@ -77,6 +86,71 @@ class Unit:
     kind: UnitKind
     region: Region | None = None
     node: str = ""
+
+
+def region_steps(rows: int, largest: int, reuse: int) -> int:
+    """Steps of a region of ``rows`` rows when the largest has ``largest`` and runs ``reuse`` steps:
+    ceil(R sqrt(rows / largest)), at most R and at most one row per lane and step.
+
+    Lanes cost about rows / S and a lane's multiplexer about S words, so a region of fewer rows takes
+    fewer steps: it keeps its lanes busy instead of idling while the largest region finishes.
+
+    >>> region_steps(416, 416, 26), region_steps(72, 416, 26), region_steps(72, 416, 1), region_steps(3, 416, 64)
+    (26, 11, 1, 3)
+    """
+    if reuse < 1 or rows < 1 or largest < rows:
+        raise ValueError(f"region_steps needs 1 <= rows <= largest and reuse >= 1, got {rows}, {largest}, {reuse}")
+    q = -(-(reuse * reuse * rows) // largest)  # the least integer >= R^2 rows / largest
+    s = math.isqrt(q)
+    s += s * s < q
+    return max(1, min(s, reuse, rows))
+
+
+def lane_row(step: int, lane: int, steps: int) -> int:
+    """The row lane ``lane`` works on at step ``step``: lane p takes the consecutive rows p S .. p S + S - 1
+    (row r is lane r div S at step r mod S). The track graphs list a node's edges close together, so a
+    lane's gathers read few distinct nodes and a segment's rows pass few lanes."""
+    return lane * steps + step
+
+
+def row_slot(row: int, steps: int) -> tuple[int, int]:
+    """(lane, step) of a row: the inverse of ``lane_row``."""
+    return divmod(row, steps)
+
+
+def lane_words(rows: int, lanes: int, steps: int, lane: int,
+               word: Callable[[int, int], Hashable]) -> tuple[list[Hashable], list[int]]:
+    """The distinct words a lane's input multiplexer needs and its table (step -> word index).
+
+    ``word(step, row)`` names what the lane reads at a step (a hold stage and a source row); steps whose
+    row is past ``rows`` are idle and read word 0.
+    """
+    words: list[Hashable] = []
+    index: dict[Hashable, int] = {}
+    table = []
+    for step in range(steps):
+        r = lane_row(step, lane, steps)
+        if r >= rows:
+            table.append(0)
+            continue
+        w = word(step, r)
+        if w not in index:
+            index[w] = len(words)
+            words.append(w)
+        table.append(index[w])
+    return words, table
+
+
+def stream_lanes(members: list[int], steps: int) -> tuple[list[int], list[list[int]]]:
+    """For a segment's rows streamed through lanes of ``steps`` steps: the lanes that hold some of them (in
+    lane order) and, per step, the bit mask over those lanes of the rows added at that step."""
+    used = sorted({row_slot(r, steps)[0] for r in members})
+    pos = {p: k for k, p in enumerate(used)}
+    masks = [[0] * len(used) for _ in range(steps)]
+    for r in members:
+        lane, step = row_slot(r, steps)
+        masks[step][pos[lane]] = 1
+    return used, masks
 
 
 def _rows_of(g: Graph, node: Node) -> int:
@@ -125,12 +199,13 @@ def plan_units(g: Graph) -> list[Unit]:
             level[o] = lv
     units: list[Unit] = []
     produced_by: dict[str, int] = {}
+    largest = max((rows for _, rows in groups), default=0)
     for k, ((_, rows), nodes) in enumerate(sorted(groups.items(), key=lambda kv: g.nodes.index(kv[1][0]))):
         inside = {o for n in nodes for o in n.outputs}
         ins = [i for n in nodes for i in n.inputs if i not in inside and not g.t(i).is_const]
         outs = [o for n in nodes for o in n.outputs
                 if o in g.outputs or any(u not in nodes for u in g.users(o))]
-        region = Region(k, rows, tuple(n.name for n in nodes), tuple(dict.fromkeys(ins)), tuple(outs))
+        region = Region(k, rows, tuple(n.name for n in nodes), tuple(dict.fromkeys(ins)), tuple(outs), largest)
         units.append(Unit(UnitKind.REGION, region))
     for node in singles:
         kind = {Op.GATHER: UnitKind.GATHER, Op.SEGMENT_SUM: UnitKind.SEGMENT_SUM}.get(node.op, UnitKind.RESHAPE)
@@ -202,9 +277,26 @@ def step_cycle(start: int, step: int) -> int:
     return start + 1 + step
 
 
-def region_valid(start: int, reuse: int, lane_latency: int) -> int:
-    """The cycle in which a region's collected output is valid."""
-    return start + reuse + lane_latency
+def region_valid(start: int, steps: int, lane_latency: int) -> int:
+    """The cycle in which a region's collected output is valid (S steps, lane latency L)."""
+    return start + steps + lane_latency
+
+
+def stream_start(start: int, lane_latency: int) -> int:
+    """The cycle that starts the step counter of a region's streamed output (step t leaves the lanes in
+    cycle s + 1 + t + L)."""
+    return start + lane_latency
+
+
+def stream_valid(start: int, steps: int, lane_latency: int) -> int:
+    """The cycle in which a streamed SegmentSum of a region's output is valid (its accumulator register)."""
+    return region_valid(start, steps, lane_latency) + 1
+
+
+def streamed(g: Graph, tensor: str) -> bool:
+    """Whether a region output is only summed by SegmentSums (streamed, never collected)."""
+    users = g.users(tensor)
+    return tensor not in g.outputs and bool(users) and all(u.op is Op.SEGMENT_SUM for u in users)
 
 
 def hold_stage(valid: int, cycle: int, reuse: int) -> int:
@@ -232,13 +324,7 @@ def segment_members(node: Node) -> list[list[int]]:
     return members
 
 
-def segment_plan(node: Node, cfg: PipelineConfig, delay_in_ns: float) -> DensePlan:
-    """Registers of a SegmentSum's trees: the Dense rule with a free level 0 (the terms) and adder levels."""
-    a: SegmentSumAttrs = node.attrs
-    depth = clog2(max(a.degree(), 1))
-    return plan_dense([0.0] + [cfg.delays.adder_ns] * depth, delay_in_ns, cfg)
-
-
 __all__ = ["CROSS_OPS", "ROW_OPS", "Region", "Unit", "UnitKind", "gather_indices", "has_rows", "hold_stage",
-           "lane_graph", "plan_units", "region_stages", "region_start", "region_valid", "segment_members",
-           "segment_plan", "stage_load", "step_cycle"]
+           "lane_graph", "lane_row", "lane_words", "row_slot", "plan_units", "region_stages", "region_start", "region_steps",
+           "region_valid", "segment_members", "stage_load", "step_cycle", "stream_lanes", "stream_start",
+           "stream_valid", "streamed"]

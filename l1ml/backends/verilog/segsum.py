@@ -1,23 +1,33 @@
-"""Render a SegmentSum node as its own module: one ``l1ml_adder_tree`` per (segment, feature).
+"""Render a SegmentSum of a region's output as its own module: one ``l1ml_stream_sum`` per (segment,
+feature), fed by the region's lanes as the steps stream out.
 
-The topology is static, so a segment's rows are wires into its tree; an empty segment is the constant
-0. Unsigned codes get a zero sign bit before the (signed) tree. The trees are pipelined by
-``rows_plan.segment_plan`` and the shorter ones delayed to the deepest one's latency.
+The topology is static: row r passes lane r div S at step r mod S (``rows_plan.lane_row``), so a
+segment's accumulator reads the lanes that hold its rows, gated per step by a constant mask
+(``rows_plan.stream_lanes``); an empty segment is the constant 0. Unsigned codes get a zero sign bit.
+The ports are clk, the step counter's ``first`` and ``sel``, the lanes' output ``x`` (P rows) and ``y``;
+the sum is registered, valid one cycle after the last step.
 """
 
 from __future__ import annotations
 
-from l1ml.backends.verilog.dense import ModuleText, adder_tree, balance_tree, input_register, layer_ports
-from l1ml.backends.verilog.emitter import Emitter, literal, tag
-from l1ml.backends.verilog.pipeline import PipelineConfig, split_tree_mask
-from l1ml.backends.verilog.rows_plan import segment_members, segment_plan
+from l1ml.backends.verilog.dense import ModuleText
+from l1ml.backends.verilog.emitter import Emitter, literal, packed, tag
+from l1ml.backends.verilog.primitives import Primitive
+from l1ml.backends.verilog.rows_plan import segment_members, stream_lanes
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
 
 
-def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: PipelineConfig,
-                       delay_in_ns: float) -> ModuleText:
-    """The module text (ports clk, x, y) and its latency."""
+def stream_mask(masks: list[list[int]], steps: int, n: int) -> str:
+    """The MASK parameter: ``steps`` entries of ``n`` bits, entry 0 in the low bits (steps past the
+    segment's last row add nothing)."""
+    words = [sum(b << i for i, b in enumerate(m)) for m in masks]
+    return packed(words + [0] * (steps - len(words)), n)
+
+
+def render_stream_sum(node: Node, x: Tensor, out: Tensor, module: str, lanes: int, steps: int,
+                      sel_w: int) -> ModuleText:
+    """The module text; latency is 1 (the accumulator) after the last step."""
     if out.type.frac != x.type.frac:
         raise NodeError(node, f"SegmentSum output frac {out.type.frac} differs from its input's {x.type.frac}; "
                         "re-run the l1ml passes on this graph")
@@ -25,37 +35,48 @@ def render_segment_sum(node: Node, x: Tensor, out: Tensor, module: str, cfg: Pip
     feats = x.shape[1]
     xw, yw = x.type.width, out.type.width
     in_w = xw + (0 if x.type.signed else 1)
-    plan = segment_plan(node, cfg, delay_in_ns)
+    row_bits = feats * xw
     provenance = tag(node)
     e = Emitter()
-    e.comment(f"{provenance}: SegmentSum of {x.shape[0]} rows into {len(members)} segments of {feats} features")
-    e.comment(f"x: {x.size} x {x.type}; y: {out.size} x {out.type}; latency {plan.latency} cycle(s)")
-    layer_ports(e, module, x.size * xw, out.size * yw)
+    e.comment(f"{provenance}: SegmentSum of {x.shape[0]} rows into {len(members)} segments of {feats} features, "
+              f"streamed from {lanes} lane(s) over {steps} step(s)")
+    e.comment(f"x: {lanes} lane rows x {feats} x {x.type}; y: {out.size} x {out.type}; valid 1 cycle after the "
+              "last step")
+    e.line(f"module {module} (")
     with e.indent():
-        read = {r for rows in members for r in rows}
-        if len(read) < x.shape[0]:
-            unread = [f"x[{r * feats * xw} +: {feats * xw}]" for r in range(x.shape[0]) if r not in read]
+        e.line("input  wire clk,")
+        e.line("input  wire first,")
+        e.line(f"input  wire [{sel_w - 1}:0] sel,")
+        e.line(f"input  wire [{lanes * row_bits - 1}:0] x,")
+        e.line(f"output wire [{out.size * yw - 1}:0] y")
+    e.line(");")
+    with e.indent():
+        read = {r // steps for rows in members for r in rows}
+        unread = [f"x[{p * row_bits} +: {row_bits}]" for p in range(lanes) if p not in read]
+        if not any(members):
+            unread += ["clk", "first", "sel"]
+        if unread:
             e.line("/* verilator lint_off UNUSEDSIGNAL */")
-            e.line("wire unused_x = ^{  // rows in no segment")
+            e.line("wire unused_x = ^{  // lanes that hold no segment's row")
             for k, part in enumerate(unread):
                 e.line(f"    {part}" + ("," if k < len(unread) - 1 else ""))
             e.line("};")
             e.line("/* verilator lint_on UNUSEDSIGNAL */")
-        xin = input_register(e, x.size * xw, plan.input_reg, provenance)
         for s, rows in enumerate(members):
+            used, masks = stream_lanes(rows, steps)
             for f in range(feats):
                 y = f"y[{(s * feats + f) * yw} +: {yw}]"
                 if not rows:
                     e.line(f"assign {y} = {literal(0, yw)};  // {provenance}: segment {s} is empty")
                     continue
-                terms = [f"{xin}[{(r * feats + f) * xw} +: {xw}]" for r in rows]
+                terms = [f"x[{p * row_bits + f * xw} +: {xw}]" for p in used]
                 if not x.type.signed:
                     terms = [f"{{1'b0, {t}}}" for t in terms]
-                mask, extra = split_tree_mask(plan.reg_mask, len(rows))
-                s_wire = f"s_{s}_{f}"
-                e.line(f"wire [{yw - 1}:0] {s_wire};")
-                adder_tree(e, f"u_{s_wire}", len(rows), in_w, yw, mask, terms, s_wire,
-                           f"{provenance}: segment {s}, feature {f}: rows {rows}")
-                balance_tree(e, s_wire, y, yw, extra, f"{provenance}: balances a shorter tree")
+                e.inline(Primitive.STREAM_SUM, f"u_s_{s}_{f}",
+                         {"N": len(used), "IN_W": in_w, "OUT_W": yw, "STEPS": steps, "SEL_W": sel_w,
+                          "MASK": stream_mask(masks, steps, len(used))},
+                         {"clk": "clk", "first": "first", "sel": "sel", "terms": f"{{{', '.join(reversed(terms))}}}",
+                          "sum": y},
+                         f"{provenance}: segment {s}, feature {f}: rows {rows} from lanes {used}")
     e.line("endmodule")
-    return ModuleText(module, e.text(), plan.latency, plan.delay_out_ns, False, e.used)
+    return ModuleText(module, e.text(), 1, 0.0, False, e.used)
