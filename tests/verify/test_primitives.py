@@ -215,6 +215,16 @@ def _binary_parts() -> list[Part]:
     return parts
 
 
+def _three_steps(e: Emitter, y: str, sel_w: int, what: str) -> None:
+    """A controller counting 3 phases from ``in_valid`` and the 24 input bits held for them (the wires
+    ``<y>_phase``, ``_first``, ``_last`` and ``_xh`` are declared by the caller)."""
+    e.instance("l1ml_reuse_ctrl", f"u_{y}_ctrl", {"R": 3, "SEL_W": sel_w},
+               {"clk": "clk", "rst": "rst", "start": "in_valid", "phase": f"{y}_phase",
+                "first": f"{y}_first", "last": f"{y}_last"}, what)
+    e.instance("l1ml_hold", f"u_{y}_hold", {"W": 24},
+               {"clk": "clk", "en": "in_valid", "d": "in_terms[23:0]", "q": f"{y}_xh"}, "hold")
+
+
 def _addsub_parts() -> list[Part]:
     """l1ml_addsub (one adder of cmm.py): every pair of signed 4-bit codes, the three operations, shifts
     0 to 3, at the exact output width; plus a 3-bit a cut from a wider word (the modulo rule)."""
@@ -385,11 +395,7 @@ def _sequential_parts() -> list[Part]:
         # a one-neuron reuse layer over terms[0..2]: controller, held input, mux, ROM multiplier, accumulator
         e.line(f"wire [1:0] {y}_phase; wire {y}_first, {y}_last; wire [23:0] {y}_xh; wire [7:0] {y}_xs;")
         e.line(f"wire [13:0] {y}_p; wire [15:0] {y}_s;")
-        e.instance("l1ml_reuse_ctrl", f"u_{y}_ctrl", {"R": 3, "SEL_W": 2},
-                   {"clk": "clk", "rst": "rst", "start": "in_valid", "phase": f"{y}_phase",
-                    "first": f"{y}_first", "last": f"{y}_last"}, "reuse controller")
-        e.instance("l1ml_hold", f"u_{y}_hold", {"W": 24},
-                   {"clk": "clk", "en": "in_valid", "d": "in_terms[23:0]", "q": f"{y}_xh"}, "hold")
+        _three_steps(e, y, 2, "reuse controller")
         e.instance("l1ml_mux", f"u_{y}_mux", {"N": 3, "W": 8, "SEL_W": 2},
                    {"words": f"{y}_xh", "sel": f"{y}_phase", "y": f"{y}_xs"}, "mux")
         e.instance("l1ml_rom_mult", f"u_{y}_mul", {"R": 3, "SEL_W": 2, "IN_W": 8, "IN_SIGNED": 1, "C_W": 6,
@@ -420,11 +426,7 @@ def _sequential_parts() -> list[Part]:
     for out_w in (11, 6):
         def stream(e: Emitter, y: str, out_w=out_w) -> None:
             e.line(f"wire [2:0] {y}_phase; wire {y}_first, {y}_last; wire [23:0] {y}_xh;")
-            e.instance("l1ml_reuse_ctrl", f"u_{y}_ctrl", {"R": 3, "SEL_W": 3},
-                       {"clk": "clk", "rst": "rst", "start": "in_valid", "phase": f"{y}_phase",
-                        "first": f"{y}_first", "last": f"{y}_last"}, "step counter")
-            e.instance("l1ml_hold", f"u_{y}_hold", {"W": 24},
-                       {"clk": "clk", "en": "in_valid", "d": "in_terms[23:0]", "q": f"{y}_xh"}, "hold")
+            _three_steps(e, y, 3, "step counter")
             e.line("/* verilator lint_off UNUSEDSIGNAL */")
             e.line(f"wire {y}_unused = {y}_last;")
             e.line("/* verilator lint_on UNUSEDSIGNAL */")
