@@ -6,9 +6,9 @@ same row count and the same number of cross-row ops behind them form a *region*;
 SegmentSum sit between regions. With a reuse factor R (the design's II), the largest region runs
 R *steps* and a smaller one ceil(R sqrt(rows / largest)) (``region_steps``: a small region would
 otherwise idle in most lanes while its multiplexers stay as wide); a region of ``rows`` rows in S
-steps gets P = ceil(rows / S) *lanes*, one copy of the region's datapath for P rows. Rows are
-assigned lane-major: row r is lane r mod P at step r div P, so a lane's multiplexer sees its own
-rows only (``lane_words``).
+steps gets P = ceil(rows / S) *lanes*, one copy of the region's datapath for P rows. Each lane takes
+consecutive rows: row r is lane r div S at step r mod S (``lane_row``), so a lane's multiplexer sees
+its own rows only (``lane_words``) and a segment's rows pass few lanes.
 
 Timing, in cycles after the graph's input (the generator and the estimator both use these functions,
 so the estimator's latency is the RTL's):
