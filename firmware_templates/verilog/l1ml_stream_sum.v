@@ -1,14 +1,19 @@
 // l1ml_stream_sum: a sum accumulated over the steps of a stream. In each cycle the terms that the
 // constant table MASK selects for step sel (bit i of entry sel gates term i; STEPS entries of N bits,
-// entry 0 in the low bits) are added to the sum, which first restarts from zero:
-//     sum <= (first ? 0 : sum) + sum_i MASK[sel][i] * terms[i].
-// A sel of STEPS or more adds nothing, so the sum holds between streams. SEL_W must count to STEPS
-// (2**SEL_W > STEPS). Terms are signed (IN_W bits, sign-extended to OUT_W, or cut to OUT_W when wider).
+// entry 0 in the low bits) are summed by an l1ml_adder_tree, and the accumulator adds that step sum:
+//     step_sum(t) = sum_i MASK[sel(t)][i] * terms(t)[i]
+//     sum <= (first ? 0 : sum) + step_sum(t - LAT)
+// where LAT, the registers between the gate and the accumulator, is the number of set bits of
+// TREE_MASK at or below clog2(N) (the tree's own registers, bit 0 registering the gated terms) plus
+// EXTRA (registers after the tree, so that a smaller tree lines up with the deepest one of its
+// SegmentSum). `first` marks step 0's sum at the accumulator, i.e. it is the step counter's first flag
+// delayed by LAT cycles. A sel of STEPS or more adds nothing, so the sum holds between streams. SEL_W must
+// count to STEPS (2**SEL_W > STEPS). Terms are signed IN_W-bit words; the tree widens them up to OUT_W.
 //
 // A GNN SegmentSum of one segment and feature: the rows of the segment pass through the N lanes that
 // hold them, one step after the other. Partial sums are modulo 2**OUT_W, exact for a final sum that fits
-// OUT_W bits (the IR's accumulator type guarantees that). Output registered (latency 1 after the
-// last step).
+// OUT_W bits (the IR's accumulator type guarantees that). Output registered: valid LAT + 1 cycles
+// after the last step.
 //
 // Reviewed by tests/verify/test_primitives.py.
 `default_nettype none
@@ -19,7 +24,9 @@ module l1ml_stream_sum #(
     parameter integer OUT_W = 9,
     parameter integer STEPS = 1,
     parameter integer SEL_W = 1,
-    parameter [STEPS*N-1:0] MASK = 0
+    parameter [STEPS*N-1:0] MASK = 0,
+    parameter [31:0] TREE_MASK = 0,
+    parameter integer EXTRA = 0
 ) (
     input  wire              clk,
     input  wire              first,
@@ -30,29 +37,18 @@ module l1ml_stream_sum #(
     localparam integer NSEL = 1 << SEL_W;
     localparam [NSEL*N-1:0] FULL = {{((NSEL - STEPS) * N){1'b0}}, MASK};
     wire [N-1:0] gate = FULL[sel*N +: N];
-    wire [N*OUT_W-1:0] ext;
+    wire [N*IN_W-1:0] gated;
     genvar i;
     generate
         for (i = 0; i < N; i = i + 1) begin : g_t
-            wire [IN_W-1:0] t = terms[i*IN_W +: IN_W];
-            if (OUT_W > IN_W) begin : g_ext
-                assign ext[i*OUT_W +: OUT_W] = gate[i] ? {{(OUT_W - IN_W){t[IN_W-1]}}, t} : {OUT_W{1'b0}};
-            end else begin : g_cut
-                assign ext[i*OUT_W +: OUT_W] = gate[i] ? t[OUT_W-1:0] : {OUT_W{1'b0}};
-                if (IN_W > OUT_W) begin : g_unused
-                    /* verilator lint_off UNUSEDSIGNAL */
-                    wire unused_high = ^t[IN_W-1:OUT_W];
-                    /* verilator lint_on UNUSEDSIGNAL */
-                end
-            end
+            assign gated[i*IN_W +: IN_W] = gate[i] ? terms[i*IN_W +: IN_W] : {IN_W{1'b0}};
         end
     endgenerate
-    reg [OUT_W-1:0] step_sum;
-    integer k;
-    always @(*) begin
-        step_sum = {OUT_W{1'b0}};
-        for (k = 0; k < N; k = k + 1) step_sum = step_sum + ext[k*OUT_W +: OUT_W];
-    end
+    wire [OUT_W-1:0] tree_sum, step_sum;
+    l1ml_adder_tree #(.N(N), .IN_W(IN_W), .OUT_W(OUT_W), .REG_MASK(TREE_MASK)) u_tree (
+        .clk(clk), .terms(gated), .sum(tree_sum)
+    );
+    l1ml_delay #(.W(OUT_W), .DEPTH(EXTRA)) u_extra (.clk(clk), .d(tree_sum), .q(step_sum));
     always @(posedge clk) sum <= (first ? {OUT_W{1'b0}} : sum) + step_sum;
 endmodule
 

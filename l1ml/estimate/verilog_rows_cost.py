@@ -5,14 +5,15 @@ lane is priced by the ordinary ``VerilogCost`` on the region's P-row sub-graph; 
 input multiplexers (per lane and input, the distinct words of ``rows_plan.lane_words`` at a per-word
 cost fitted to Yosys, ``Coefficients.row_mux_lut_per_word``), the step counters, the hold stages (an
 enabled register per bit and stage) and the collect shift register ((S - 1) blocks of lane outputs). A
-SegmentSum is streamed: per segment and feature an accumulator over the lanes that hold its rows
-(``Coefficients.stream_gate_lut`` per gated term bit, plus the accumulator's adder and register).
+SegmentSum is streamed: per segment and feature the gated terms of the lanes that hold its rows
+(``Coefficients.stream_gate_lut`` per term bit), their adder tree with the registers ``stream_plan``
+puts, and the accumulator's adder and register.
 """
 
 from __future__ import annotations
 
 from l1ml.backends.verilog.arith import clog2
-from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs
+from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs, split_tree_mask
 from l1ml.backends.verilog.rows_plan import (
     Region,
     gather_indices,
@@ -26,6 +27,7 @@ from l1ml.backends.verilog.rows_plan import (
     stage_load,
     step_cycle,
     stream_lanes,
+    stream_plan,
     stream_start,
     stream_valid,
     streamed,
@@ -34,7 +36,7 @@ from l1ml.backends.verilog.rows_plan import (
 from l1ml.estimate.bits import Word
 from l1ml.estimate.result import LayerCost, Resources
 from l1ml.estimate.verilog_cost import VerilogCost
-from l1ml.estimate.verilog_prims import COEFFS, Coefficients, Val, adder
+from l1ml.estimate.verilog_prims import COEFFS, Coefficients, Val, adder, adder_tree, delay_line
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.interpreter import rule
 from l1ml.ir.ops import Op
@@ -51,7 +53,7 @@ class RowsCost(VerilogCost):
         self.env: dict[str, Val] = {}
         self.views: dict[str, tuple[str, tuple[int, ...] | None]] = {}
         self.stages: dict[str, int] = {}  # hold stages per top-level value
-        self.streams: dict[str, tuple[int, int, int]] = {}  # streamed region outputs: lanes, steps, valid cycle
+        self.streams: dict[str, tuple[int, int, int, int]] = {}  # streamed outputs: lanes, steps, start, lane latency
 
     def run(self, inputs: dict[str, Val]) -> dict[str, Val]:
         self.env = walk_units(self, inputs)
@@ -74,21 +76,25 @@ class RowsCost(VerilogCost):
     @rule(Op.SEGMENT_SUM)
     def segment_sum(self, node: Node, ins: list[Tensor], outs: list[Tensor], v: list[Val]) -> list[Val]:
         x, out = ins[0], outs[0]
-        lanes, steps, valid = self.streams[x.name]
+        lanes, steps, start, lane_latency = self.streams[x.name]
+        mask, lat = stream_plan(node, steps, self.cfg)
         in_w = x.type.width + (0 if x.type.signed else 1)
         yw = out.type.width
-        term = Word(x.type.min_code, x.type.max_code)
+        term = Word(min(x.type.min_code, 0), max(x.type.max_code, 0))  # a gated term may be 0
         per_feature = Resources()
         sums = terms = 0
         for rows in segment_members(node):
             if rows:
                 n = len(stream_lanes(rows, steps)[0])
-                per_feature += stream_sum_cost(n, in_w, yw, term, self.k)
+                per_feature += stream_sum_cost(n, in_w, yw, term, mask, self.k)
                 sums, terms = sums + x.shape[1], terms + n * x.shape[1]
         res = per_feature.scaled(x.shape[1])
-        self.row(node, 1, res, f"{sums} stream sums of {terms} terms in all, streamed from {lanes} lane(s), "
-                 f"up to {node.attrs.degree()} rows per segment")
-        return [Val(out.type, out.size, valid, 0.0)]
+        if sums:
+            res += delay_line(1, lat)  # the first flag, delayed to the accumulators
+        regs = f", {lat} register(s) in the gated sums" if lat else ""
+        self.row(node, lat + 1, res, f"{sums} stream sums of {terms} terms in all, streamed from {lanes} lane(s), "
+                 f"up to {node.attrs.degree()} rows per segment{regs}")
+        return [Val(out.type, out.size, stream_valid(start, steps, lane_latency, lat), 0.0)]
 
     def region(self, region: Region) -> None:
         g, reuse, k = self.graph, self.lane_reuse, self.k
@@ -137,7 +143,7 @@ class RowsCost(VerilogCost):
             if streamed(g, o):
                 counters += step_counter_cost(steps)
                 self.valid_depths.add(stream_start(start, latency))
-                self.streams[o] = (lanes, steps, stream_valid(start, steps, latency))
+                self.streams[o] = (lanes, steps, start, latency)
             else:
                 collect.ff += (steps - 1) * lanes * t.shape[1] * t.type.width
             self.env[o] = Val(t.type, t.size, valid, delay_out)
@@ -154,9 +160,14 @@ def step_counter_cost(steps: int) -> Resources:
     return Resources(lut=sel_w + 2, ff=sel_w + 1)
 
 
-def stream_sum_cost(n: int, in_w: int, out_w: int, term: Word, k: Coefficients) -> Resources:
-    """``l1ml_stream_sum`` over n gated terms: the gated sum at the output width, the accumulator's adder
-    and its register."""
-    res = Resources(lut=k.stream_gate_lut * n * out_w, ff=out_w)
-    adder(res, Word(-(1 << (out_w - 1)), (1 << (out_w - 1)) - 1), term, out_w, k)
+def stream_sum_cost(n: int, in_w: int, out_w: int, term: Word, reg_mask: int, k: Coefficients) -> Resources:
+    """``l1ml_stream_sum`` over n gated terms of ``term``'s range: the gates (``stream_gate_lut`` per term
+    bit), the adder tree and its registers (this sum's part of the SegmentSum's ``reg_mask``), the
+    registers that line it up with the deepest tree, the accumulator's adder and its register."""
+    own, extra = split_tree_mask(reg_mask, n)
+    res = Resources(lut=k.stream_gate_lut * n * in_w, ff=out_w)
+    adder_tree([term] * n, in_w, out_w, own, res, k)
+    res += delay_line(out_w, extra)
+    adder(res, Word(-(1 << (out_w - 1)), (1 << (out_w - 1)) - 1), Word(-(1 << (out_w - 1)), (1 << (out_w - 1)) - 1),
+          out_w, k)
     return res

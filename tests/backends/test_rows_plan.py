@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from l1ml.backends.verilog.pipeline import PipelineConfig, plan_stream_sum
 from l1ml.backends.verilog.rows_plan import (
     Region,
     lane_row,
@@ -14,9 +15,13 @@ from l1ml.backends.verilog.rows_plan import (
     region_steps,
     region_valid,
     row_slot,
+    segment_members,
     stream_lanes,
+    stream_plan,
     stream_valid,
 )
+from l1ml.ir.graph import Node
+from l1ml.ir.ops import Op, SegmentSumAttrs
 
 
 @pytest.mark.parametrize("reuse", [1, 2, 7, 26, 32, 64, 104])
@@ -79,5 +84,38 @@ def test_stream_lanes_and_masks():
     assert stream_lanes([8, 9, 10], 4) == ([2], [[1], [1], [1], [0]])  # consecutive rows: one lane
 
 
-def test_stream_sum_is_valid_one_cycle_after_the_collected_output():
-    assert region_valid(10, 26, 3) == 39 and stream_valid(10, 26, 3) == 40
+def test_stream_sum_is_valid_one_cycle_after_the_collected_output_plus_its_tree_registers():
+    assert region_valid(10, 26, 3) == 39 and stream_valid(10, 26, 3, 0) == 40 and stream_valid(10, 26, 3, 2) == 42
+
+
+@pytest.mark.parametrize("clock", [0.6, 1.0, 1.6, 2.0, 3.0, 4.4, 5.0, 10.0])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 9, 16, 17, 64])
+def test_stream_sum_plan_keeps_every_stage_within_the_clock(n, clock):
+    """Levels: the gate, clog2(n) adders, the accumulator's adder (which ends at the sum's register)."""
+    cfg = PipelineConfig(clock_ns=clock)
+    d = cfg.delays
+    depth = (n - 1).bit_length()
+    mask = plan_stream_sum(n, cfg)
+    assert mask < 1 << (depth + 1)  # bits 0 .. depth: after the gate, after each tree level
+    levels = [d.gate_ns] + [d.adder_ns] * (depth + 1)
+    t, worst = 0.0, 0.0
+    for lv, ns in enumerate(levels):
+        t += ns
+        worst = max(worst, t)
+        if mask >> lv & 1:
+            t = 0.0
+    assert worst <= max(clock, max(levels)) + 1e-9  # a level longer than the clock stands alone
+    if clock >= sum(levels):
+        assert mask == 0  # no register where none is needed
+    assert plan_stream_sum(n, PipelineConfig(clock_ns=None, stages=2)) == 0
+
+
+def test_stream_plan_follows_the_widest_segment():
+    # 4-step lanes; segment 0 rows 0..3 (one lane), segment 1 rows 4, 8, 12, .., 36 (nine lanes)
+    segs = [0] * 4 + [-1] * 36
+    for r in range(4, 40, 4):
+        segs[r] = 1
+    node = Node("ss", Op.SEGMENT_SUM, ["x"], ["y"], SegmentSumAttrs(tuple(segs), 2))
+    assert [len(stream_lanes(m, 4)[0]) for m in segment_members(node)] == [1, 9]
+    assert stream_plan(node, 4, PipelineConfig(clock_ns=5.0)) == (plan_stream_sum(9, PipelineConfig(clock_ns=5.0)), 1)
+    assert stream_plan(node, 40, PipelineConfig(clock_ns=5.0)) == (0, 0)  # one lane holds every row

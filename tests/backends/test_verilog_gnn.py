@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from l1ml.backends.verilog import write_rtl
-from l1ml.backends.verilog.rows_plan import UnitKind, plan_units
+from l1ml.backends.verilog.pipeline import PipelineConfig
+from l1ml.backends.verilog.rows_plan import UnitKind, plan_units, stream_plan
 from l1ml.estimate import estimate
 from l1ml.ir.graph import Graph
 from l1ml.load import load_graph
@@ -89,8 +90,9 @@ def test_rtl_json_latency_is_the_estimate(small_gnn, tmp_path, reuse, stages):
     assert est.latency_cycles > reuse  # the largest regions take R steps each
 
 
-def _check(g: Graph, test_graphs: Path, tmp_path: Path, reuse: int, n_random: int) -> None:
-    d = write_rtl(g, tmp_path / "rtl", reuse_factor=reuse)
+def _check(g: Graph, test_graphs: Path, tmp_path: Path, reuse: int, n_random: int,
+           clock_ns: float | None = None) -> None:
+    d = write_rtl(g, tmp_path / "rtl", reuse_factor=reuse, clock_ns=clock_ns)
     x = gnn_vectors(g, test_graphs, n_random)
     res = check_rtl(g, tmp_path / "rtl", x, tmp_path / "build")
     assert res.ok, res.first_mismatches
@@ -103,6 +105,21 @@ def _check(g: Graph, test_graphs: Path, tmp_path: Path, reuse: int, n_random: in
 def test_rtl_equals_emulator(small_gnn, tmp_path, reuse):
     g, test_graphs = small_gnn
     _check(g, test_graphs, tmp_path, reuse, 240)
+
+
+def test_registered_stream_sums_equal_the_emulator(small_gnn, tmp_path):
+    """At 1.5 ns the stream sums' gated-term trees get registers (both SegmentSums, different depths; the
+    smaller trees of a SegmentSum get registers after them to line up), and the first flag follows."""
+    g, test_graphs = small_gnn
+    plans = [stream_plan(g.node(u.node), 26, PipelineConfig(clock_ns=1.5)) for u in plan_units(g)
+             if u.kind is UnitKind.SEGMENT_SUM]
+    assert plans == [(0b110, 2), (0b10, 1)]  # the edge regions run 26 steps at R = 26
+    est = estimate(g, backend="verilog", reuse_factor=26, clock_ns=1.5)
+    d = write_rtl(g, tmp_path / "plan", reuse_factor=26, clock_ns=1.5)
+    assert est.latency_cycles == d.latency_cycles
+    assert any("TREE_MASK" in (tmp_path / "plan" / f).read_text() and "EXTRA" in (tmp_path / "plan" / f).read_text()
+               for f in d.files if "segmentsum" in f)
+    _check(g, test_graphs, tmp_path, 26, 240, clock_ns=1.5)
 
 
 @pytest.mark.slow

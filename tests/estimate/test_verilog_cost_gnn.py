@@ -100,3 +100,16 @@ def test_report_lists_the_regions(small_gnn):
     text = markdown(estimate(small_gnn, backend="verilog", reuse_factor=26))
     for name in ("region0 lanes", "region1 inputs", "region3 collect", "segmentsum_0", "hold edges"):
         assert name in text
+
+
+def test_registered_stream_sums_are_priced(small_gnn):
+    """At 1.5 ns the stream sums get registers in their gated-term trees (``stream_plan``): the SegmentSum
+    rows count them and say so, and their latency grows by as many cycles."""
+    slow, fast = (estimate(small_gnn, backend="verilog", reuse_factor=26, clock_ns=c) for c in (5.0, 1.5))
+
+    def sums(e):
+        return [x for x in e.layers if x.op == "SegmentSum"]
+
+    for a, b in zip(sums(slow), sums(fast), strict=True):
+        assert "register(s) in the gated sums" not in a.detail and "register(s) in the gated sums" in b.detail
+        assert b.res.ff > a.res.ff and b.latency_cycles > a.latency_cycles == 1

@@ -423,20 +423,31 @@ def _sequential_parts() -> list[Part]:
     # term 2, step 2 terms 0 and 2; the sum restarts with each input
     mask = [0b011, 0b100, 0b101]
     weights = np.array([2, 1, 2])
-    for out_w in (11, 6):
-        def stream(e: Emitter, y: str, out_w=out_w) -> None:
+    # (OUT_W, TREE_MASK, EXTRA): combinational step sums, and registers in the tree and after it (the
+    # first flag delayed to match, as segsum.py does)
+    for out_w, tree_mask, extra in ((11, 0, 0), (6, 0, 0), (11, 0b101, 1), (6, 0b010, 0)):
+        lat = bin(tree_mask).count("1") + extra
+
+        def stream(e: Emitter, y: str, out_w=out_w, tree_mask=tree_mask, extra=extra, lat=lat) -> None:
             e.line(f"wire [2:0] {y}_phase; wire {y}_first, {y}_last; wire [23:0] {y}_xh;")
             _three_steps(e, y, 3, "step counter")
             e.line("/* verilator lint_off UNUSEDSIGNAL */")
             e.line(f"wire {y}_unused = {y}_last;")
             e.line("/* verilator lint_on UNUSEDSIGNAL */")
+            first = f"{y}_first"
+            if lat:
+                e.line(f"wire {y}_first_d;")
+                e.instance("l1ml_delay", f"u_{y}_first", {"W": 1, "DEPTH": lat},
+                           {"clk": "clk", "d": first, "q": f"{y}_first_d"}, "first flag at the accumulator")
+                first = f"{y}_first_d"
             e.instance("l1ml_stream_sum", f"u_{y}_sum", {"N": 3, "IN_W": 8, "OUT_W": out_w, "STEPS": 3,
-                                                         "SEL_W": 3, "MASK": packed(mask, 3)},
-                       {"clk": "clk", "first": f"{y}_first", "sel": f"{y}_phase", "terms": f"{y}_xh",
+                                                         "SEL_W": 3, "MASK": packed(mask, 3),
+                                                         "TREE_MASK": literal(tree_mask, 32), "EXTRA": extra},
+                       {"clk": "clk", "first": first, "sel": f"{y}_phase", "terms": f"{y}_xh",
                         "sum": y}, "stream sum")
 
-        parts.append(Part("l1ml_stream_sum", f"OUT_W={out_w}", out_w, True, 4, stream,
-                          lambda s, out_w=out_w: _wrap(s.terms[:, :3] @ weights, out_w)))
+        parts.append(Part("l1ml_stream_sum", f"OUT_W={out_w} TREE_MASK={tree_mask} EXTRA={extra}", out_w, True,
+                          4 + lat, stream, lambda s, out_w=out_w: _wrap(s.terms[:, :3] @ weights, out_w)))
     return parts
 
 

@@ -42,6 +42,7 @@ class DelayModel:
     requant_ns: float = 1.2  # rounding increment and saturation compare
     relu_ns: float = 0.5  # sign test and mux
     max_ns: float = 1.5  # one max-pooling stage: a compare (carry chain) and a select
+    gate_ns: float = 0.5  # a constant table bit picked by a step counter, ANDed with a word
 
     def shift_add_ns(self, terms: int) -> float:
         """A shift-add multiplier: a chain of terms - 1 adders."""
@@ -115,6 +116,25 @@ def plan_dense(level_ns: list[float], delay_in_ns: float, cfg: PipelineConfig) -
             t = 0.0
         t += d
     return DensePlan(input_reg, mask, t)
+
+
+def plan_stream_sum(n_terms: int, cfg: PipelineConfig) -> int:
+    """The register plan of the stream sums of one SegmentSum whose largest sums ``n_terms`` gated terms:
+    bit l of the result registers level l of the gated-term tree (level 0: the gated terms, as
+    ``l1ml_adder_tree``'s REG_MASK); bit clog2(n) registers the step sum before the accumulator. The
+    levels are the gate, clog2(n) adders and the accumulator's adder, which ends at the sum's register.
+    In clock mode a register goes before any level that would push the delay past the clock; with
+    ``pipeline_stages`` there is none (the accumulator is the sum's only register, as in hls4ml's
+    accumulating loops).
+
+    >>> plan_stream_sum(5, PipelineConfig(clock_ns=5.0)), plan_stream_sum(16, PipelineConfig(clock_ns=5.0))
+    (0, 16)
+    """
+    if cfg.stages is not None:
+        return 0
+    d = cfg.delays
+    depth = max(0, (n_terms - 1).bit_length())  # clog2
+    return plan_dense([d.gate_ns] + [d.adder_ns] * (depth + 1), 0.0, cfg).reg_mask
 
 
 def register_outputs(delay_ns: float, cfg: PipelineConfig) -> bool:

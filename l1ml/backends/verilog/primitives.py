@@ -56,7 +56,10 @@ REG_MASK_W = 32
 SHIFT_FIELD_W = 8
 
 #: Primitives that instantiate other primitives.
-DEPENDS: dict[Primitive, tuple[Primitive, ...]] = {Primitive.ROM_MULT: (Primitive.MUX,)}
+DEPENDS: dict[Primitive, tuple[Primitive, ...]] = {
+    Primitive.ROM_MULT: (Primitive.MUX,),
+    Primitive.STREAM_SUM: (Primitive.ADDER_TREE, Primitive.DELAY),
+}
 
 #: The ROUNDING parameter of l1ml_requant (documented in its header).
 ROUNDING_CODE: dict[Rounding, int] = {

@@ -30,6 +30,7 @@ from l1ml.backends.verilog.rows_plan import (
     region_valid,
     stage_load,
     step_cycle,
+    stream_plan,
     stream_start,
     stream_valid,
     streamed,
@@ -62,7 +63,8 @@ class Stream:
     first: str
     sel: str
     sel_w: int
-    valid: int  # the cycle the streamed sums are valid
+    start: int  # the region's start cycle and lane latency: the SegmentSum's valid cycle is stream_valid's
+    lane_latency: int
 
 
 @dataclass(frozen=True)
@@ -116,14 +118,16 @@ class RowsRenderer(VerilogRenderer):
         if st is None:
             raise NodeError(node, "SegmentSum must read a region's output that only SegmentSums read")
         module = self.module_names.fresh(f"{self.top}_{node.name}")
-        m = render_stream_sum(node, ins[0], outs[0], module, st.lanes, st.steps, st.sel_w)
+        mask, lat = stream_plan(node, st.steps, self.cfg)
+        m = render_stream_sum(node, ins[0], outs[0], module, st.lanes, st.steps, st.sel_w, mask)
         self.modules.append(m)
         out = outs[0]
-        y = Bus(self.wire(f"t_{out.name}", out.size * out.type.width), out.type, out.size, st.valid, 0.0)
+        valid = stream_valid(st.start, st.steps, st.lane_latency, lat)
+        y = Bus(self.wire(f"t_{out.name}", out.size * out.type.width), out.type, out.size, valid, 0.0)
         self.e.submodule(m.name, self.names.fresh(f"u_{node.name}"), {},
                          {"clk": "clk", "first": st.first, "sel": st.sel, "x": st.lane_y, "y": y.expr},
                          f"{tag(node)}: SegmentSum streamed from {st.lanes} lane(s) over {st.steps} step(s), "
-                         f"valid in cycle {st.valid}")
+                         f"valid in cycle {valid}")
         return [y]
 
     def view(self, tensor: str) -> View:
@@ -195,8 +199,7 @@ class RowsRenderer(VerilogRenderer):
             if streamed(g, o):
                 c = self.step_counter(f"{region.name}_{o}", stream_start(start, lane.latency), steps, "stream",
                                       need_first=True)
-                self.streams[o] = Stream(outs[o], lanes, steps, c.first, c.phase, c.sel_w,
-                                         stream_valid(start, steps, lane.latency))
+                self.streams[o] = Stream(outs[o], lanes, steps, c.first, c.phase, c.sel_w, start, lane.latency)
                 t = g.t(o)
                 self.env[o] = Bus("", t.type, t.size, valid, lane.delay_out_ns)
             else:

@@ -22,7 +22,8 @@ so the estimator's latency is the RTL's):
   register collects the S steps: the region's output is valid in cycle s + S + L;
 * a SegmentSum of a region's output is streamed (``l1ml_stream_sum``): an accumulator per (segment,
   feature) adds, at each step, the lanes that hold one of the segment's rows; the sum is valid one
-  cycle after the last step, in cycle s + S + L + 1 (``stream_valid``).
+  cycle after the last step, in cycle s + S + L + 1 (``stream_valid``), plus the registers the clock
+  asks for inside its gated sum (``stream_plan``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
 
+from l1ml.backends.verilog.pipeline import PipelineConfig, plan_stream_sum
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Graph, Node, Tensor
 from l1ml.ir.ops import GatherAttrs, Op, SegmentSumAttrs
@@ -288,9 +290,18 @@ def stream_start(start: int, lane_latency: int) -> int:
     return start + lane_latency
 
 
-def stream_valid(start: int, steps: int, lane_latency: int) -> int:
-    """The cycle in which a streamed SegmentSum of a region's output is valid (its accumulator register)."""
-    return region_valid(start, steps, lane_latency) + 1
+def stream_valid(start: int, steps: int, lane_latency: int, tree_latency: int) -> int:
+    """The cycle in which a streamed SegmentSum of a region's output is valid (its accumulator register),
+    with ``tree_latency`` registers between the gate and the accumulator (``stream_plan``)."""
+    return region_valid(start, steps, lane_latency) + tree_latency + 1
+
+
+def stream_plan(node: Node, steps: int, cfg: PipelineConfig) -> tuple[int, int]:
+    """A streamed SegmentSum's register plan: ``pipeline.plan_stream_sum`` for its largest sum (the most
+    lanes one segment's rows pass), and the registers between the gate and the accumulator it puts."""
+    n_max = max((len(stream_lanes(rows, steps)[0]) for rows in segment_members(node) if rows), default=1)
+    mask = plan_stream_sum(n_max, cfg)
+    return mask, bin(mask).count("1")
 
 
 def streamed(g: Graph, tensor: str) -> bool:
@@ -326,5 +337,5 @@ def segment_members(node: Node) -> list[list[int]]:
 
 __all__ = ["CROSS_OPS", "ROW_OPS", "Region", "Unit", "UnitKind", "gather_indices", "has_rows", "hold_stage",
            "lane_graph", "lane_row", "lane_words", "row_slot", "plan_units", "region_stages", "region_start", "region_steps",
-           "region_valid", "segment_members", "stage_load", "step_cycle", "stream_lanes", "stream_start",
-           "stream_valid", "streamed"]
+           "region_valid", "segment_members", "stage_load", "step_cycle", "stream_lanes", "stream_plan",
+           "stream_start", "stream_valid", "streamed"]

@@ -4,15 +4,18 @@ feature), fed by the region's lanes as the steps stream out.
 The topology is static: row r passes lane r div S at step r mod S (``rows_plan.lane_row``), so a
 segment's accumulator reads the lanes that hold its rows, gated per step by a constant mask
 (``rows_plan.stream_lanes``); an empty segment is the constant 0. Unsigned codes get a zero sign bit.
-The ports are clk, the step counter's ``first`` and ``sel``, the lanes' output ``x`` (P rows) and ``y``;
-the sum is registered, valid one cycle after the last step.
+The ports are clk, the step counter's ``first`` and ``sel``, the lanes' output ``x`` (P rows) and ``y``.
+Each sum's gated terms go through an adder tree into the accumulator; when the clock asks for it
+(``rows_plan.stream_plan``) the trees are registered and ``first`` is delayed to match. The sum is
+registered, valid that many cycles plus one after the last step.
 """
 
 from __future__ import annotations
 
 from l1ml.backends.verilog.dense import ModuleText
 from l1ml.backends.verilog.emitter import Emitter, literal, packed, tag
-from l1ml.backends.verilog.primitives import Primitive
+from l1ml.backends.verilog.pipeline import split_tree_mask
+from l1ml.backends.verilog.primitives import REG_MASK_W, Primitive
 from l1ml.backends.verilog.rows_plan import segment_members, stream_lanes
 from l1ml.errors import NodeError
 from l1ml.ir.graph import Node, Tensor
@@ -26,8 +29,10 @@ def stream_mask(masks: list[list[int]], steps: int, n: int) -> str:
 
 
 def render_stream_sum(node: Node, x: Tensor, out: Tensor, module: str, lanes: int, steps: int,
-                      sel_w: int) -> ModuleText:
-    """The module text; latency is 1 (the accumulator) after the last step."""
+                      sel_w: int, reg_mask: int) -> ModuleText:
+    """The module text; ``reg_mask`` is ``rows_plan.stream_plan``'s for the largest sum (each sum takes its
+    part, ``split_tree_mask``), and the latency after the last step is its set bits plus 1 (the
+    accumulator)."""
     if out.type.frac != x.type.frac:
         raise NodeError(node, f"SegmentSum output frac {out.type.frac} differs from its input's {x.type.frac}; "
                         "re-run the l1ml passes on this graph")
@@ -37,11 +42,13 @@ def render_stream_sum(node: Node, x: Tensor, out: Tensor, module: str, lanes: in
     in_w = xw + (0 if x.type.signed else 1)
     row_bits = feats * xw
     provenance = tag(node)
+    lat = bin(reg_mask).count("1")
     e = Emitter()
     e.comment(f"{provenance}: SegmentSum of {x.shape[0]} rows into {len(members)} segments of {feats} features, "
               f"streamed from {lanes} lane(s) over {steps} step(s)")
-    e.comment(f"x: {lanes} lane rows x {feats} x {x.type}; y: {out.size} x {out.type}; valid 1 cycle after the "
-              "last step")
+    e.comment(f"x: {lanes} lane rows x {feats} x {x.type}; y: {out.size} x {out.type}; valid {lat + 1} cycle(s) "
+              f"after the last step ({lat} register(s) in the gated sums, REG_MASK {reg_mask:#x}, then the "
+              "accumulator)")
     e.line(f"module {module} (")
     with e.indent():
         e.line("input  wire clk,")
@@ -55,6 +62,12 @@ def render_stream_sum(node: Node, x: Tensor, out: Tensor, module: str, lanes: in
         unread = [f"x[{p * row_bits} +: {row_bits}]" for p in range(lanes) if p not in read]
         if not any(members):
             unread += ["clk", "first", "sel"]
+        first = "first"
+        if lat and any(members):
+            first = "first_d"
+            e.line(f"wire {first};  // the step counter's first flag, at the accumulators")
+            e.inline(Primitive.DELAY, "u_first", {"W": 1, "DEPTH": lat}, {"clk": "clk", "d": "first", "q": first},
+                     f"{provenance}: the first flag delayed by the {lat} register(s) of the gated sums")
         if unread:
             e.line("/* verilator lint_off UNUSEDSIGNAL */")
             e.line("wire unused_x = ^{  // lanes that hold no segment's row")
@@ -72,11 +85,14 @@ def render_stream_sum(node: Node, x: Tensor, out: Tensor, module: str, lanes: in
                 terms = [f"x[{p * row_bits + f * xw} +: {xw}]" for p in used]
                 if not x.type.signed:
                     terms = [f"{{1'b0, {t}}}" for t in terms]
-                e.inline(Primitive.STREAM_SUM, f"u_s_{s}_{f}",
-                         {"N": len(used), "IN_W": in_w, "OUT_W": yw, "STEPS": steps, "SEL_W": sel_w,
-                          "MASK": stream_mask(masks, steps, len(used))},
-                         {"clk": "clk", "first": "first", "sel": "sel", "terms": f"{{{', '.join(reversed(terms))}}}",
+                params = {"N": len(used), "IN_W": in_w, "OUT_W": yw, "STEPS": steps, "SEL_W": sel_w,
+                          "MASK": stream_mask(masks, steps, len(used))}
+                if reg_mask:
+                    own, extra = split_tree_mask(reg_mask, len(used))
+                    params |= {"TREE_MASK": literal(own, REG_MASK_W), "EXTRA": extra}
+                e.inline(Primitive.STREAM_SUM, f"u_s_{s}_{f}", params,
+                         {"clk": "clk", "first": first, "sel": "sel", "terms": f"{{{', '.join(reversed(terms))}}}",
                           "sum": y},
                          f"{provenance}: segment {s}, feature {f}: rows {rows} from lanes {used}")
     e.line("endmodule")
-    return ModuleText(module, e.text(), 1, 0.0, False, e.used)
+    return ModuleText(module, e.text(), lat + 1, 0.0, False, e.used)
