@@ -9,7 +9,8 @@ job at a time, log via ``-l``. The estimate's rows are summed per module the sam
     python benchmarks/gnn_yosys_modules.py /work/gnnwork/gnn_out --model /work/gnnwork/track_gnn/model.onnx
     python benchmarks/gnn_yosys_modules.py OUT --model M --only top,region1 --timeout-min 60
 
-Results are cached per module (by the module's text) in ``--work``, so an interrupted run resumes.
+Results are cached per module (by the text of the module, its layer modules and the primitives they
+instantiate) in ``--work``, so an interrupted run resumes and a change elsewhere does not redo it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 from l1ml.backends.verilog import RTLDesign
+from l1ml.backends.verilog.primitives import Primitive, with_dependencies
 from l1ml.estimate import estimate
 from l1ml.estimate.synth import _RUN_YOSYS, SYNTH_FLAGS, summarise
 from l1ml.load import load_graph
@@ -35,12 +38,20 @@ def module_of(row_name: str, op: str, top: str, modules: set[str]) -> str:
     return name if name in modules else top
 
 
+def primitives_of(rtl: Path, own: list[str], prims: list[str]) -> list[str]:
+    """The primitive files the module's own files instantiate, with the primitives those use, so that the
+    cache key of a module changes only with what it reads."""
+    text = "".join((rtl / f).read_text() for f in own)
+    need = {Primitive(f[:-2]) for f in prims if re.search(rf"\b{f[:-2]} #\(", text)}
+    return [p.filename for p in with_dependencies(need)]
+
+
 def synth_module(rtl: Path, files: list[str], top: str, module: str, submodules: list[str], work: Path,
                  timeout_s: float) -> dict[str, int]:
     """One module (with the layer modules it instantiates) flattened through synth_xilinx; ``submodules``
     are read as black boxes."""
-    prims = [f for f in files if not f.startswith(top)]
     own = [f for f in files if f.startswith(module + "_")] + [f"{module}.v"]
+    prims = primitives_of(rtl, own, [f for f in files if not f.startswith(top)])
     text = "".join((rtl / f).read_text() for f in [*prims, *own, *(f"{m}.v" for m in submodules)])
     key = hashlib.sha256((text + SYNTH_FLAGS).encode()).hexdigest()[:16]
     cached = work / f"{module}.{key}.json"

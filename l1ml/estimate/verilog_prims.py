@@ -45,9 +45,11 @@ class Coefficients:
     # in tests/backends/test_verilog_conv.py (16-bit and 7-bit words; docs/estimation.md), not validated
     max_select_lut_per_bit: float = 0.6
     # a GNN lane's input multiplexer (l1ml_table_mux, N distinct words of a lane input row, indexed by a step
-    # table): LUTs per bit for each word past the first; fitted to Yosys synth_xilinx per module
-    # (benchmarks/gnn_yosys_modules.py, docs/verilog.md)
-    row_mux_lut_per_word: float = 0.45
+    # table): LUTs per bit for each word past the first. Fitted to Yosys synth_xilinx on the top module of
+    # the default track GNN at R = 64 (benchmarks/gnn_yosys_modules.py, docs/verilog.md): its 230 table
+    # multiplexers of 6,912 words and its step counters took 75,806 LUT, 0.92 of the 0.45 first taken from
+    # indexed multiplexers of 26 and 104 words
+    row_mux_lut_per_word: float = 0.41
     # a streamed SegmentSum (l1ml_stream_sum): LUTs per gated term bit (the AND with the step's mask bit,
     # mostly absorbed into the first adder's LUTs); its adder tree and accumulator are priced as adders.
     # Least-squares fit to Yosys synth_xilinx on four SegmentSum modules (benchmarks/gnn_yosys_modules.py:
