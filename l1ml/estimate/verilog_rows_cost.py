@@ -17,15 +17,13 @@ from l1ml.backends.verilog.pipeline import PipelineConfig, register_outputs, spl
 from l1ml.backends.verilog.rows_plan import (
     Region,
     gather_indices,
-    hold_stage,
+    input_tables,
     lane_graph,
-    lane_words,
     region_stages,
     region_start,
     region_valid,
     segment_members,
     stage_load,
-    step_cycle,
     stream_lanes,
     stream_plan,
     stream_start,
@@ -101,10 +99,13 @@ class RowsCost(VerilogCost):
         steps, lanes = region.steps(reuse), region.lanes(reuse)
         views = {t: self.views.get(t, (t, None)) for t in region.inputs}
         start = region_start([self.env[src].latency for src, _ in views.values()])
-        # the lanes: the ordinary cost model on the P-row sub-graph
+        tables = {t: input_tables(region, reuse, start, self.env[src].latency, idx) for t, (src, idx) in views.items()}
+        # the lanes: the ordinary cost model on the P-row sub-graph, inputs through their table multiplexers
         sub = lane_graph(g, region, lanes, region.name)
         lane = VerilogCost(sub, self.cfg, 1, k)
-        env = lane.run({t: Val(sub.t(t).type, sub.t(t).size, 0) for t in region.inputs})
+        env = lane.run({t: Val(sub.t(t).type, sub.t(t).size, 0,
+                               self.cfg.delays.table_mux_ns(max(len(w) for w, _ in tables[t])))
+                        for t in region.inputs})
         latency, io = lane.finish(env, valid=False)
         d = max((env[o].delay_ns for o in region.outputs), default=0.0)
         delay_out = 0.0 if register_outputs(d, self.cfg) else d
@@ -119,16 +120,11 @@ class RowsCost(VerilogCost):
         if steps > 1:
             mux += step_counter_cost(steps)
             self.valid_depths.add(start)
-        for t, (src, idx) in views.items():
+        for t, (src, _) in views.items():
             b = self.env[src]
             self.stages[src] = max(self.stages.get(src, 0), region_stages(region, b.latency, start, reuse))
             row_bits = g.t(t).shape[1] * b.type.width
-
-            def word(step: int, r: int, b=b, idx=idx) -> tuple[int, int]:
-                return (hold_stage(b.latency, step_cycle(start, step), reuse), r if idx is None else idx[r])
-
-            for p in range(lanes):
-                words, _ = lane_words(region.rows, lanes, steps, p, word)
+            for words, _ in tables[t]:
                 mux.lut += row_bits * (len(words) - 1) * k.row_mux_lut_per_word
                 if len(words) > 1:
                     n_mux, n_words = n_mux + 1, n_words + len(words)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from l1ml.backends.verilog import write_rtl
+from l1ml.backends.verilog.pipeline import DelayModel
 from l1ml.estimate import estimate, markdown
 from l1ml.ir.graph import Graph
 from l1ml.load import load_graph
@@ -113,3 +114,14 @@ def test_registered_stream_sums_are_priced(small_gnn):
     for a, b in zip(sums(slow), sums(fast), strict=True):
         assert "register(s) in the gated sums" not in a.detail and "register(s) in the gated sums" in b.detail
         assert b.res.ff > a.res.ff and b.latency_cycles > a.latency_cycles == 1
+
+
+def test_lane_inputs_arrive_through_their_table_multiplexers(small_gnn, tmp_path, monkeypatch):
+    """A lane's inputs count the delay of their widest table multiplexer (``DelayModel.table_mux_ns``): at
+    R = 26 and 5 ns it moves registers in the lanes and adds cycles, in the estimate and the RTL alike."""
+    with_mux = estimate(small_gnn, backend="verilog", reuse_factor=26)
+    assert with_mux.latency_cycles == write_rtl(small_gnn, tmp_path / "a", reuse_factor=26).latency_cycles
+    monkeypatch.setattr(DelayModel, "table_mux_ns", lambda self, words: 0.0)
+    without = estimate(small_gnn, backend="verilog", reuse_factor=26)
+    assert without.latency_cycles == write_rtl(small_gnn, tmp_path / "b", reuse_factor=26).latency_cycles
+    assert with_mux.latency_cycles > without.latency_cycles and with_mux.total.ff > without.total.ff

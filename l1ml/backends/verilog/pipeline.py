@@ -43,10 +43,25 @@ class DelayModel:
     relu_ns: float = 0.5  # sign test and mux
     max_ns: float = 1.5  # one max-pooling stage: a compare (carry chain) and a select
     gate_ns: float = 0.5  # a constant table bit picked by a step counter, ANDed with a word
+    mux_level_ns: float = 0.5  # one level of a wide multiplexer (a LUT6 as 4:1, or MUXF7/MUXF8)
 
     def shift_add_ns(self, terms: int) -> float:
         """A shift-add multiplier: a chain of terms - 1 adders."""
         return max(terms - 1, 0) * self.adder_ns
+
+    def table_mux_ns(self, words: int) -> float:
+        """``l1ml_table_mux`` of ``words`` distinct words: the step table read (a ``gate_ns`` level), then
+        ceil(log4 words) multiplexer levels; 0 for one word (a wire).
+
+        >>> DelayModel().table_mux_ns(1), DelayModel().table_mux_ns(4), DelayModel().table_mux_ns(37)
+        (0.0, 1.0, 2.0)
+        """
+        if words <= 1:
+            return 0.0
+        levels = 1
+        while 4 ** levels < words:
+            levels += 1
+        return self.gate_ns + levels * self.mux_level_ns
 
     def const_mult_ns(self, c: int) -> float:
         """The multiplier by the constant code ``c`` that ``arith.multiplier_kind`` chooses: a DSP or a

@@ -23,13 +23,11 @@ from l1ml.backends.verilog.render import Bus, VerilogRenderer
 from l1ml.backends.verilog.rows_plan import (
     Region,
     gather_indices,
-    hold_stage,
+    input_tables,
     lane_graph,
-    lane_words,
     region_start,
     region_valid,
     stage_load,
-    step_cycle,
     stream_plan,
     stream_start,
     stream_valid,
@@ -155,7 +153,11 @@ class RowsRenderer(VerilogRenderer):
         steps, lanes = region.steps(reuse), region.lanes(reuse)
         views = {t: self.view(t) for t in region.inputs}
         start = region_start([self.env[vw.source].latency for vw in views.values()])
-        lane = self.lane_module(region, lanes)
+        tables = {t: input_tables(region, reuse, start, self.env[vw.source].latency, vw.index)
+                  for t, vw in views.items()}
+        # a lane input arrives through its widest table multiplexer
+        lane = self.lane_module(region, lanes, {t: self.cfg.delays.table_mux_ns(max(len(w) for w, _ in tab))
+                                                 for t, tab in tables.items()})
         e = self.e
         e.comment(f"{region.name}: nodes {', '.join(map(comment_text, region.nodes))} on {region.rows} rows, {lanes} lane(s) x "
                   f"{steps} step(s) (lane p, step t: row p * {steps} + t); inputs captured in cycle {start}, "
@@ -167,12 +169,7 @@ class RowsRenderer(VerilogRenderer):
             vw, src = views[t], self.env[views[t].source]
             row_bits = g.t(t).shape[1] * src.type.width
             lin = self.wire(f"l_{region.name}_{t}", lanes * row_bits)
-
-            def word(step: int, r: int, vw=vw, src=src) -> tuple[int, int]:
-                return (hold_stage(src.latency, step_cycle(start, step), reuse), r if vw.index is None else vw.index[r])
-
-            for p in range(lanes):
-                words, table = lane_words(region.rows, lanes, steps, p, word)
+            for p, (words, table) in enumerate(tables[t]):
                 texts = [f"{self.stage(vw.source, j)}[{sr * row_bits} +: {row_bits}]" for j, sr in words]
                 y = f"{lin}[{p * row_bits} +: {row_bits}]"
                 if len(words) == 1:
@@ -248,8 +245,9 @@ class RowsRenderer(VerilogRenderer):
         self.e.line("};")
         return Bus(y, t.type, t.size, valid, delay_ns)
 
-    def lane_module(self, region: Region, lanes: int) -> LaneModule:
-        """Render the region's nodes on ``lanes`` rows as a module of its own."""
+    def lane_module(self, region: Region, lanes: int, delay_in_ns: dict[str, float]) -> LaneModule:
+        """Render the region's nodes on ``lanes`` rows as a module of its own; its inputs arrive
+        ``delay_in_ns`` after a register (the table multiplexers in front of it)."""
         name = self.module_names.fresh(f"{self.top}_{region.name}")
         sub = lane_graph(self.graph, region, lanes, name)
         r = VerilogRenderer(sub, name, self.cfg, 1)
@@ -259,7 +257,7 @@ class RowsRenderer(VerilogRenderer):
         out_ports = {t: ports.fresh(f"out_{t}") for t in region.outputs}
         for p in [*in_ports.values(), *out_ports.values()]:
             r.names.reserve(p)
-        env = r.run({t: Bus(p, sub.t(t).type, sub.t(t).size, 0) for t, p in in_ports.items()})
+        env = r.run({t: Bus(p, sub.t(t).type, sub.t(t).size, 0, delay_in_ns[t]) for t, p in in_ports.items()})
         live = [env[o] for o in region.outputs]
         d = max((b.delay_ns for b in live), default=0.0)
         delay_out = 0.0 if register_outputs(d, self.cfg) else d

@@ -143,6 +143,19 @@ def lane_words(rows: int, lanes: int, steps: int, lane: int,
     return words, table
 
 
+def input_tables(region: Region, reuse: int, start: int, valid: int,
+                 index: tuple[int, ...] | None) -> list[tuple[list[Hashable], list[int]]]:
+    """Per lane, the distinct (hold stage, source row) words its multiplexer for one region input needs and
+    its step table (``lane_words``): the source is valid in cycle ``valid``, read through a Gather's rows
+    ``index`` (None: the same rows), by a region that starts in cycle ``start``."""
+    steps, lanes = region.steps(reuse), region.lanes(reuse)
+
+    def word(step: int, r: int) -> tuple[int, int]:
+        return (hold_stage(valid, step_cycle(start, step), reuse), r if index is None else index[r])
+
+    return [lane_words(region.rows, lanes, steps, p, word) for p in range(lanes)]
+
+
 def stream_lanes(members: list[int], steps: int) -> tuple[list[int], list[list[int]]]:
     """For a segment's rows streamed through lanes of ``steps`` steps: the lanes that hold some of them (in
     lane order) and, per step, the bit mask over those lanes of the rows added at that step."""
@@ -336,6 +349,7 @@ def segment_members(node: Node) -> list[list[int]]:
 
 
 __all__ = ["CROSS_OPS", "ROW_OPS", "Region", "Unit", "UnitKind", "gather_indices", "has_rows", "hold_stage",
+           "input_tables",
            "lane_graph", "lane_row", "lane_words", "row_slot", "plan_units", "region_stages", "region_start", "region_steps",
            "region_valid", "segment_members", "stage_load", "step_cycle", "stream_lanes", "stream_plan",
            "stream_start", "stream_valid", "streamed"]
