@@ -237,8 +237,8 @@ def train_track_gnn_cmd(
     data: Annotated[Path | None, typer.Option(help="Directory (or hits.parquet) from `l1ml simulate tracks "
                                               "--stub-pt 2` instead of simulating.")] = None,
     hidden: Annotated[int, typer.Option(help=(
-        "Width of every MLP layer. 8 fits one xcvu13p within 1 us at TMUX 18; 16 gains about 1 % AUC "
-        "but needs 1.6x the part's LUTs."))] = 8,
+        "Width of every MLP layer. 8 takes about 15 % of a xcvu13p's LUTs within 1 us at TMUX 18; 16 gains "
+        "about 1 % AUC for 2.5x the LUTs (about 37 %, estimate)."))] = 8,
     steps: Annotated[int, typer.Option(help="Message-passing steps (1 or 2).")] = 1,
     weight_bits: Annotated[int, typer.Option(help="Weight bit width.")] = 6,
     act_bits: Annotated[int, typer.Option(help="Activation bit width.")] = 8,
