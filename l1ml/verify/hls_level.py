@@ -34,22 +34,29 @@ def _project_name(prj: Path) -> str:
 
 
 def build_csim(prj: Path) -> Path:
-    """Compile the project's C-simulation library with its own build_lib.sh (cached by source hash)."""
+    """Compile the project's C-simulation library with its own build_lib.sh (cached by source hash).
+
+    The library is returned under a name that holds the source hash (``<project>-l1ml-<hash>.so``): build_lib.sh
+    names it by hls4ml's project stamp, which does not change when a source does, and the dynamic loader
+    hands a process the library it already loaded from the same path, so a rebuilt project would otherwise
+    run its old code until the process ends."""
     name = _project_name(prj)
     digest = _sources_digest(prj)
-    marker = prj / "firmware" / f".l1ml-csim-{digest}"
-    libs = sorted((prj / "firmware").glob(f"{name}-*.so"))
-    if marker.exists() and libs:
-        return libs[-1]
-    for old in libs:
+    lib = prj / "firmware" / f"{name}-l1ml-{digest}.so"
+    if lib.exists():
+        return lib
+    for old in (prj / "firmware").glob(f"{name}-*.so"):
         old.unlink()
     r = subprocess.run(["bash", "build_lib.sh"], cwd=prj, capture_output=True, text=True)
     if r.returncode != 0:
         raise L1MLError(f"{prj}: g++ failed to build the C-simulation:\n{r.stderr[-3000:]}")
-    for m in (prj / "firmware").glob(".l1ml-csim-*"):
+    built = sorted((prj / "firmware").glob(f"{name}-*.so"))
+    if not built:
+        raise L1MLError(f"{prj}: build_lib.sh finished but wrote no firmware/{name}-*.so")
+    built[-1].replace(lib)
+    for m in (prj / "firmware").glob(".l1ml-csim-*"):  # the markers of earlier l1ml versions
         m.unlink()
-    marker.touch()
-    return sorted((prj / "firmware").glob(f"{name}-*.so"))[-1]
+    return lib
 
 
 def csim_inputs(g: Graph, x: Vectors) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ from l1ml.compile import CompileOptions, compile_model
 from l1ml.errors import L1MLError
 from l1ml.load import load_graph
 from l1ml.models.random_mlp import LayerSpec, MLPSpec, QuantSpec, build_qonnx
-from l1ml.verify.hls_level import csim_inputs, run_csim
+from l1ml.verify.hls_level import build_csim, csim_inputs, run_csim
 from l1ml.verify.levels import Level, run_levels
 from l1ml.verify.qonnx_level import classify, float32_inexact_nodes, run_qonnx
 from l1ml.verify.vectors import corner_vectors, make_vectors
@@ -86,6 +86,21 @@ def test_hls_level_quantizes_the_float_inputs_itself(floor_narrow, tmp_path):
         defines.write_text(text.replace("ap_fixed<8,4,AP_TRN,AP_SAT_SYM", f"ap_fixed<8,4,{wrong}", 1))
         r = run_levels(bad, [Level.HLS], 400)[0]
         assert r.mismatches > 0, f"a wrong input {kind} must show at the hls level"
+
+
+def test_a_project_rebuilt_in_place_runs_its_new_code_in_the_same_process(floor_narrow, tmp_path):
+    """build_lib.sh names the library by hls4ml's project stamp, which an edit does not change, and the
+    loader returns the library already loaded from a path: run_csim must load the rebuilt one instead."""
+    prj = tmp_path / "p"
+    shutil.copytree(floor_narrow, prj)
+    g = load_graph(prj / "model.l1ml.json")
+    x = csim_inputs(g, make_vectors(g, 200))
+    before, lib_before = run_csim(prj / "hls", x, 3), build_csim(prj / "hls")
+    defines = prj / "hls/firmware/defines.h"
+    defines.write_text(defines.read_text().replace("ap_fixed<8,4,AP_TRN,AP_SAT_SYM", "ap_fixed<8,4,AP_RND_CONV,AP_SAT_SYM", 1))
+    after, lib_after = run_csim(prj / "hls", x, 3), build_csim(prj / "hls")
+    assert not np.array_equal(before, after), "the edited input rounding must change some outputs"
+    assert lib_after != lib_before and lib_after.exists() and not lib_before.exists()
 
 
 def test_nan_is_refused_at_every_level(floor_narrow, tmp_path):
