@@ -164,6 +164,6 @@ def stream_sum_cost(n: int, in_w: int, out_w: int, term: Word, reg_mask: int, k:
     res = Resources(lut=k.stream_gate_lut * n * in_w, ff=out_w)
     adder_tree([term] * n, in_w, out_w, own, res, k)
     res += delay_line(out_w, extra)
-    adder(res, Word(-(1 << (out_w - 1)), (1 << (out_w - 1)) - 1), Word(-(1 << (out_w - 1)), (1 << (out_w - 1)) - 1),
-          out_w, k)
+    acc = Word(-(1 << (out_w - 1)), (1 << (out_w - 1)) - 1)  # the accumulator and the step sum, at OUT_W
+    adder(res, acc, acc, out_w, k)
     return res
