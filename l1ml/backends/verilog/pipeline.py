@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from l1ml import defaults
-from l1ml.backends.verilog.arith import MultKind, csd, multiplier_kind
+from l1ml.backends.verilog.arith import MultKind, clog2, csd, multiplier_kind
 from l1ml.errors import L1MLError
 
 DEFAULT_CLOCK_NS = defaults.CLOCK_NS
@@ -148,7 +148,7 @@ def plan_stream_sum(n_terms: int, cfg: PipelineConfig) -> int:
     if cfg.stages is not None:
         return 0
     d = cfg.delays
-    depth = max(0, (n_terms - 1).bit_length())  # clog2
+    depth = clog2(n_terms)
     return plan_dense([d.gate_ns] + [d.adder_ns] * (depth + 1), 0.0, cfg).reg_mask
 
 
@@ -164,7 +164,7 @@ def split_tree_mask(reg_mask: int, n_terms: int) -> tuple[int, int]:
     >>> split_tree_mask(0b1010, 3)  # a 3-input tree has levels 0..2; the register at level 3 follows it
     (2, 1)
     """
-    depth = max(0, (n_terms - 1).bit_length())  # clog2
+    depth = clog2(n_terms)
     return reg_mask & ((1 << (depth + 1)) - 1), bin(reg_mask >> (depth + 1)).count("1")
 
 
